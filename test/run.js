@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// Runs a named group of test suites with Node's built-in runner over the compiled tests in dist/test.
+// `npm test` runs every group; `npm run test:<group>` runs one. A group whose folder holds no compiled
+// test is an error, never a silent pass.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const groups = {
+  parsers: ['parsers', 'cli'],
+};
+const want = process.argv[2] || 'all';
+const names = want === 'all' ? Object.keys(groups) : [want];
+const dirs = [];
+for (const name of names) {
+  if (!groups[name]) {
+    console.error(`test/run.js: unknown test group "${name}" (known: ${Object.keys(groups).join(', ')}, all)`);
+    process.exit(2);
+  }
+  for (const d of groups[name]) {
+    const dir = path.join(root, 'dist', 'test', d);
+    const found = fs.existsSync(dir) && fs.readdirSync(dir, { recursive: true }).some((f) => String(f).endsWith('.test.js'));
+    if (!found) {
+      console.error(`test/run.js: no compiled tests in ${path.relative(root, dir)}; run "npm run build" first`);
+      process.exit(2);
+    }
+    dirs.push(dir);
+  }
+}
+const args = ['--test', '--test-reporter=spec', ...dirs];
+const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });
+process.exit(r.status === null ? 1 : r.status);
