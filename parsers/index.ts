@@ -1,0 +1,12 @@
+// auditflow's parsers: a pure library (no I/O, nothing from src/) that turns audit log text into typed
+// records and events. Entry points: parseLine() for one line, Coalescer for grouping records into events.
+
+export * from './types';
+export { parseLine, isParseError, isNonAudit, isRecord, AuditRecord, type ParseOptions } from './record';
+export { Coalescer, type AuditEvent, type CoalesceOptions } from './coalesce';
+export { Fields, Quote, tokenize } from './fields';
+export { decodeHexString, isHexString, splitProctitle } from './hex';
+export { recordTypeName, recordTypeNumber, kindOfType } from './record-types';
+export { decodeSeccompCode } from './seccomp';
+export { splitContext } from './selinux';
+export * from './syscalls';

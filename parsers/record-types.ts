@@ -1,0 +1,71 @@
+// Audit record type numbers (linux/audit.h, libaudit.h) to the names auditd writes. The kernel's own log
+// lines (`audit: type=1326 …`) carry only the number; auditd's carry the name. A number not listed here is
+// reported as `UNKNOWN[n]`, as auditd itself does, never as a guessed name.
+
+import type { RecordKind } from './types';
+
+const RANGES: Array<[number, string[]]> = [
+  [1100, ['USER_AUTH', 'USER_ACCT', 'USER_MGMT', 'CRED_ACQ', 'CRED_DISP', 'USER_START', 'USER_END', 'USER_AVC',
+    'USER_CHAUTHTOK', 'USER_ERR', 'CRED_REFR', 'USYS_CONFIG', 'USER_LOGIN', 'USER_LOGOUT', 'ADD_USER', 'DEL_USER',
+    'ADD_GROUP', 'DEL_GROUP', 'DAC_CHECK', 'CHGRP_ID', 'TEST', 'TRUSTED_APP', 'USER_SELINUX_ERR', 'USER_CMD',
+    'USER_TTY', 'CHUSER_ID', 'GRP_AUTH', 'SYSTEM_BOOT', 'SYSTEM_SHUTDOWN', 'SYSTEM_RUNLEVEL', 'SERVICE_START',
+    'SERVICE_STOP', 'GRP_MGMT', 'GRP_CHAUTHTOK', 'MAC_CHECK', 'ACCT_LOCK', 'ACCT_UNLOCK', 'USER_DEVICE',
+    'SOFTWARE_UPDATE']],
+  [1200, ['DAEMON_START', 'DAEMON_END', 'DAEMON_ABORT', 'DAEMON_CONFIG', 'DAEMON_RECONFIG', 'DAEMON_ROTATE',
+    'DAEMON_RESUME', 'DAEMON_ACCEPT', 'DAEMON_CLOSE', 'DAEMON_ERR']],
+  [1300, ['SYSCALL', 'FS_WATCH', 'PATH', 'IPC', 'SOCKETCALL', 'CONFIG_CHANGE', 'SOCKADDR', 'CWD', '', 'EXECVE', '',
+    'IPC_SET_PERM', 'MQ_OPEN', 'MQ_SENDRECV', 'MQ_NOTIFY', 'MQ_GETSETATTR', 'KERNEL_OTHER', 'FD_PAIR', 'OBJ_PID',
+    'TTY', 'EOE', 'BPRM_FCAPS', 'CAPSET', 'MMAP', 'NETFILTER_PKT', 'NETFILTER_CFG', 'SECCOMP', 'PROCTITLE',
+    'FEATURE_CHANGE', 'REPLACE', 'KERN_MODULE', 'FANOTIFY', 'TIME_INJOFFSET', 'TIME_ADJNTPVAL', 'BPF',
+    'EVENT_LISTENER', 'URINGOP', 'OPENAT2', 'DM_CTRL', 'DM_EVENT']],
+  [1400, ['AVC', 'SELINUX_ERR', 'AVC_PATH', 'MAC_POLICY_LOAD', 'MAC_STATUS', 'MAC_CONFIG_CHANGE', 'MAC_UNLBL_ALLOW',
+    'MAC_CIPSOV4_ADD', 'MAC_CIPSOV4_DEL', 'MAC_MAP_ADD', 'MAC_MAP_DEL', 'MAC_IPSEC_ADDSA', 'MAC_IPSEC_DELSA',
+    'MAC_IPSEC_ADDSPD', 'MAC_IPSEC_DELSPD', 'MAC_IPSEC_EVENT', 'MAC_UNLBL_STCADD', 'MAC_UNLBL_STCDEL',
+    'MAC_CALIPSO_ADD', 'MAC_CALIPSO_DEL', 'MAC_TASK_CONTEXTS', 'MAC_OBJ_CONTEXTS']],
+  [1500, ['APPARMOR', 'APPARMOR_AUDIT', 'APPARMOR_ALLOWED', 'APPARMOR_DENIED', 'APPARMOR_HINT', 'APPARMOR_STATUS',
+    'APPARMOR_ERROR', 'APPARMOR_KILL']],
+  [1700, ['ANOM_PROMISCUOUS', 'ANOM_ABEND', 'ANOM_LINK', 'ANOM_CREAT']],
+  [1800, ['INTEGRITY_DATA', 'INTEGRITY_METADATA', 'INTEGRITY_STATUS', 'INTEGRITY_HASH', 'INTEGRITY_PCR',
+    'INTEGRITY_RULE', 'INTEGRITY_EVM_XATTR', 'INTEGRITY_POLICY_RULE']],
+  [2000, ['KERNEL']],
+];
+
+const byNumber = new Map<number, string>();
+const byName = new Map<string, number>();
+for (const [base, names] of RANGES) {
+  names.forEach((name, i) => {
+    if (!name) return;
+    byNumber.set(base + i, name);
+    byName.set(name, base + i);
+  });
+}
+
+export function recordTypeName(nr: number): string {
+  return byNumber.get(nr) ?? `UNKNOWN[${nr}]`;
+}
+
+export function recordTypeNumber(name: string): number | undefined {
+  const n = byName.get(name);
+  if (n !== undefined) return n;
+  const m = /^UNKNOWN\[(\d+)\]$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The kind by type alone; AVC and USER_AVC are refined by their content (AppArmor also writes AVC). */
+export function kindOfType(type: string): RecordKind {
+  switch (type) {
+    case 'SECCOMP':
+      return 'seccomp';
+    case 'AVC':
+    case 'USER_AVC':
+    case 'SELINUX_ERR':
+    case 'USER_SELINUX_ERR':
+    case 'AVC_PATH':
+    case 'MAC_POLICY_LOAD':
+    case 'MAC_STATUS':
+    case 'USER_MAC_POLICY_LOAD':
+      return 'selinux';
+    default:
+      return type.startsWith('APPARMOR') ? 'apparmor' : 'other';
+  }
+}

@@ -1,0 +1,104 @@
+import * as fs from 'node:fs';
+import type { AuditRecord } from '../../parsers';
+import { readRecords } from '../io/record-reader';
+import { createLogger } from '../log';
+import { invalidProfileName } from '../profile/names';
+import { SeccompProfileBuilder } from '../profile/seccomp';
+import { SelinuxProfileBuilder } from '../profile/selinux';
+import { toYaml } from '../profile/yaml';
+import { list, parseTime, UsageError, type Command } from './command';
+
+const FORMATS = ['oci', 'seccompprofile', 'selinuxprofile', 'cil'] as const;
+type Format = (typeof FORMATS)[number];
+
+export const profileCommand: Command = {
+  name: 'profile',
+  summary:
+    'Build a profile from the audit records in the input (like audit2allow): seccomp from type=SECCOMP records,\n' +
+    'SELinux from AVC denials. Selection flags of the same kind are OR-ed, different kinds AND-ed.',
+  usage: 'profile [options] [FILE...|-]',
+  help: [
+    '  --format F             oci (runtime-spec seccomp JSON, default), seccompprofile (SPO resource YAML),',
+    '                         selinuxprofile (SPO resource YAML), cil (SELinux CIL module)',
+    '  --name NAME            profile name (default "recorded"); a DNS-1123 subdomain',
+    '  --pid PID              only records of this process (repeatable)',
+    '  --comm COMM            only records whose comm is COMM (repeatable)',
+    '  --exe PATH             only records whose exe is PATH (repeatable)',
+    '  --since TIME           only records at or after TIME (RFC 3339 or epoch seconds)',
+    '  --until TIME           only records before TIME',
+    '  -o, --output FILE      write to FILE instead of stdout',
+  ].join('\n'),
+  options: {
+    format: { type: 'string' },
+    name: { type: 'string' },
+    pid: { type: 'string', multiple: true },
+    comm: { type: 'string', multiple: true },
+    exe: { type: 'string', multiple: true },
+    since: { type: 'string' },
+    until: { type: 'string' },
+    output: { type: 'string', short: 'o' },
+  },
+  async run(v, positionals) {
+    const format = ((v.format as string | undefined) ?? 'oci') as Format;
+    if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}`);
+    const name = (v.name as string | undefined) ?? 'recorded';
+    const bad = invalidProfileName(name);
+    if (bad) throw new UsageError(`--name "${name}": ${bad}`);
+    const pids = new Set(
+      list(v.pid).map((p) => {
+        if (!/^\d+$/.test(p)) throw new UsageError(`--pid "${p}" is not a process id`);
+        return Number(p);
+      }),
+    );
+    const comms = new Set(list(v.comm));
+    const exes = new Set(list(v.exe));
+    const since = parseTime('--since', v.since);
+    const until = parseTime('--until', v.until);
+    const selected = (r: AuditRecord) =>
+      (pids.size === 0 || pids.has(r.int('pid') ?? -1)) &&
+      (comms.size === 0 || comms.has(r.str('comm') ?? '')) &&
+      (exes.size === 0 || exes.has(r.str('exe') ?? '')) &&
+      (since === undefined || r.timeMs >= since) &&
+      (until === undefined || r.timeMs < until);
+
+    const log = createLogger('auditflow-profile');
+    const seccomp = new SeccompProfileBuilder();
+    const selinux = new SelinuxProfileBuilder();
+    const wantSeccomp = format === 'oci' || format === 'seccompprofile';
+    await readRecords(positionals.length ? positionals : ['-'], (r) => {
+      if (!selected(r)) return;
+      if (wantSeccomp && r.seccomp && r.syscall) seccomp.add(r.syscall.arch, r.syscall.name, r.syscall.nr);
+      else if (!wantSeccomp && r.avc && r.avc.decision === 'denied') selinux.add(r.avc);
+    }, { log });
+
+    for (const [key, n] of seccomp.unnamed) log.warn({ syscall: key, count: n }, 'syscall number without a name on its arch: left out of the profile');
+    for (const [reason, n] of selinux.rejected) log.warn({ reason, count: n }, 'AVC left out of the profile');
+    if (wantSeccomp && seccomp.size === 0) {
+      log.error('no SECCOMP records matched: nothing to build a profile from');
+      return 1;
+    }
+    if (!wantSeccomp && selinux.size === 0) {
+      log.error('no AVC denials matched: nothing to build a profile from');
+      return 1;
+    }
+    let text: string;
+    switch (format) {
+      case 'oci':
+        text = JSON.stringify(seccomp.toOci(), null, 2) + '\n';
+        break;
+      case 'seccompprofile':
+        text = toYaml(seccomp.toResource({ name }));
+        break;
+      case 'selinuxprofile':
+        text = toYaml(selinux.toResource(name));
+        break;
+      case 'cil':
+        text = selinux.toCil(name);
+        break;
+    }
+    if (v.output) fs.writeFileSync(v.output as string, text);
+    else process.stdout.write(text);
+    log.info({ format, syscalls: seccomp.size || undefined, selinuxTargets: selinux.size || undefined, records: seccomp.total || undefined }, 'profile built');
+    return 0;
+  },
+};
