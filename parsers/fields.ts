@@ -10,7 +10,6 @@ import { decodeHexString, isHexString } from './hex';
 const SPACE = 0x20;
 const DQUOTE = 0x22;
 const SQUOTE = 0x27;
-const EQUALS = 0x3d;
 const GS = 0x1d; // auditd ENRICHED separator
 
 /** How a value was written. */
@@ -26,9 +25,9 @@ const STRIDE = 5;
 export class Fields {
   /** The text the offsets point into (the whole line, or the nested payload's line). */
   readonly text: string;
-  private readonly at: number[];
+  private readonly at: Int32Array;
 
-  constructor(text: string, at: number[]) {
+  constructor(text: string, at: Int32Array) {
     this.text = text;
     this.at = at;
   }
@@ -40,9 +39,11 @@ export class Fields {
   private indexOf(key: string): number {
     const at = this.at;
     const n = key.length;
+    const k0 = key.charCodeAt(0);
     const text = this.text;
     for (let i = 0; i < at.length; i += STRIDE) {
-      if (at[i + 1]! - at[i]! === n && text.startsWith(key, at[i]!)) return i;
+      const s = at[i]!;
+      if (at[i + 1]! - s === n && text.charCodeAt(s) === k0 && text.startsWith(key, s)) return i;
     }
     return -1;
   }
@@ -107,7 +108,7 @@ export class Fields {
   }
 }
 
-const EMPTY_FIELDS = new Fields('', []);
+const EMPTY_FIELDS = new Fields('', new Int32Array(0));
 export function emptyFields(): Fields {
   return EMPTY_FIELDS;
 }
@@ -175,85 +176,94 @@ function interpretedKeyStart(text: string, vs: number, eq: number): number {
  * and sets `scan.truncated`. A `msg=audit(` field means another record was glued onto the line: scanning
  * stops before its `type=` and `scan.gluedAt` says where it starts.
  */
+// Fields are written here first and copied out once, sized, per record: cheaper than growing an array.
+let SCRATCH = new Int32Array(STRIDE * 256);
+
+function grow(): void {
+  const bigger = new Int32Array(SCRATCH.length * 2);
+  bigger.set(SCRATCH);
+  SCRATCH = bigger;
+}
+
 export function tokenize(text: string, start: number, end: number): Fields {
-  const at: number[] = [];
+  let n = 0;
   scan.truncated = false;
   scan.gluedAt = -1;
   scan.lostSeparatorAt = -1;
   let i = start;
+  // Native indexOf does the scanning; `eq` is always the next '=' at or after `i` (or beyond `end`).
+  let eq = text.indexOf('=', i);
   while (i < end) {
-    // skip separators
     let c = text.charCodeAt(i);
     // NBSP and U+FFFD (an undecodable byte) also separate: real AVCs have been logged with 0xA0 for spaces.
     while (c === SPACE || c === GS || c === 0xa0 || c === 0xfffd) {
-      if (++i >= end) return new Fields(text, at);
+      if (++i >= end) return new Fields(text, SCRATCH.slice(0, n));
       c = text.charCodeAt(i);
     }
-    // a key runs to '=' unless a space comes first (then it is a bare word)
-    const ks = i;
-    while (i < end) {
-      c = text.charCodeAt(i);
-      if (c === EQUALS || c === SPACE || c === GS) break;
-      i++;
-    }
-    if (i >= end || c !== EQUALS) continue; // bare word or trailing text: not a field
-    const ke = i;
-    i++; // past '='
-    if (ke === ks) {
-      // "=value": not a field; skip the value
-      while (i < end && text.charCodeAt(i) !== SPACE) i++;
+    if (eq !== -1 && eq < i) eq = text.indexOf('=', i);
+    if (eq === -1 || eq >= end) break; // only bare words left
+    const sp = text.indexOf(' ', i);
+    const wordEnd = sp === -1 || sp > end ? end : sp;
+    if (wordEnd < eq) {
+      i = wordEnd + 1; // a bare word (`avc:`, `denied`, `{`, `(enforce)`): not a field
       continue;
     }
-    c = i < end ? text.charCodeAt(i) : SPACE;
-    if (c === DQUOTE) {
-      const vs = i + 1;
-      let ve = text.indexOf('"', vs);
-      if (ve === -1 || ve >= end) {
-        ve = end;
-        scan.truncated = true;
-      }
-      at.push(ks, ke, vs, ve, Quote.Double);
-      i = ve + 1;
-    } else if (c === SQUOTE) {
-      // Nested payloads (msg='…') contain spaces and double quotes but no single quote; the payload ends
-      // at the next single quote.
-      const vs = i + 1;
-      let ve = text.indexOf("'", vs);
-      if (ve === -1 || ve >= end) {
-        ve = end;
-        scan.truncated = true;
-      }
-      at.push(ks, ke, vs, ve, Quote.Single);
-      i = ve + 1;
-    } else {
-      const vs = i;
-      while (i < end) {
-        c = text.charCodeAt(i);
-        if (c === SPACE || c === GS) break;
-        if (c === EQUALS) {
-          const k = interpretedKeyStart(text, vs, i);
-          if (k !== -1) {
-            at.push(ks, ke, vs, k, Quote.None);
-            scan.lostSeparatorAt = k;
-            return new Fields(text, at);
-          }
-        }
-        i++;
-      }
-      const last = at.length - STRIDE;
-      if (ke - ks === 3 && last >= 0 && text.startsWith('msg=audit(', ks) && at[last + 1]! - at[last]! === 4 &&
-        text.startsWith('type', at[last]!)) {
-        // Two records on one line: the previous field was the next record's `type=` (maybe after node=/host=).
-        let g = at.length - STRIDE;
-        while (g >= STRIDE && isPrefixKey(text, at[g - STRIDE]!, at[g - STRIDE + 1]!)) g -= STRIDE;
-        scan.gluedAt = at[g]!;
-        at.length = g;
-        return new Fields(text, at);
-      }
-      at.push(ks, ke, vs, i, Quote.None);
+    const ks = i;
+    const ke = eq;
+    if (ke === ks) {
+      i = wordEnd + 1; // "=value": not a field
+      continue;
     }
+    i = eq + 1;
+    c = i < end ? text.charCodeAt(i) : SPACE;
+    if (n + STRIDE > SCRATCH.length) grow();
+    if (c === DQUOTE || c === SQUOTE) {
+      // Nested payloads (msg='…') hold spaces and double quotes but no single quote: they end at the next one.
+      const vs = i + 1;
+      let ve = text.indexOf(c === DQUOTE ? '"' : "'", vs);
+      if (ve === -1 || ve >= end) {
+        ve = end;
+        scan.truncated = true;
+      }
+      SCRATCH[n] = ks;
+      SCRATCH[n + 1] = ke;
+      SCRATCH[n + 2] = vs;
+      SCRATCH[n + 3] = ve;
+      SCRATCH[n + 4] = c === DQUOTE ? Quote.Double : Quote.Single;
+      n += STRIDE;
+      i = ve + 1;
+      continue;
+    }
+    const vs = i;
+    const ve = wordEnd;
+    eq = text.indexOf('=', vs);
+    if (eq !== -1 && eq < ve) {
+      // '=' inside an unquoted value: ENRICHED fields that lost their separator, or a value like `=label`.
+      const k = interpretedKeyStart(text, vs, eq);
+      if (k !== -1) {
+        SCRATCH.set([ks, ke, vs, k, Quote.None], n);
+        n += STRIDE;
+        scan.lostSeparatorAt = k;
+        return new Fields(text, SCRATCH.slice(0, n));
+      }
+    }
+    if (ke - ks === 3 && n >= STRIDE && text.startsWith('msg=audit(', ks) && SCRATCH[n - STRIDE + 1]! - SCRATCH[n - STRIDE]! === 4 &&
+      text.startsWith('type', SCRATCH[n - STRIDE]!)) {
+      // Two records on one line: the previous field was the next record's `type=` (maybe after node=/host=).
+      let g = n - STRIDE;
+      while (g >= STRIDE && isPrefixKey(text, SCRATCH[g - STRIDE]!, SCRATCH[g - STRIDE + 1]!)) g -= STRIDE;
+      scan.gluedAt = SCRATCH[g]!;
+      return new Fields(text, SCRATCH.slice(0, g));
+    }
+    SCRATCH[n] = ks;
+    SCRATCH[n + 1] = ke;
+    SCRATCH[n + 2] = vs;
+    SCRATCH[n + 3] = ve;
+    SCRATCH[n + 4] = Quote.None;
+    n += STRIDE;
+    i = ve;
   }
-  return new Fields(text, at);
+  return new Fields(text, SCRATCH.slice(0, n));
 }
 
 function isPrefixKey(text: string, ks: number, ke: number): boolean {

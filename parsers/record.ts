@@ -189,7 +189,7 @@ function enrichByType(rec: AuditRecord, line: string, bodyStart: number, bodyEnd
       if (nr === undefined || code === undefined) {
         return fail('truncated', 'SECCOMP record without syscall= or code=', line);
       }
-      rec.seccomp = seccompInfo(f);
+      rec.seccomp = seccompInfo(f, code);
       if (!rec.seccomp) return fail('bad-field', `SECCOMP code=${code.slice(0, 20)} is not a seccomp return value`, line);
       rec.syscall = resolveSyscall(f.get('arch'), nr);
       return undefined;

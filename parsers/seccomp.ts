@@ -18,16 +18,30 @@ const byValue = new Map<number, SeccompAction>(ACTIONS);
 
 /** Decode a `code=` value (`0x7ffc0000`, `0x50001`) into action and data; undefined if it is not hex. */
 export function decodeSeccompCode(code: string): { action: SeccompAction; actionData: number } | undefined {
-  const hex = code.startsWith('0x') || code.startsWith('0X') ? code.slice(2) : code;
-  if (hex.length === 0 || hex.length > 8 || !/^[0-9a-fA-F]+$/.test(hex)) return undefined;
-  const v = parseInt(hex, 16);
-  const action = byValue.get((v - (v % 0x10000)) >>> 0) ?? 'unknown';
-  return { action, actionData: v & 0xffff };
+  const v = parseHex32(code);
+  if (v < 0) return undefined;
+  const action = byValue.get(v - (v % 0x10000)) ?? 'unknown';
+  return { action, actionData: v % 0x10000 };
 }
 
-export function seccompInfo(f: Fields): SeccompInfo | undefined {
-  const code = f.get('code');
-  if (code === undefined) return undefined;
+/** `0x7ffc0000` → 2147221504; -1 unless it is 1–8 hex digits with an optional 0x. */
+function parseHex32(s: string): number {
+  let i = s.length > 1 && s.charCodeAt(0) === 0x30 && (s.charCodeAt(1) | 0x20) === 0x78 ? 2 : 0;
+  const digits = s.length - i;
+  if (digits < 1 || digits > 8) return -1;
+  let v = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i) | 0x20; // ASCII lower case
+    let d: number;
+    if (c >= 0x30 && c <= 0x39) d = c - 0x30;
+    else if (c >= 0x61 && c <= 0x66) d = c - 0x61 + 10;
+    else return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+export function seccompInfo(f: Fields, code: string): SeccompInfo | undefined {
   const d = decodeSeccompCode(code);
   if (!d) return undefined;
   const compat = f.get('compat');
