@@ -10,6 +10,7 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const groups = {
   parsers: ['parsers', 'cli'],
+  node: ['node'],
 };
 const want = process.argv[2] || 'all';
 const names = want === 'all' ? Object.keys(groups) : [want];
@@ -30,5 +31,10 @@ for (const name of names) {
   }
 }
 const args = ['--test', '--test-reporter=spec', ...dirs];
-const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });
+const r = spawnSync(process.execPath, args, { stdio: ['inherit', 'pipe', 'inherit'], cwd: root, maxBuffer: 1 << 30 });
+const out = r.stdout ? r.stdout.toString() : '';
+process.stdout.write(out);
+// The plain closing line, whatever reporter is in use.
+const count = (k) => Number((out.match(new RegExp(`^ℹ ${k} (\\d+)$`, 'm')) || [])[1] || 0);
+console.log(`tests: ${count('pass')} passed, ${count('fail') + count('cancelled')} failed, ${count('skipped') + count('todo')} skipped`);
 process.exit(r.status === null ? 1 : r.status);
