@@ -1,0 +1,4 @@
+// Enrichment: pid → container (via /proc/<pid>/cgroup) → pod (via the CRI runtime). Depends on nothing in src/cli.
+export * from './cgroup';
+export * from './cri';
+export * from './pod-resolver';
