@@ -41,28 +41,7 @@ exec 9>"$CACHE/auditd.lock"
 flock -w 600 9 || die "timed out after 600 s waiting for $CACHE/auditd.lock (another auditd.sh hung?)"
 
 # ---- 1. packages -------------------------------------------------------------------------------
-missing_packages() { # prints the packages among "$@" that are not installed (one dpkg-query for all)
-  local ok
-  ok=$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null | awk '$2=="install" && $4=="installed" {print $1}')
-  local p
-  for p in "$@"; do grep -qx "$p" <<<"$ok" || echo "$p"; done
-}
-apt_install() { # apt_install PKG... : one apt-get update, then install; serialized with other callers
-  command -v apt-get >/dev/null || die "packages $* are missing and apt-get is not available: install them by hand"
-  (
-    flock -w 900 8 || die "timed out waiting for $CACHE/apt.lock"
-    # re-check under the lock: a concurrent caller may have installed them meanwhile
-    mapfile -t still < <(missing_packages "$@")
-    [ ${#still[@]} -eq 0 ] && exit 0
-    note "installing ${still[*]} (apt-get update + install) ..."
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get -o DPkg::Lock::Timeout=600 update -qq >&2 || die "apt-get update failed (see above)"
-    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${still[@]}" >&2 \
-      || die "apt-get install ${still[*]} failed (see above)"
-  ) 8>"$CACHE/apt.lock"
-}
-mapfile -t need < <(missing_packages "${PACKAGES[@]}")
-[ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
+bash "$(dirname "$0")/packages.sh" "${PACKAGES[@]}"
 for t in auditd auditctl; do command -v $t >/dev/null || die "$t not found after installing auditd"; done
 [ -x /bin/busybox ] || die "/bin/busybox missing after installing busybox-static"
 

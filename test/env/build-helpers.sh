@@ -30,26 +30,7 @@ x86=no
 PACKAGES=(gcc libc6-dev)
 [ $x86 = yes ] && PACKAGES+=(gcc-multilib libc6-dev-i386)
 
-missing_packages() { # prints the packages among "$@" that are not installed (one dpkg-query for all)
-  local ok p
-  ok=$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null | awk '$2=="install" && $4=="installed" {print $1}')
-  for p in "$@"; do grep -qx "$p" <<<"$ok" || echo "$p"; done
-}
-mapfile -t need < <(missing_packages "${PACKAGES[@]}")
-if [ ${#need[@]} -gt 0 ]; then
-  [ "$(id -u)" = 0 ] || die "packages ${need[*]} are missing; install them as root: apt-get install -y ${need[*]}"
-  command -v apt-get >/dev/null || die "packages ${need[*]} are missing and apt-get is not available"
-  (
-    flock -w 900 8 || die "timed out waiting for $CACHE/apt.lock"
-    mapfile -t still < <(missing_packages "${need[@]}")
-    [ ${#still[@]} -eq 0 ] && exit 0
-    note "installing ${still[*]} (apt-get update + install) ..."
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get -o DPkg::Lock::Timeout=600 update -qq >&2 || die "apt-get update failed (see above)"
-    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${still[@]}" >&2 \
-      || die "apt-get install ${still[*]} failed (see above)"
-  ) 8>"$CACHE/apt.lock"
-fi
+bash "$(dirname "$0")/packages.sh" "${PACKAGES[@]}"
 command -v gcc >/dev/null || die "gcc not found after installing it"
 
 key=$( { cat "$SRC"; echo "${CFLAGS64[*]} | ${CFLAGS32[*]}"; gcc -dumpfullversion -dumpmachine; } | sha256sum | cut -c1-16)

@@ -43,17 +43,7 @@ stop() {
 if [ "${CTD_STOP:-}" = 1 ]; then stop; exit 0; fi
 
 # 1. packages
-missing=()
-command -v containerd >/dev/null || missing+=(containerd)
-command -v runc >/dev/null || missing+=(runc)
-[ -x /bin/busybox ] || missing+=(busybox-static)
-command -v flock >/dev/null || missing+=(util-linux)
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
+bash "$(dirname "$0")/packages.sh" containerd runc busybox-static
 log "packages ok: containerd $(containerd --version | awk '{print $3}'), runc $(runc --version | awk 'NR==1{print $3}')"
 
 # 2. config (written to a new file; an instance running with another config is restarted)

@@ -1,24 +1,35 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suites use, once: the real parts (auditd, containerd, runc),
-# libseccomp's resolver and headers (syscall tables), the compilers for the seccomp helper (64- and
-# 32-bit), and busybox-static for container images. Idempotent and quiet when all is there; safe to run
-# from several test processes at once (flock). Run by `npm test` before the suites.
+# The one place that installs Debian packages for the test rig. `packages.sh [PKG...]` installs the given
+# packages if missing; without arguments, everything the suites use: the real parts (auditd, containerd,
+# runc), libseccomp's resolver and headers (syscall tables), the compilers for the seccomp helper (64- and
+# 32-bit), busybox-static for container images. Idempotent, quiet when all is there, one `apt-get update`
+# per install, serialized with concurrent callers (flock). `npm test` runs it before the suites; the other
+# env scripts call it for what they need when run on their own.
 set -euo pipefail
-PKGS=(auditd seccomp libseccomp-dev gcc libc6-dev gcc-multilib libc6-dev-i386 busybox-static containerd runc)
+ALL=(auditd seccomp libseccomp-dev gcc libc6-dev gcc-multilib libc6-dev-i386 busybox-static containerd runc)
+[ $# -gt 0 ] || set -- "${ALL[@]}"
 CACHE=${AUDITFLOW_CACHE:-/var/cache/auditflow}
+die() { echo "packages.sh: error: $*" >&2; exit 1; }
+
+missing_packages() { # the packages among "$@" that are not installed (one dpkg-query for all)
+  local ok p
+  ok=$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null | awk '$2=="install" && $4=="installed" {print $1}')
+  for p in "$@"; do grep -qx "$p" <<<"$ok" || echo "$p"; done
+}
+
+mapfile -t need < <(missing_packages "$@")
+[ ${#need[@]} -eq 0 ] && exit 0
+[ "$(id -u)" = 0 ] || die "packages ${need[*]} are missing; install them as root: apt-get install -y ${need[*]}"
+command -v apt-get >/dev/null || die "packages ${need[*]} are missing and apt-get is not available: install them by hand"
 mkdir -p "$CACHE"
-exec 9>"$CACHE/packages.lock"
-flock 9
-missing=()
-for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
-if [ "$(id -u)" != 0 ]; then
-  echo "test/env/packages.sh: missing Debian packages ${missing[*]}; run as root or install them" >&2
-  exit 1
-fi
-echo "test/env/packages.sh: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+(
+  flock -w 900 8 || die "timed out waiting for $CACHE/apt.lock"
+  # re-check under the lock: a concurrent caller may have installed them meanwhile
+  mapfile -t still < <(missing_packages "${need[@]}")
+  [ ${#still[@]} -eq 0 ] && exit 0
+  echo "packages.sh: installing ${still[*]} (apt-get update + install) ..." >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 update -qq >&2 || die "apt-get update failed (see above)"
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${still[@]}" >&2 \
+    || die "apt-get install ${still[*]} failed (see above)"
+) 8>"$CACHE/apt.lock"

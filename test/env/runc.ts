@@ -27,7 +27,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CACHE_DIR, ensureAuditd, execCapture, spawnTracked } from './rig';
+import { CACHE_DIR, ensureAuditd, envScriptDir, execCapture, spawnTracked } from './rig';
 
 const RUNC_ROOT = '/run/auditflow-runc';
 
@@ -45,16 +45,8 @@ export function ensureRunc(): Promise<string> {
       if (p) return p;
       if (process.getuid?.() !== 0) throw new Error('runc is missing; install it as root: apt-get install -y runc');
       await fsp.mkdir(CACHE_DIR, { recursive: true });
-      const script =
-        'set -e; exec 8>"$AF_CACHE/apt.lock"; flock -w 900 8; command -v runc >/dev/null && exit 0; ' +
-        'export DEBIAN_FRONTEND=noninteractive; ' +
-        'apt-get -o DPkg::Lock::Timeout=600 update -qq; ' +
-        'apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends runc';
-      const r = await execCapture('/bin/bash', ['-c', script], {
-        timeoutMs: 20 * 60_000,
-        env: { ...process.env, AF_CACHE: CACHE_DIR },
-      });
-      if (r.code !== 0) throw new Error(`apt-get install runc failed (exit ${r.code}): ${r.stderr.trim().slice(-2000)}`);
+      const r = await execCapture('/bin/bash', [path.join(envScriptDir(), 'packages.sh'), 'runc'], { timeoutMs: 20 * 60_000 });
+      if (r.code !== 0) throw new Error(`installing runc failed (exit ${r.code}): ${r.stderr.trim().slice(-2000)}`);
       p = await find();
       if (!p) throw new Error('runc still not found after apt-get install runc');
       return p;
