@@ -160,3 +160,22 @@ describe('auditflow CLI', () => {
     assert.match(r.stderr, /no SECCOMP records matched/);
   });
 });
+
+describe('progress bar', () => {
+  // script(1) (util-linux/bsdutils, on every Debian) gives the command a real pseudo-terminal.
+  const big = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'af-progress-')), 'big.log');
+  fs.writeFileSync(big, fs.readFileSync(path.join(FX, 'avc-auditd.log'), 'utf8').repeat(80));
+  const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} parse --summary ${JSON.stringify(big)} >/dev/null`;
+
+  it('is drawn on stderr when it is a terminal and the input is a file', () => {
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `script(1) missing or failed: ${r.stderr}`);
+    assert.match(r.stdout, /\r\[#+\.*\] +\d+% +[\d.]+ MB\/s/);
+  });
+
+  it('is not drawn when stderr is not a terminal', () => {
+    const r = spawnSync('bash', ['-c', cmd], { encoding: 'utf8' });
+    assert.equal(r.status, 0);
+    assert.doesNotMatch(r.stderr, /\r\[/);
+  });
+});
