@@ -32,10 +32,6 @@ export class Fields {
     this.at = at;
   }
 
-  get size(): number {
-    return this.at.length / STRIDE;
-  }
-
   private indexOf(key: string): number {
     const at = this.at;
     const n = key.length;
@@ -97,14 +93,6 @@ export class Fields {
       out[k] = decodeValue(this.text, at[i + 2]!, at[i + 3]!, at[i + 4] as Quote) ?? null;
     }
     return out;
-  }
-
-  /** Raw (undecoded) key/value pairs, in order, duplicates included. */
-  *entries(): IterableIterator<[string, string, Quote]> {
-    const at = this.at;
-    for (let i = 0; i < at.length; i += STRIDE) {
-      yield [this.text.slice(at[i]!, at[i + 1]!), this.text.slice(at[i + 2]!, at[i + 3]!), at[i + 4] as Quote];
-    }
   }
 }
 

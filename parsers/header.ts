@@ -17,8 +17,6 @@ export interface Header {
   host: string | undefined;
   /** Offset where the record's fields begin. */
   bodyStart: number;
-  /** Offset where the header begins (after any syslog/kmsg prefix). */
-  start: number;
 }
 
 export type HeaderResult = Header | { error: ParseErrorReason; message: string } | { skip: true } | null;
@@ -79,30 +77,23 @@ function stamp(line: string, i: number, out: { timeMs: number; serial: number })
 
 const scratch = { timeMs: 0, serial: 0 };
 
-function finish(
-  line: string,
-  format: SourceFormat,
-  typeText: string,
-  start: number,
-  parenAt: number,
-  host: string | undefined,
-): HeaderResult {
+/** `1326` or `SECCOMP` → both forms; undefined when it is neither a number nor a type name. */
+function resolveType(typeText: string): { type: string; typeNr: number | undefined } | undefined {
+  const c0 = typeText.charCodeAt(0);
+  if (c0 >= 0x30 && c0 <= 0x39) {
+    const typeNr = Number(typeText);
+    return Number.isInteger(typeNr) ? { type: recordTypeName(typeNr), typeNr } : undefined;
+  }
+  return isTypeName(typeText) ? { type: typeText, typeNr: recordTypeNumber(typeText) } : undefined;
+}
+
+function finish(line: string, format: SourceFormat, typeText: string, parenAt: number, host: string | undefined): HeaderResult {
   const p = stamp(line, parenAt, scratch);
   if (p === -2) return { error: 'truncated', message: 'line ends inside the audit(…) stamp' };
   if (p < 0) return { error: 'bad-timestamp', message: 'malformed audit(SEC.MS:SERIAL) stamp' };
-  let type: string;
-  let typeNr: number | undefined;
-  const c0 = typeText.charCodeAt(0);
-  if (c0 >= 0x30 && c0 <= 0x39) {
-    typeNr = Number(typeText);
-    if (!Number.isInteger(typeNr)) return { error: 'bad-type', message: `bad record type "${typeText.slice(0, 40)}"` };
-    type = recordTypeName(typeNr);
-  } else {
-    if (!isTypeName(typeText)) return { error: 'bad-type', message: `bad record type "${typeText.slice(0, 40)}"` };
-    type = typeText;
-    typeNr = recordTypeNumber(typeText);
-  }
-  return { format, type, typeNr, timeMs: scratch.timeMs, serial: scratch.serial, host, bodyStart: p, start };
+  const t = resolveType(typeText);
+  if (!t) return { error: 'bad-type', message: `bad record type "${typeText.slice(0, 40)}"` };
+  return { format, type: t.type, typeNr: t.typeNr, timeMs: scratch.timeMs, serial: scratch.serial, host, bodyStart: p };
 }
 
 function isTypeName(s: string): boolean {
@@ -120,8 +111,8 @@ function typedHeader(line: string, t: number, format: SourceFormat, host: string
   const sp = line.indexOf(' ', t + 5);
   if (sp === -1) return { error: 'truncated', message: 'line ends after type=' };
   const typeText = line.slice(t + 5, sp);
-  if (line.startsWith('msg=audit(', sp + 1)) return finish(line, format, typeText, t, sp + 10, host);
-  if (line.startsWith('audit(', sp + 1)) return finish(line, format, typeText, t, sp + 6, host);
+  if (line.startsWith('msg=audit(', sp + 1)) return finish(line, format, typeText, sp + 10, host);
+  if (line.startsWith('audit(', sp + 1)) return finish(line, format, typeText, sp + 6, host);
   if (sp + 1 >= line.length || 'msg=audit('.startsWith(line.slice(sp + 1, sp + 11))) {
     return { error: 'truncated', message: 'line ends before the audit(…) stamp' };
   }
@@ -178,12 +169,9 @@ function stampFirst(line: string, a: number, format: SourceFormat, host: string 
   if (!line.startsWith('type=', t)) return null;
   const sp = line.indexOf(' ', t + 5);
   const typeText = sp === -1 ? line.slice(t + 5) : line.slice(t + 5, sp);
-  const { timeMs, serial } = scratch;
-  const c0 = typeText.charCodeAt(0);
-  if (!(c0 >= 0x30 && c0 <= 0x39) && !isTypeName(typeText)) return null;
-  const typeNr = c0 >= 0x30 && c0 <= 0x39 ? Number(typeText) : recordTypeNumber(typeText);
-  const type = c0 >= 0x30 && c0 <= 0x39 ? recordTypeName(typeNr!) : typeText;
-  return { format, type, typeNr, timeMs, serial, host, bodyStart: sp === -1 ? line.length : sp + 1, start: a };
+  const rt = resolveType(typeText);
+  if (!rt) return null;
+  return { format, type: rt.type, typeNr: rt.typeNr, timeMs: scratch.timeMs, serial: scratch.serial, host, bodyStart: sp === -1 ? line.length : sp + 1 };
 }
 
 /**
@@ -228,23 +216,15 @@ export function parseHeader(line: string, opts: HeaderOptions): HeaderResult {
         const sp = line.indexOf(' ', ts);
         const typeText = sp === -1 ? line.slice(ts) : line.slice(ts, sp);
         if (isTypeName(typeText)) {
-          return {
-            format: 'journal',
-            type: typeText,
-            typeNr: recordTypeNumber(typeText),
-            timeMs: sys.timeMs,
-            serial: 0,
-            host: sys.host,
-            bodyStart: sp === -1 ? line.length : sp + 1,
-            start: sys.end,
-          };
+          const bodyStart = sp === -1 ? line.length : sp + 1;
+          return { format: 'journal', type: typeText, typeNr: recordTypeNumber(typeText), timeMs: sys.timeMs, serial: 0, host: sys.host, bodyStart };
         }
       }
     }
     // dbus-daemon logs its AppArmor mediation decisions itself (what auditd would get as USER_AVC).
     const tag = line.indexOf(': apparmor="', sys.end);
     if (tag !== -1 && line.indexOf(' ', sys.end) > tag - 1) {
-      return { format: 'syslog', type: 'USER_AVC', typeNr: 1107, timeMs: sys.timeMs, serial: 0, host: sys.host, bodyStart: tag + 2, start: sys.end };
+      return { format: 'syslog', type: 'USER_AVC', typeNr: 1107, timeMs: sys.timeMs, serial: 0, host: sys.host, bodyStart: tag + 2 };
     }
     return { skip: true };
   }

@@ -40,17 +40,3 @@ export function decodeHexString(s: string): string {
   for (let i = 0; i < end; i++) if (bytes[i] === 0) bytes[i] = 0x20;
   return decoder.decode(bytes.subarray(0, end));
 }
-
-/** argv of a hex-encoded `proctitle` (NUL-separated); a quoted proctitle is one argument. */
-export function splitProctitle(hex: string): string[] {
-  const bytes = hexToBytes(hex);
-  const args: string[] = [];
-  let s = 0;
-  for (let i = 0; i <= bytes.length; i++) {
-    if (i === bytes.length || bytes[i] === 0) {
-      if (i > s) args.push(decoder.decode(bytes.subarray(s, i)));
-      s = i + 1;
-    }
-  }
-  return args;
-}

@@ -5,7 +5,7 @@ export * from './types';
 export { parseLine, isParseError, isNonAudit, isRecord, AuditRecord, type ParseOptions } from './record';
 export { Coalescer, type AuditEvent, type CoalesceOptions } from './coalesce';
 export { Fields, Quote, tokenize } from './fields';
-export { decodeHexString, isHexString, splitProctitle } from './hex';
+export { decodeHexString, isHexString } from './hex';
 export { recordTypeName, recordTypeNumber, kindOfType } from './record-types';
 export { decodeSeccompCode } from './seccomp';
 export { splitContext } from './selinux';

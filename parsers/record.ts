@@ -131,34 +131,27 @@ export function parseLine(line: string, opts?: ParseOptions): AuditRecord | Pars
   if (line.charCodeAt(n - 1) === 0x0d) end--; // CRLF files
 
   const h = parseHeader(line, { year: opts?.year ?? defaultYear() });
-  if (h === null) {
+  if (h === null || 'skip' in h) {
     const m = SUPPRESSED.exec(line);
     if (m) return new Skip('printk-suppressed', Number(m[1]));
+    if (h !== null) return NOT_AUDIT;
     return fail('no-audit-header', 'no audit record header (type=… msg=audit(…) or audit: type=…)', line);
-  }
-  if ('skip' in h) {
-    const m = SUPPRESSED.exec(line);
-    return m ? new Skip('printk-suppressed', Number(m[1])) : NOT_AUDIT;
   }
   if ('error' in h) return fail(h.error, h.message, line);
 
   // ENRICHED: raw fields end at 0x1d; the interpreted ones after it are kept separately.
   let rawEnd = line.indexOf('\x1d', h.bodyStart);
   let interpretedAt = -1;
-  let format = h.format;
   if (rawEnd === -1) rawEnd = end;
-  else {
-    interpretedAt = rawEnd + 1;
-    if (format === 'auditd') format = 'auditd-enriched';
-  }
+  else interpretedAt = rawEnd + 1;
   const fields = tokenize(line, h.bodyStart, rawEnd);
   const glued = scan.gluedAt;
   if (scan.lostSeparatorAt !== -1) {
     // A published or forwarded ENRICHED line that lost its 0x1d: the interpreted fields start at the key.
     rawEnd = scan.lostSeparatorAt;
     interpretedAt = rawEnd;
-    if (format === 'auditd') format = 'auditd-enriched';
   }
+  const format = interpretedAt !== -1 && h.format === 'auditd' ? 'auditd-enriched' : h.format;
   if (scan.truncated) return fail('truncated', 'a quoted value has no closing quote', line);
 
   const rec = new AuditRecord(
