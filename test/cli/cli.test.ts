@@ -7,14 +7,9 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { describe, it } from 'node:test';
 
-const ROOT = path.resolve(__dirname, '../../..');
-const BIN = path.join(ROOT, 'dist/src/cli/main.js');
-const FX = path.join(ROOT, 'fixtures/real');
+import { BIN, ROOT, runCli as run } from '../env/cli';
 
-function run(args: string[], input?: string | Buffer) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8', maxBuffer: 256 << 20, env: { ...process.env, AUDITFLOW_LOG_LEVEL: 'warn' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const FX = path.join(ROOT, 'fixtures/real');
 
 function ndjson(s: string): Array<Record<string, unknown>> {
   return s.split('\n').filter(Boolean).map((l) => JSON.parse(l));

@@ -1,22 +1,16 @@
 // The promise of `auditflow profile`: a profile built from a real container's audit records lets that
 // container run under it, and refuses what it never did. Real kernel, auditd and runc (test/env).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { runCli as auditflow } from '../env/cli';
 import { auditMark, ensureAuditd, readAuditSince } from '../env/rig';
 import { runcRun } from '../env/runc';
 
-const ROOT = path.resolve(__dirname, '../../..');
-const BIN = path.join(ROOT, 'dist/src/cli/main.js');
 const WORKLOAD = ['sh', '-c', 'echo hi > /tmp/x; cat /tmp/x; ls /; id; wc -c /bin/busybox'];
 
-function auditflow(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, AUDITFLOW_LOG_LEVEL: 'warn' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 test('record a busybox container with runc, build its profile, run it under the profile', { timeout: 180_000 }, async () => {
   await ensureAuditd();
