@@ -11,6 +11,9 @@ const root = path.resolve(__dirname, '..');
 const groups = {
   parsers: ['parsers', 'cli'],
   node: ['node'],
+  kafka: ['kafka'],
+  k8s: ['k8s'],
+  e2e: ['e2e'],
 };
 const want = process.argv[2] || 'all';
 const names = want === 'all' ? Object.keys(groups) : [want];

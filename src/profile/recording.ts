@@ -1,0 +1,60 @@
+// A recording: which containers to record and into what. It mirrors SPO's ProfileRecording spec
+// (recorder: Logs) so that the embedded recorder (`auditflow run --record`), the Kafka aggregator and the
+// Kubernetes recording controller share one shape.
+
+import type { LabelSelector } from './selector';
+
+export type RecordingKind = 'SeccompProfile' | 'SelinuxProfile';
+export type MergeStrategy = 'none' | 'containers';
+
+export interface RecordingSpec {
+  /** Recording name (DNS-1123 label); profiles are named `<name>-<container>[-<replica>]`. */
+  name: string;
+  /** Namespace of the ProfileRecording; pods outside it are never selected. null: any namespace (CLI). */
+  namespace: string | null;
+  kind: RecordingKind;
+  podSelector: LabelSelector;
+  /** Only these container names, when given. */
+  containers?: string[];
+  mergeStrategy: MergeStrategy;
+}
+
+/** Where a syscall or permission of a profile was first seen (shown by `auditflow explain`). */
+export interface Evidence {
+  firstSeen: string;
+  lastSeen: string;
+  count: number;
+  exe: string | null;
+  pod: string | null;
+  namespace: string | null;
+}
+
+/** A finished (or updated) recorded profile, as the embedded recorder and the aggregator emit it. */
+export interface RecordedProfile {
+  recording: RecordingSpec;
+  /** `<recording>-<container>[-<replica>]`, DNS-1123 validated. */
+  name: string;
+  containerName: string;
+  kind: RecordingKind;
+  /** The SPO resource (apiVersion security-profiles-operator.x-k8s.io/v1), labels set as SPO does. */
+  resource: { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec: Record<string, unknown> };
+  /** Plain OCI runtime seccomp JSON (SeccompProfile) or CIL module text (SelinuxProfile). */
+  oci?: Record<string, unknown>;
+  cil?: string;
+  /** Keyed by syscall name (seccomp) or `type:class:perm` (SELinux). */
+  evidence: Record<string, Evidence>;
+  /** true once the session ended (container exited, or stop); false for a progress update. */
+  final: boolean;
+}
+
+/** Where recorded profiles go: a directory (embedded default, aggregator), or the Kubernetes API. */
+export interface ProfileSink {
+  write(p: RecordedProfile): Promise<void>;
+}
+
+/** The recordings currently active: static from the command line, or watched ProfileRecordings. */
+export interface RecordingSource {
+  list(): RecordingSpec[];
+  /** Called when the set changes. */
+  onChange(cb: () => void): void;
+}

@@ -1,0 +1,25 @@
+// The contract of every event sink: NDJSON stdout/file, ECS/OCSF, Kafka, the in-process recorder.
+//
+// write() resolves only once the events are durably accepted (written and flushed, spooled to disk, or
+// acknowledged by the broker): the pipeline acks the tailer after that, so the checkpoint never moves
+// past an event a crash could lose. A sink that cannot accept more right now simply does not resolve yet
+// (backpressure); it never drops silently.
+
+import type { ContainerRef, EventV1, PodRef } from '../event/v1';
+
+export interface ContainerEnd {
+  container: ContainerRef;
+  pod: PodRef | null;
+  /** RFC 3339 time the runtime reported the container exited (or the pod gone). */
+  at: string;
+  reason: 'exited' | 'pod-removed' | 'stop';
+}
+
+export interface EventSink {
+  readonly name: string;
+  write(events: readonly EventV1[]): Promise<void>;
+  /** A container ended (from CRI); recorders close its session, the Kafka sink sends an end marker. */
+  containerEnded?(end: ContainerEnd): Promise<void>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,61 @@
+// The contract between the checkpointed tailer (src/tail) and the pipeline that consumes it (src/run).
+//
+// The tailer is pull-based: it reads only when the consumer asks for the next batch, so a slow sink
+// pauses reading instead of growing a buffer (backpressure). The consumer acks a batch's position once
+// every line of it is durably handled downstream (sink wrote/spooled/acked); only acked positions are
+// checkpointed, so a crash re-reads at most what was read since the last checkpoint and skips nothing.
+
+/** Identity of a log file: a rename (rotation) keeps it, a new file after rotation has another inode. */
+export interface FileIdentity {
+  dev: number;
+  ino: number;
+}
+
+export interface TailPosition extends FileIdentity {
+  /** The path the file had when these bytes were read (it may since have been rotated away). */
+  path: string;
+  /** Byte offset just past the last complete line handed out. */
+  offset: number;
+}
+
+export interface TailBatch {
+  /** Complete lines, without their newline, in file order. Over-long lines are counted and dropped by the tailer. */
+  lines: string[];
+  /** Position just past the last line of this batch. */
+  position: TailPosition;
+}
+
+/** What is persisted (atomically: temp file + rename) at a bounded interval and on shutdown. */
+export interface Checkpoint {
+  version: 1;
+  /** The configured source path (e.g. /var/log/audit/audit.log). */
+  source: string;
+  position: TailPosition;
+  /** The last audit(ts:serial) stamp handled, as "SEC.MS:SERIAL", for logs and for lag metrics. */
+  lastStamp: string | null;
+  savedAt: string;
+}
+
+export interface Tailer extends AsyncIterable<TailBatch> {
+  /** Every line up to and including `pos` is durably handled; `lastStamp` is the newest audit stamp in it. */
+  ack(pos: TailPosition, lastStamp?: string | null): void;
+  /** Stop reading, persist the last acked position, release the file. */
+  close(): Promise<void>;
+}
+
+export interface TailerOptions {
+  /** The live file to follow, e.g. /var/log/audit/audit.log. */
+  path: string;
+  /** Where the checkpoint is persisted; null: no checkpoint (start per `startAt`, nothing saved). */
+  checkpointPath: string | null;
+  /** Persist the last acked position at most this often; default 1000 ms. Also on close(). */
+  checkpointIntervalMs?: number;
+  /** Without a usable checkpoint: from the start of the live file, or from its end (default, as a fresh DaemonSet). */
+  startAt?: 'start' | 'end';
+  /** Upper bound on lines per batch; default 1024. */
+  maxBatchLines?: number;
+  /** false: read what is there and end (one-shot); default true: follow forever. */
+  follow?: boolean;
+}
+// Implemented by src/tail/index.ts:
+//   export function openTailer(opts: TailerOptions, log: Logger): Promise<Tailer>
