@@ -45,6 +45,9 @@ if [ "${CTD_STOP:-}" = 1 ]; then stop; exit 0; fi
 # 1. packages
 bash "$(dirname "$0")/packages.sh" containerd runc busybox-static
 log "packages ok: containerd $(containerd --version | awk '{print $3}'), runc $(runc --version | awk 'NR==1{print $3}')"
+# A second runtime handler whose runc can set seccomp flags (SECCOMP_FILTER_FLAG_LOG): see runc-build.sh
+RUNC_FLAGS=$(bash "$(dirname "$0")/runc-build.sh")
+log "runtime handler runc-seccomp-flags: $("$RUNC_FLAGS" --version | awk 'NR==1{print $3}')"
 
 # 2. config (written to a new file; an instance running with another config is restarted)
 cat > "$CTD_DIR/config.toml.new" <<EOF
@@ -65,6 +68,11 @@ state = "$CTD_DIR/state"
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc-seccomp-flags]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc-seccomp-flags.options]
+        SystemdCgroup = false
+        BinaryName = "$RUNC_FLAGS"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$CTD_DIR/cni"

@@ -57,6 +57,11 @@ export interface PodSpec {
   seccompProfilePath?: string;
   /** default: ensureContainerd() */
   socketPath?: string;
+  /**
+   * CRI runtime handler: '' (Debian's runc) or 'runc-seccomp-flags' (a newer runc that honours the profile's
+   * `flags`, e.g. SECCOMP_FILTER_FLAG_LOG so that SCMP_ACT_ERRNO denials are audited; see runc-build.sh).
+   */
+  runtimeHandler?: '' | 'runc-seccomp-flags';
 }
 
 export interface RunningContainer {
@@ -122,7 +127,7 @@ export async function runPod(spec: PodSpec): Promise<RunningPod> {
   };
   const client = lifecycleClient(socketPath);
   try {
-    pod.sandboxId = await client.runPodSandbox(sandboxConfig);
+    pod.sandboxId = await client.runPodSandbox(sandboxConfig, spec.runtimeHandler ?? '');
     pod.sandboxPid = (await client.podSandboxStatus(pod.sandboxId)).pid;
     for (const c of spec.containers) {
       const config: ContainerConfig = {
