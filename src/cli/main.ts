@@ -6,8 +6,9 @@ import { helpText, parse, UsageError, type Command } from './command';
 import { InputError } from '../io/input';
 import { parseCommand } from './parse-command';
 import { profileCommand } from './profile-command';
+import { denialsCommand } from './denials-command';
 
-const commands: Command[] = [parseCommand, profileCommand];
+const commands: Command[] = [parseCommand, profileCommand, denialsCommand];
 
 function usage(): string {
   const w = Math.max(...commands.map((c) => c.usage.length));
