@@ -6,14 +6,14 @@
 # per install, serialized with concurrent callers (flock). `npm test` runs it before the suites; the other
 # env scripts call it for what they need when run on their own.
 set -euo pipefail
-ALL=(auditd seccomp libseccomp-dev gcc libc6-dev gcc-multilib libc6-dev-i386 busybox-static containerd runc)
+ALL=(auditd seccomp libseccomp-dev gcc libc6-dev gcc-multilib libc6-dev-i386 busybox-static containerd runc etcd-server)
 [ $# -gt 0 ] || set -- "${ALL[@]}"
 CACHE=${AUDITFLOW_CACHE:-/var/cache/auditflow}
 die() { echo "packages.sh: error: $*" >&2; exit 1; }
 
 missing_packages() { # the packages among "$@" that are not installed (one dpkg-query for all)
   local ok p
-  ok=$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null | awk '$2=="install" && $4=="installed" {print $1}')
+  ok=$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null | awk '$2=="install" && $4=="installed" {print $1}' || true) # exits 1 when a package is unknown to dpkg
   for p in "$@"; do grep -qx "$p" <<<"$ok" || echo "$p"; done
 }
 
