@@ -7,8 +7,9 @@ import { InputError } from '../io/input';
 import { parseCommand } from './parse-command';
 import { profileCommand } from './profile-command';
 import { denialsCommand } from './denials-command';
+import { agentCommand } from './agent-command';
 
-const commands: Command[] = [parseCommand, profileCommand, denialsCommand];
+const commands: Command[] = [parseCommand, profileCommand, denialsCommand, agentCommand];
 
 function usage(): string {
   const w = Math.max(...commands.map((c) => c.usage.length));

@@ -1,0 +1,90 @@
+// `auditflow agent`: the node agent (DaemonSet) that installs SeccompProfiles and SelinuxProfiles for kubelet.
+
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Server } from 'node:http';
+import { startAgent, type Agent } from '../agent/agent';
+import { parseListen, serveMetrics } from '../agent/http';
+import { KubeClient } from '../k8s/client';
+import { KubeconfigError } from '../k8s/kubeconfig';
+import { createLogger } from '../log';
+import { enableDefaultMetrics } from '../metrics';
+import { UsageError, type Command } from './command';
+
+export const agentCommand: Command = {
+  name: 'agent',
+  summary:
+    'Node agent: installs SeccompProfiles as <kubelet-dir>/seccomp/operator/<name>.json (stacked on their\n' +
+    'baseProfileName), SelinuxProfiles with semodule where the node runs SELinux, and reports per-node status.',
+  usage: 'agent [options]',
+  help: [
+    '  --node-name NAME       this node (default $NODE_NAME, else the host name); alias --node',
+    '  --kubelet-dir DIR      kubelet root directory (default /var/lib/kubelet)',
+    '  --kubelet-seccomp-root DIR  kubelet\'s seccomp root instead (default <kubelet-dir>/seccomp)',
+    '  --namespace NS         namespace of the SecurityProfileNodeStatus objects (default $POD_NAMESPACE, else auditflow)',
+    '  --kubeconfig FILE      kubeconfig (default $KUBECONFIG, else in-cluster, else ~/.kube/config)',
+    '  --selinux-dir DIR      where CIL modules are kept for semodule (default /etc/selinux.d)',
+    '  --listen HOST:PORT     serve /metrics and /healthz there (default: not served); alias --metrics-address',
+  ].join('\n'),
+  options: {
+    'node-name': { type: 'string' },
+    node: { type: 'string' },
+    'kubelet-dir': { type: 'string' },
+    'kubelet-seccomp-root': { type: 'string' },
+    namespace: { type: 'string' },
+    kubeconfig: { type: 'string' },
+    'selinux-dir': { type: 'string' },
+    listen: { type: 'string' },
+    'metrics-address': { type: 'string' },
+  },
+  async run(v) {
+    const nodeName = (v['node-name'] as string | undefined) ?? (v.node as string | undefined) ?? process.env.NODE_NAME ?? os.hostname();
+    if (!nodeName || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(nodeName) || nodeName.length > 253) throw new UsageError(`--node-name "${nodeName}" is not a node name`);
+    const namespace = (v.namespace as string | undefined) ?? process.env.POD_NAMESPACE ?? 'auditflow';
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace) || namespace.length > 63) throw new UsageError(`--namespace "${namespace}" is not a namespace name`);
+    if (v['kubelet-dir'] !== undefined && v['kubelet-seccomp-root'] !== undefined) throw new UsageError('give --kubelet-dir or --kubelet-seccomp-root, not both');
+    // The agent writes to <kubeletDir>/seccomp/operator: a seccomp root maps back to its parent.
+    const kubeletDir = v['kubelet-seccomp-root'] !== undefined ? path.dirname(path.resolve(v['kubelet-seccomp-root'] as string)) : path.resolve((v['kubelet-dir'] as string | undefined) ?? '/var/lib/kubelet');
+    if (v['kubelet-seccomp-root'] !== undefined && path.basename(path.resolve(v['kubelet-seccomp-root'] as string)) !== 'seccomp') {
+      throw new UsageError('--kubelet-seccomp-root must end in /seccomp (kubelet resolves localhostProfile there)');
+    }
+    const listen = (v.listen as string | undefined) ?? (v['metrics-address'] as string | undefined);
+    if (listen !== undefined) {
+      try {
+        parseListen(listen);
+      } catch (e) {
+        throw new UsageError(`--listen: ${(e as Error).message}`);
+      }
+    }
+    const log = createLogger('auditflow-agent');
+    let client: KubeClient;
+    try {
+      client = KubeClient.load(v.kubeconfig as string | undefined, 'auditflow-agent');
+    } catch (e) {
+      if (e instanceof KubeconfigError) {
+        log.error(e.message);
+        return 1;
+      }
+      throw e;
+    }
+    enableDefaultMetrics();
+    let agent: Agent | undefined;
+    let server: Server | undefined;
+    if (listen !== undefined) server = await serveMetrics(listen, () => agent !== undefined);
+    log.info({ node: nodeName, kubeletDir, namespace, apiserver: client.access.server, via: client.access.source, listen }, 'starting node agent');
+    const stopped = new Promise<void>((resolve) => {
+      process.once('SIGTERM', resolve);
+      process.once('SIGINT', resolve);
+    });
+    const opts = { client, nodeName, kubeletDir, namespace, log, ...(v['selinux-dir'] ? { selinuxDir: v['selinux-dir'] as string } : {}) };
+    // Startup waits for the informers' first lists; a signal during that wait still ends the process.
+    const started = startAgent(opts).then((a) => (agent = a));
+    await Promise.race([started, stopped]);
+    await stopped;
+    log.info('stopping node agent');
+    if (agent) await agent.stop();
+    server?.close();
+    client.close();
+    return 0;
+  },
+};

@@ -1,0 +1,245 @@
+// A thin Kubernetes REST client over node:https: JSON requests, server-side apply, subresources and
+// streaming watches. Small on purpose: the controllers need a dozen verbs and full control of watch
+// restarts (informer.ts), not a generated client.
+
+import * as fs from 'node:fs';
+import * as https from 'node:https';
+import * as http from 'node:http';
+import { createInterface } from 'node:readline';
+import { Counter } from 'prom-client';
+import { registry } from '../metrics';
+import { loadClusterAccess, type ClusterAccess } from './kubeconfig';
+
+const requests = new Counter({
+  name: 'auditflow_k8s_requests_total',
+  help: 'Kubernetes API requests by verb and HTTP status (0: no response: connection refused, reset, timeout)',
+  labelNames: ['verb', 'code'] as const,
+  registers: [registry],
+});
+
+/** A failed API call: `status` is the HTTP status (0 when the apiserver was not reached). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const isNotFound = (e: unknown) => e instanceof ApiError && e.status === 404;
+export const isConflict = (e: unknown) => e instanceof ApiError && e.status === 409;
+export const isGone = (e: unknown) => e instanceof ApiError && e.status === 410;
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+export const CONTENT_JSON = 'application/json';
+export const CONTENT_MERGE_PATCH = 'application/merge-patch+json';
+export const CONTENT_JSON_PATCH = 'application/json-patch+json';
+export const CONTENT_APPLY = 'application/apply-patch+yaml';
+
+export interface RequestOptions {
+  query?: Query;
+  body?: unknown;
+  contentType?: string;
+  timeoutMs?: number;
+  /** Aborts the request (also while connecting or waiting for the answer). */
+  signal?: AbortSignal;
+}
+
+function withQuery(p: string, q: Query | undefined): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(q ?? {})) if (v !== undefined) params.set(k, String(v));
+  const s = params.toString();
+  return s ? `${p}?${s}` : p;
+}
+
+export class KubeClient {
+  private readonly agent: https.Agent | http.Agent;
+  private readonly base: URL;
+
+  /**
+   * `fieldManager`: the name managedFields records for this client's writes (each component its own, so
+   * `kubectl get -o yaml --show-managed-fields` tells who set what).
+   */
+  constructor(
+    readonly access: ClusterAccess,
+    readonly fieldManager = 'auditflow',
+  ) {
+    this.base = new URL(access.server);
+    const tls: https.AgentOptions = { keepAlive: true, maxSockets: 16, rejectUnauthorized: !access.insecureSkipTlsVerify };
+    if (access.ca) tls.ca = access.ca;
+    if (access.cert) tls.cert = access.cert;
+    if (access.key) tls.key = access.key;
+    this.agent = this.base.protocol === 'http:' ? new http.Agent({ keepAlive: true }) : new https.Agent(tls);
+  }
+
+  static load(kubeconfig: string | undefined, fieldManager?: string): KubeClient {
+    return new KubeClient(loadClusterAccess(kubeconfig), fieldManager);
+  }
+
+  private headers(contentType?: string): http.OutgoingHttpHeaders {
+    const h: http.OutgoingHttpHeaders = { accept: 'application/json', 'user-agent': 'auditflow' };
+    const token = this.access.token ?? (this.access.tokenFile ? fs.readFileSync(this.access.tokenFile, 'utf8').trim() : undefined);
+    if (token) h.authorization = `Bearer ${token}`;
+    if (contentType) h['content-type'] = contentType;
+    return h;
+  }
+
+  private open(method: string, p: string, opts: RequestOptions): Promise<http.IncomingMessage> {
+    const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+    const mod = this.base.protocol === 'http:' ? http : https;
+    return new Promise((resolve, reject) => {
+      const req = mod.request(
+        {
+          protocol: this.base.protocol,
+          hostname: this.base.hostname.replace(/^\[|\]$/g, ''),
+          port: this.base.port,
+          method,
+          path: (this.base.pathname.replace(/\/+$/, '') || '') + withQuery(p, opts.query),
+          headers: { ...this.headers(body ? (opts.contentType ?? CONTENT_JSON) : undefined), ...(body ? { 'content-length': body.length } : {}) },
+          agent: this.agent,
+        },
+        resolve,
+      );
+      if (opts.signal) {
+        const abort = () => req.destroy(new Error('aborted by the caller'));
+        if (opts.signal.aborted) abort();
+        else opts.signal.addEventListener('abort', abort, { once: true });
+        req.once('close', () => opts.signal!.removeEventListener('abort', abort));
+      }
+      req.setTimeout(opts.timeoutMs ?? 30_000, () => req.destroy(new Error(`${method} ${p}: no response within ${opts.timeoutMs ?? 30_000} ms`)));
+      req.on('error', (e) => {
+        requests.inc({ verb: method, code: '0' });
+        reject(new ApiError(0, 'Unreachable', `${method} ${p}: ${e.message}`));
+      });
+      req.end(body);
+    });
+  }
+
+  /** One JSON request; non-2xx answers reject with ApiError carrying the apiserver's Status message. */
+  async request<T>(method: string, p: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.open(method, p, opts);
+    const chunks: Buffer[] = [];
+    try {
+      for await (const c of res) chunks.push(c as Buffer);
+    } catch (e) {
+      requests.inc({ verb: method, code: '0' });
+      throw new ApiError(0, 'Unreachable', `${method} ${p}: ${(e as Error).message}`);
+    }
+    const code = res.statusCode ?? 0;
+    requests.inc({ verb: method, code: String(code) });
+    const text = Buffer.concat(chunks).toString('utf8');
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (code < 200 || code > 299) {
+      const st = (json ?? {}) as { reason?: string; message?: string };
+      throw new ApiError(code, st.reason ?? res.statusMessage ?? 'Error', `${method} ${p}: ${code} ${st.message ?? text.slice(0, 300)}`);
+    }
+    return json as T;
+  }
+
+  get<T>(p: string, query?: Query): Promise<T> {
+    return this.request<T>('GET', p, { query });
+  }
+
+  private writeQuery(query?: Query): Query {
+    return { fieldManager: this.fieldManager, ...query };
+  }
+
+  create<T>(p: string, body: unknown, query?: Query): Promise<T> {
+    return this.request<T>('POST', p, { body, query: this.writeQuery(query) });
+  }
+
+  replace<T>(p: string, body: unknown, query?: Query): Promise<T> {
+    return this.request<T>('PUT', p, { body, query: this.writeQuery(query) });
+  }
+
+  mergePatch<T>(p: string, body: unknown, query?: Query): Promise<T> {
+    return this.request<T>('PATCH', p, { body, query: this.writeQuery(query), contentType: CONTENT_MERGE_PATCH });
+  }
+
+  jsonPatch<T>(p: string, ops: unknown[], query?: Query): Promise<T> {
+    return this.request<T>('PATCH', p, { body: ops, query: this.writeQuery(query), contentType: CONTENT_JSON_PATCH });
+  }
+
+  /** Server-side apply (force: take over fields another manager set). */
+  apply<T>(p: string, body: unknown, force = true): Promise<T> {
+    return this.request<T>('PATCH', p, { body, query: this.writeQuery({ force }), contentType: CONTENT_APPLY });
+  }
+
+  delete<T>(p: string, query?: Query): Promise<T> {
+    return this.request<T>('DELETE', p, { query });
+  }
+
+  /**
+   * Streams a watch: calls onEvent per event until the server ends the stream (resolves), the connection
+   * fails or `signal` aborts (rejects). Non-200 answers reject with ApiError (410 included).
+   */
+  async watch<T>(p: string, query: Query, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal, idleMs = 10 * 60_000): Promise<void> {
+    const res = await this.open('GET', p, { query: { ...query, watch: true }, timeoutMs: idleMs, signal });
+    const code = res.statusCode ?? 0;
+    requests.inc({ verb: 'WATCH', code: String(code) });
+    if (code !== 200) {
+      let text = '';
+      for await (const c of res) text += String(c);
+      let msg = text.slice(0, 300);
+      let reason = res.statusMessage ?? 'Error';
+      try {
+        const st = JSON.parse(text) as { reason?: string; message?: string };
+        msg = st.message ?? msg;
+        reason = st.reason ?? reason;
+      } catch {
+        // not a Status: keep the text
+      }
+      throw new ApiError(code, reason, `WATCH ${p}: ${code} ${msg}`);
+    }
+    await new Promise<void>((resolve, reject) => {
+      const abort = () => res.destroy(new Error('watch aborted'));
+      if (signal.aborted) abort();
+      signal.addEventListener('abort', abort, { once: true });
+      const lines = createInterface({ input: res, crlfDelay: Infinity });
+      // readline re-emits the response's errors; they are handled on `res` below.
+      lines.on('error', () => undefined);
+      let failed: Error | undefined;
+      lines.on('line', (line) => {
+        if (failed || line.trim() === '') return;
+        let ev: WatchEvent<T>;
+        try {
+          ev = JSON.parse(line) as WatchEvent<T>;
+        } catch {
+          failed = new ApiError(0, 'BadWatchEvent', `WATCH ${p}: unparsable event line (${line.length} bytes)`);
+          res.destroy(failed);
+          return;
+        }
+        try {
+          onEvent(ev);
+        } catch (e) {
+          failed = e as Error;
+          res.destroy(failed);
+        }
+      });
+      res.on('error', (e) => (failed ??= new ApiError(0, 'Unreachable', `WATCH ${p}: ${e.message}`)));
+      res.on('close', () => {
+        signal.removeEventListener('abort', abort);
+        if (failed) reject(failed);
+        else if (!res.complete) reject(new ApiError(0, 'Unreachable', `WATCH ${p}: connection closed mid-stream`));
+        else resolve();
+      });
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}

@@ -1,0 +1,325 @@
+// The recording controller (runs in the aggregator): watches ProfileRecordings and offers them as the
+// aggregator's RecordingSource, and is the aggregator's ProfileSink: recorded profiles become
+// SeccompProfile / SelinuxProfile resources (server-side apply, field manager "auditflow"), and the
+// recording's status says what was written.
+//
+// Deviation from the issue text ("owner-referenced to the recording"): SeccompProfile and SelinuxProfile
+// are cluster-scoped and ProfileRecording is namespaced, and the garbage collector rejects an owner
+// reference from a cluster-scoped object to a namespaced one. As SPO does, profiles are linked to their
+// recording by the labels spo.x-k8s.io/recording-id and spo.x-k8s.io/recording-namespace, and the
+// finalizer spo.x-k8s.io/recording-cleanup on the recording deletes them when the recording is deleted.
+
+import { Counter } from 'prom-client';
+import type { Logger } from '../log';
+import { registry } from '../metrics';
+import { invalidProfileName } from '../profile/names';
+import type { ProfileSink, RecordedProfile, RecordingSource, RecordingSpec } from '../profile/recording';
+import { ANNOTATION_COVERAGE } from '../profile/seccomp';
+import { API_VERSION, FINALIZER_RECORDING, LABEL_CONTAINER_ID, LABEL_RECORDING_ID, LABEL_RECORDING_NAMESPACE, type Condition, type ProfileRecording } from './api';
+import { ApiError, isConflict, isNotFound, KubeClient } from './client';
+import { sameConditions, setCondition } from './conditions';
+import { Informer, type KObject } from './informer';
+import { PROFILE_RECORDINGS, resourcePath, SECCOMP_PROFILES, SELINUX_PROFILES, type ResourceType } from './resources';
+import { WorkQueue } from './workqueue';
+
+export const RECORDING_FIELD_MANAGER = 'auditflow';
+
+const profileWrites = new Counter({
+  name: 'auditflow_k8s_profile_writes_total',
+  help:
+    'Recorded profiles written to the API by kind and result (applied; no-recording: its ProfileRecording is gone or ' +
+    'being deleted; invalid: bad name or no namespace; conflict: the name belongs to something else; error: API failure, retried by the caller)',
+  labelNames: ['kind', 'result'] as const,
+  registers: [registry],
+});
+const cleanups = new Counter({
+  name: 'auditflow_k8s_recording_cleanups_total',
+  help: 'Profiles deleted because their ProfileRecording was deleted',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
+const TYPES: Record<string, ResourceType> = { SeccompProfile: SECCOMP_PROFILES, SelinuxProfile: SELINUX_PROFILES };
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const OPERATORS = new Set(['In', 'NotIn', 'Exists', 'DoesNotExist']);
+
+type Recording = ProfileRecording & KObject;
+
+/** The RecordingSpec of a ProfileRecording, or why it cannot be used. */
+export function recordingSpecOf(r: ProfileRecording): { spec: RecordingSpec } | { error: string } {
+  const name = r.metadata.name;
+  if (name.length > 63 || !DNS1123_LABEL.test(name)) return { error: `name "${name}" must be a DNS-1123 label (it becomes a label value and a profile name prefix)` };
+  const s = r.spec ?? ({} as ProfileRecording['spec']);
+  // SPO's own CRD spells the enums in lower case (logs, containers); both spellings are SPO-compatible.
+  if (s.recorder !== 'Logs' && (s.recorder as string) !== 'logs') return { error: `recorder "${String(s.recorder)}" is not supported: auditflow records from audit logs (recorder: Logs)` };
+  if (s.kind !== 'SeccompProfile' && s.kind !== 'SelinuxProfile') return { error: `kind "${String(s.kind)}" must be SeccompProfile or SelinuxProfile` };
+  if (!s.podSelector || typeof s.podSelector !== 'object') return { error: 'podSelector is required' };
+  for (const e of s.podSelector.matchExpressions ?? []) {
+    if (!OPERATORS.has(e.operator)) return { error: `podSelector: unknown operator "${e.operator}"` };
+    if ((e.operator === 'In' || e.operator === 'NotIn') && !(e.values ?? []).length) return { error: `podSelector: ${e.key} ${e.operator} needs values` };
+  }
+  const spec: RecordingSpec = {
+    name,
+    namespace: r.metadata.namespace ?? null,
+    kind: s.kind,
+    podSelector: s.podSelector,
+    mergeStrategy: s.mergeStrategy === 'Containers' || (s.mergeStrategy as string) === 'containers' ? 'containers' : 'none',
+  };
+  if (s.containers?.length) spec.containers = [...s.containers];
+  return { spec };
+}
+
+export interface RecordingControllerOptions {
+  /** Default: $KUBECONFIG, in-cluster, ~/.kube/config. */
+  kubeconfig?: string;
+  log: Logger;
+  /** An existing client (tests); otherwise one is made from `kubeconfig`. */
+  client?: KubeClient;
+}
+
+export interface RecordingController {
+  source: RecordingSource;
+  sink: ProfileSink;
+  stop(): Promise<void>;
+}
+
+export async function startRecordingController(opts: RecordingControllerOptions): Promise<RecordingController> {
+  const c = new Controller(opts.client ?? KubeClient.load(opts.kubeconfig, RECORDING_FIELD_MANAGER), opts.log.child({ component: 'recording-controller' }), !opts.client);
+  await c.start();
+  return { source: c, sink: c, stop: () => c.stop() };
+}
+
+class Controller implements RecordingSource, ProfileSink {
+  private readonly recordings: Informer<Recording>;
+  private readonly queue: WorkQueue;
+  private readonly listeners: (() => void)[] = [];
+  private lastList = '';
+  /** Per recording key, per profile name: the pods whose events fed its last non-final update. */
+  private readonly active = new Map<string, Map<string, Set<string>>>();
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly log: Logger,
+    private readonly ownsClient: boolean,
+  ) {
+    this.recordings = new Informer(client, PROFILE_RECORDINGS, { log });
+    this.queue = new WorkQueue('recording', (k) => this.reconcile(k), log);
+    this.recordings.on((_t, r) => {
+      this.queue.add(`${r.metadata.namespace}/${r.metadata.name}`);
+      this.notifyIfChanged();
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.recordings.start();
+    this.log.info({ recordings: this.list().length }, 'recording controller started');
+  }
+
+  async stop(): Promise<void> {
+    await this.recordings.stop();
+    await this.queue.stop();
+    if (this.ownsClient) this.client.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // RecordingSource
+
+  list(): RecordingSpec[] {
+    const out: RecordingSpec[] = [];
+    for (const r of this.recordings.list()) {
+      if (r.metadata.deletionTimestamp) continue;
+      const s = recordingSpecOf(r);
+      if ('spec' in s) out.push(s.spec);
+    }
+    return out.sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+  }
+
+  onChange(cb: () => void): void {
+    this.listeners.push(cb);
+  }
+
+  private notifyIfChanged(): void {
+    const now = JSON.stringify(this.list());
+    if (now === this.lastList) return;
+    this.lastList = now;
+    for (const cb of this.listeners) {
+      try {
+        cb();
+      } catch (e) {
+        this.log.error({ err: e }, 'recording source listener failed');
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // ProfileRecording reconcile: finalizer, validity, cleanup
+
+  private async reconcile(key: string): Promise<void> {
+    const r = this.recordings.get(key);
+    if (!r) {
+      this.active.delete(key);
+      return;
+    }
+    const { namespace, name } = r.metadata as { namespace: string; name: string };
+    const path = resourcePath(PROFILE_RECORDINGS, { namespace, name });
+    const finalizers = r.metadata.finalizers ?? [];
+    if (r.metadata.deletionTimestamp) {
+      if (!finalizers.includes(FINALIZER_RECORDING)) return;
+      await this.deleteProfilesOf(namespace, name);
+      this.active.delete(key);
+      try {
+        await this.client.mergePatch(path, { metadata: { resourceVersion: r.metadata.resourceVersion, finalizers: finalizers.filter((f) => f !== FINALIZER_RECORDING) } });
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+      this.log.info({ recording: key }, 'recording deleted: its profiles were deleted');
+      return;
+    }
+    if (!finalizers.includes(FINALIZER_RECORDING)) {
+      await this.client.mergePatch(path, { metadata: { resourceVersion: r.metadata.resourceVersion, finalizers: [...finalizers, FINALIZER_RECORDING] } });
+      return; // the update event brings us back with the new resourceVersion
+    }
+    const s = recordingSpecOf(r);
+    const ready: Omit<Condition, 'lastTransitionTime'> =
+      'spec' in s
+        ? { type: 'Ready', status: 'True', reason: 'Recording', message: `recording ${s.spec.kind} for pods in ${namespace} matching the pod selector` }
+        : { type: 'Ready', status: 'False', reason: 'Invalid', message: s.error };
+    if ('error' in s) this.log.warn({ recording: key, reason: s.error }, 'recording is invalid: ignored');
+    const want = setCondition(r.status?.conditions, ready);
+    if (sameConditions(r.status?.conditions, want)) return;
+    await this.updateStatus(namespace, name, (st) => ({ ...st, conditions: setCondition(st.conditions, ready) }));
+  }
+
+  private async deleteProfilesOf(namespace: string, name: string): Promise<void> {
+    const labelSelector = `${LABEL_RECORDING_ID}=${name},${LABEL_RECORDING_NAMESPACE}=${namespace}`;
+    for (const t of [SECCOMP_PROFILES, SELINUX_PROFILES]) {
+      const list = await this.client.get<{ items: KObject[] }>(resourcePath(t), { labelSelector });
+      for (const p of list.items ?? []) {
+        try {
+          await this.client.delete(resourcePath(t, { name: p.metadata.name }));
+          cleanups.inc({ kind: t.kind });
+        } catch (e) {
+          if (!isNotFound(e)) throw e;
+        }
+      }
+    }
+  }
+
+  /** Read-modify-write of the recording's status, resourceVersion-checked, retried on conflicts. */
+  private async updateStatus(namespace: string, name: string, mutate: (s: NonNullable<ProfileRecording['status']>) => NonNullable<ProfileRecording['status']>): Promise<void> {
+    const path = resourcePath(PROFILE_RECORDINGS, { namespace, name });
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.client.get<ProfileRecording>(path);
+      const next = { ...cur, status: mutate({ ...(cur.status ?? {}) }) };
+      try {
+        await this.client.replace(`${path}/status`, next);
+        return;
+      } catch (e) {
+        if (!isConflict(e) || attempt >= 8) throw e;
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // ProfileSink
+
+  /**
+   * Applies the profile and records it in the recording's status. Problems retrying cannot fix (unknown
+   * or deleted recording, invalid name, a name owned by something else) are counted, logged, noted in the
+   * recording's status and not thrown; API failures are thrown so the caller retries.
+   */
+  async write(p: RecordedProfile): Promise<void> {
+    const kind = p.kind;
+    const t = TYPES[kind]!;
+    const ns = p.recording.namespace;
+    const log = this.log.child({ recording: `${ns ?? '-'}/${p.recording.name}`, profile: p.name, kind });
+    if (!ns) {
+      profileWrites.inc({ kind, result: 'invalid' });
+      log.error('recorded profile has no recording namespace: not written to the API');
+      return;
+    }
+    const key = `${ns}/${p.recording.name}`;
+    const rec = this.recordings.get(key);
+    if (!rec || rec.metadata.deletionTimestamp) {
+      profileWrites.inc({ kind, result: 'no-recording' });
+      log.warn(rec ? 'recording is being deleted: profile not written' : 'no such ProfileRecording: profile not written');
+      return;
+    }
+    const bad = invalidProfileName(p.name);
+    if (bad) {
+      profileWrites.inc({ kind, result: 'invalid' });
+      log.error({ reason: bad }, 'invalid profile name: not written');
+      await this.noteSync(ns, p.recording.name, false, 'InvalidName', `profile "${p.name.slice(0, 300)}": ${bad}`);
+      return;
+    }
+    const path = resourcePath(t, { name: p.name });
+    const labels: Record<string, string> = {
+      ...(p.resource.metadata.labels ?? {}),
+      [LABEL_RECORDING_ID]: p.recording.name,
+      [LABEL_RECORDING_NAMESPACE]: ns,
+      [LABEL_CONTAINER_ID]: p.containerName,
+    };
+    try {
+      const existing = await this.client.get<KObject & { metadata: { labels?: Record<string, string> } }>(path).catch((e: unknown) => {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      });
+      const owner = existing?.metadata.labels ?? {};
+      if (existing && (owner[LABEL_RECORDING_ID] !== p.recording.name || owner[LABEL_RECORDING_NAMESPACE] !== ns)) {
+        profileWrites.inc({ kind, result: 'conflict' });
+        const msg = `${kind} "${p.name}" exists and belongs to ${owner[LABEL_RECORDING_ID] ? `recording ${owner[LABEL_RECORDING_NAMESPACE]}/${owner[LABEL_RECORDING_ID]}` : 'no recording'}: not overwritten`;
+        log.error(msg);
+        await this.noteSync(ns, p.recording.name, false, 'NameTaken', msg);
+        return;
+      }
+      const body = {
+        apiVersion: API_VERSION,
+        kind,
+        metadata: { name: p.name, labels, ...(p.resource.metadata.annotations ? { annotations: p.resource.metadata.annotations } : {}) },
+        // As SPO: a recording may ask for its final profiles to be created disabled (not installed on nodes).
+        spec: rec.spec.disableProfileAfterRecording && p.final ? { ...p.resource.spec, disabled: true } : p.resource.spec,
+      };
+      await this.client.apply(path, body);
+    } catch (e) {
+      profileWrites.inc({ kind, result: 'error' });
+      throw e instanceof ApiError ? e : new ApiError(0, 'Error', (e as Error).message);
+    }
+    profileWrites.inc({ kind, result: 'applied' });
+
+    let byProfile = this.active.get(key);
+    if (!byProfile) this.active.set(key, (byProfile = new Map()));
+    if (p.final) byProfile.delete(p.name);
+    else byProfile.set(p.name, new Set(Object.values(p.evidence).flatMap((e) => (e.pod ? [`${e.namespace ?? ns}/${e.pod}`] : []))));
+    const workloads = [...new Set([...byProfile.values()].flatMap((s) => [...s]))].sort();
+    const size = kind === 'SeccompProfile' ? coverageTotal(p) : Object.keys(p.evidence).length;
+    log.info({ final: p.final, workloads: workloads.length }, 'profile written');
+    await this.updateStatus(ns, p.recording.name, (st) => ({
+      ...st,
+      profiles: [...new Set([...(st.profiles ?? []), p.name])].sort(),
+      activeWorkloads: workloads,
+      conditions: setCondition(st.conditions, {
+        type: 'Synced',
+        status: 'True',
+        reason: p.final ? 'ProfileFinalized' : 'ProfileUpdated',
+        message: `${kind} ${p.name} written${size !== undefined ? ` (${size} observations)` : ''}`,
+      }),
+    }));
+  }
+
+  private async noteSync(namespace: string, name: string, ok: boolean, reason: string, message: string): Promise<void> {
+    await this.updateStatus(namespace, name, (st) => ({
+      ...st,
+      conditions: setCondition(st.conditions, { type: 'Synced', status: ok ? 'True' : 'False', reason, message: message.slice(0, 1024) }),
+    })).catch((e: Error) => this.log.warn({ err: e.message }, 'cannot update recording status'));
+  }
+}
+
+function coverageTotal(p: RecordedProfile): number | undefined {
+  const c = p.resource.metadata.annotations?.[ANNOTATION_COVERAGE];
+  if (!c) return undefined;
+  try {
+    return (JSON.parse(c) as { total?: number }).total;
+  } catch {
+    return undefined;
+  }
+}

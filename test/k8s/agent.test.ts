@@ -1,0 +1,274 @@
+// The node agent against the real kube-apiserver, with its own service-account identity (deploy/'s RBAC and
+// admission policy): create / update / delete of SeccompProfiles into a temporary kubelet directory,
+// stacking, hostile names, deletion held while a pod on the node uses the profile, and an apiserver restart
+// in the middle of the watches.
+process.env.AUDITFLOW_LOG_LEVEL ??= 'warn';
+
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startAgent, type Agent } from '../../src/agent/agent';
+import { nodeStatusName } from '../../src/agent/status';
+import { API_VERSION, FINALIZER_NODE, type SeccompProfile, type SecurityProfileNodeStatus } from '../../src/k8s/api';
+import { ApiError, type KubeClient } from '../../src/k8s/client';
+import { NODE_STATUSES, resourcePath, SECCOMP_PROFILES, SELINUX_PROFILES } from '../../src/k8s/resources';
+import { createLogger } from '../../src/log';
+import { registry } from '../../src/metrics';
+import { clientAs, ensureDeployed, ensureNamespace, eventually, forgetNode, getOrUndefined, uniqueName } from '../env/k8s-setup';
+import { SA_NAMESPACE, type KubeEnv } from '../env/kube';
+
+const NODE = uniqueName('agent-node');
+const TEST_NS = 'auditflow-agent-test';
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-agent-'));
+const kubeletDir = path.join(tmp, 'kubelet');
+const seccompDir = path.join(kubeletDir, 'seccomp', 'operator');
+const created: string[] = [];
+
+let env: KubeEnv;
+let admin: KubeClient;
+let agentClient: KubeClient;
+let agent: Agent | undefined;
+
+const profilePath = (name: string) => resourcePath(SECCOMP_PROFILES, { name });
+const fileOf = (name: string) => path.join(seccompDir, `${name}.json`);
+const readJson = (name: string) => JSON.parse(fs.readFileSync(fileOf(name), 'utf8')) as { defaultAction: string; syscalls?: { names: string[]; action: string }[] };
+const allowed = (name: string) => readJson(name).syscalls?.find((s) => s.action === 'SCMP_ACT_ALLOW')?.names ?? [];
+
+function seccomp(name: string, names: string[], extra: Partial<SeccompProfile['spec']> = {}): SeccompProfile {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'SeccompProfile',
+    metadata: { name },
+    spec: { defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ action: 'SCMP_ACT_ALLOW', names }], ...extra },
+  };
+}
+
+async function put(p: SeccompProfile): Promise<void> {
+  if (!created.includes(p.metadata.name)) created.push(p.metadata.name);
+  await admin.apply(profilePath(p.metadata.name), p);
+}
+
+const nodeStatus = (profile: string) => getOrUndefined<SecurityProfileNodeStatus>(admin, resourcePath(NODE_STATUSES, { namespace: SA_NAMESPACE, name: nodeStatusName(profile, NODE) }));
+const getProfile = (name: string) => getOrUndefined<SeccompProfile>(admin, profilePath(name));
+
+async function waitNodeState(profile: string, state: string, reason?: RegExp): Promise<SecurityProfileNodeStatus> {
+  return eventually(`node status of ${profile} on ${NODE} is ${state}${reason ? ` (${reason})` : ''}`, async () => {
+    const s = await nodeStatus(profile);
+    return s && s.status === state && (!reason || reason.test(s.reason ?? '')) ? s : undefined;
+  });
+}
+
+async function waitFile(name: string, pred: (names: string[]) => boolean, what: string): Promise<void> {
+  await eventually(`${fileOf(name)}: ${what}`, () => fs.existsSync(fileOf(name)) && pred(allowed(name)));
+}
+
+async function metric(name: string, labels: Record<string, string>): Promise<number> {
+  const m = registry.getSingleMetric(name);
+  assert.ok(m, `metric ${name} is registered`);
+  const { values } = await m.get();
+  return values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((a, v) => a + v.value, 0);
+}
+
+/** Every file under the temporary directory (nothing may ever appear outside the seccomp root). */
+function filesUnder(dir: string): string[] {
+  return (fs.readdirSync(dir, { recursive: true }) as string[]).map(String).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
+}
+
+before(async () => {
+  env = await ensureDeployed();
+  admin = clientAs(env, 'admin');
+  agentClient = clientAs(env, 'auditflow-agent', 'auditflow-agent');
+  await ensureNamespace(admin, TEST_NS);
+  agent = await startAgent({ client: agentClient, nodeName: NODE, kubeletDir, namespace: SA_NAMESPACE, log: createLogger('agent-test') });
+});
+
+after(async () => {
+  await agent?.stop();
+  // Leave nothing behind: this node's finalizer on every profile (the agent is gone) and its node statuses,
+  // then our profiles.
+  if (admin) {
+    await forgetNode(admin, NODE, SA_NAMESPACE);
+    for (const n of created) await admin.delete(profilePath(n)).catch(() => undefined);
+    admin.close();
+  }
+  agentClient?.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('node agent: SeccompProfile lifecycle', () => {
+  const name = uniqueName('lifecycle');
+
+  it('installs a created profile as <kubeletDir>/seccomp/operator/<name>.json (0644) and reports Installed', async () => {
+    await put(seccomp(name, ['write', 'read', 'exit_group']));
+    await waitFile(name, (n) => n.length === 3, 'holds the 3 syscalls');
+    assert.deepEqual(readJson(name), { defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ action: 'SCMP_ACT_ALLOW', names: ['exit_group', 'read', 'write'] }] });
+    assert.equal(fs.statSync(fileOf(name)).mode & 0o777, 0o644);
+    const ns = await waitNodeState(name, 'Installed');
+    assert.equal(ns.nodeName, NODE);
+    assert.equal(ns.securityProfileKind, 'SeccompProfile');
+    const p = await eventually('profile status Installed', async () => {
+      const p = await getProfile(name);
+      return p?.status?.status === 'Installed' ? p : undefined;
+    });
+    assert.equal(p.status!.localhostProfile, `operator/${name}.json`);
+    assert.equal(p.status!.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    assert.ok(p.metadata.finalizers?.includes(FINALIZER_NODE(NODE)), 'the per-node finalizer is set before the file is relied on');
+  });
+
+  it('rewrites the file when the profile is updated', async () => {
+    await put(seccomp(name, ['write', 'read', 'exit_group', 'openat']));
+    await waitFile(name, (n) => n.includes('openat'), 'gains openat');
+    assert.deepEqual(allowed(name), ['exit_group', 'openat', 'read', 'write']);
+  });
+
+  it('removes the file, the node status and its finalizer when the profile is deleted', async () => {
+    await admin.delete(profilePath(name));
+    await eventually('profile gone from the API', async () => (await getProfile(name)) === undefined);
+    assert.equal(fs.existsSync(fileOf(name)), false);
+    await eventually('node status deleted', async () => (await nodeStatus(name)) === undefined);
+  });
+});
+
+describe('node agent: stacking', () => {
+  const base = uniqueName('base');
+  const app = uniqueName('app');
+
+  it('reports a missing base as Error and writes nothing, then installs the merged stack when the base appears', async () => {
+    await put(seccomp(app, ['write'], { baseProfileName: base }));
+    const st = await waitNodeState(app, 'Error', new RegExp(`base profile "${base}" not found`));
+    assert.match(st.reason!, new RegExp(`${app} -> ${base}`));
+    await eventually('profile-wide status Error', async () => (await getProfile(app))?.status?.status === 'Error');
+    assert.equal(fs.existsSync(fileOf(app)), false);
+
+    await put(seccomp(base, ['futex', 'execve'], { architectures: ['SCMP_ARCH_X86'] }));
+    await waitFile(app, (n) => n.includes('futex'), 'holds the base syscalls');
+    assert.deepEqual(readJson(app), {
+      defaultAction: 'SCMP_ACT_ERRNO',
+      architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'],
+      syscalls: [{ action: 'SCMP_ACT_ALLOW', names: ['execve', 'futex', 'write'] }],
+    });
+    await waitNodeState(app, 'Installed');
+  });
+
+  it('rewrites the stacked profile when its base changes', async () => {
+    await put(seccomp(base, ['futex', 'execve', 'clone3'], { architectures: ['SCMP_ARCH_X86'] }));
+    await waitFile(app, (n) => n.includes('clone3'), 'gains the base\'s clone3');
+    assert.deepEqual(allowed(app), ['clone3', 'execve', 'futex', 'write']);
+  });
+
+  it('reports cycles and hostile base names as Errors with a reason, writing nothing', async () => {
+    const x = uniqueName('cyc-x');
+    const y = uniqueName('cyc-y');
+    const evil = uniqueName('evil-base');
+    await put(seccomp(x, ['read'], { baseProfileName: y }));
+    await put(seccomp(y, ['read'], { baseProfileName: x }));
+    await put(seccomp(evil, ['read'], { baseProfileName: '../../../../etc/passwd' }));
+    await waitNodeState(x, 'Error', /cycle/);
+    await waitNodeState(y, 'Error', /cycle/);
+    await waitNodeState(evil, 'Error', /is invalid: name contains a path separator/);
+    for (const n of [x, y, evil]) assert.equal(fs.existsSync(fileOf(n)), false, n);
+    assert.deepEqual(
+      filesUnder(tmp).filter((f) => !f.startsWith(path.join('kubelet', 'seccomp', 'operator') + path.sep)),
+      [],
+      'nothing outside the seccomp root',
+    );
+  });
+});
+
+describe('node agent: hostile names', () => {
+  it('the apiserver refuses names that are not DNS-1123 or too long for a file; nothing reaches the disk', async () => {
+    const before = filesUnder(tmp);
+    for (const bad of ['../escape', 'a/b', 'UPPER', '.', 'x'.repeat(251)]) {
+      await assert.rejects(
+        admin.create(resourcePath(SECCOMP_PROFILES), seccomp(bad, ['read'])),
+        (e: unknown) => e instanceof ApiError && e.status >= 400 && e.status < 500,
+        `name ${JSON.stringify(bad.slice(0, 20))} (${bad.length})`,
+      );
+    }
+    // A name of exactly 250 characters is the longest that fits "<name>.json" in NAME_MAX: installed.
+    const longest = `${uniqueName('l')}-${'a'.repeat(240)}`.slice(0, 250);
+    await put(seccomp(longest, ['read']));
+    await waitFile(longest, (n) => n.includes('read'), 'installed');
+    assert.deepEqual(
+      filesUnder(tmp).filter((f) => !before.includes(f)),
+      [path.join('kubelet', 'seccomp', 'operator', `${longest}.json`)],
+    );
+  });
+});
+
+describe('node agent: deletion while in use', () => {
+  const name = uniqueName('in-use');
+  const pod = uniqueName('user');
+  const elsewhere = uniqueName('other-node-user');
+
+  it('keeps the file and reports Terminating while a pod on this node references it, removes it once the pod is gone', async () => {
+    await put(seccomp(name, ['read', 'write']));
+    await waitFile(name, (n) => n.length === 2, 'installed');
+    const podSpec = (podName: string, nodeName: string) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: podName, namespace: TEST_NS },
+      spec: {
+        nodeName,
+        automountServiceAccountToken: false,
+        containers: [{ name: 'c', image: 'busybox', securityContext: { seccompProfile: { type: 'Localhost', localhostProfile: `operator/${name}.json` } } }],
+      },
+    });
+    await admin.create(`/api/v1/namespaces/${TEST_NS}/pods`, podSpec(pod, NODE));
+    // A pod on another node must not hold this node's file.
+    await admin.create(`/api/v1/namespaces/${TEST_NS}/pods`, podSpec(elsewhere, `${NODE}-other`));
+    try {
+      await admin.delete(profilePath(name));
+      const st = await waitNodeState(name, 'Terminating', new RegExp(`${TEST_NS}/${pod}`));
+      assert.doesNotMatch(st.reason!, new RegExp(elsewhere));
+      const p = await getProfile(name);
+      assert.ok(p?.metadata.deletionTimestamp, 'the profile waits for this node');
+      assert.ok(fs.existsSync(fileOf(name)), 'the file stays while the pod may (re)start containers');
+      await eventually('profile-wide status Terminating', async () => (await getProfile(name))?.status?.status === 'Terminating');
+    } finally {
+      await admin.delete(`/api/v1/namespaces/${TEST_NS}/pods/${pod}`, { gracePeriodSeconds: 0 });
+      await admin.delete(`/api/v1/namespaces/${TEST_NS}/pods/${elsewhere}`, { gracePeriodSeconds: 0 });
+    }
+    await eventually('file removed once the pod is gone', () => !fs.existsSync(fileOf(name)));
+    await eventually('profile deleted', async () => (await getProfile(name)) === undefined);
+    await eventually('node status deleted', async () => (await nodeStatus(name)) === undefined);
+  });
+});
+
+describe('node agent: SelinuxProfile on a node without SELinux', () => {
+  it('reports Unsupported with the reason, on the node and profile-wide', async () => {
+    const name = uniqueName('selinux');
+    const p = resourcePath(SELINUX_PROFILES, { name });
+    await admin.apply(p, { apiVersion: API_VERSION, kind: 'SelinuxProfile', metadata: { name }, spec: { inherit: [{ kind: 'System', name: 'container' }], allow: { var_log_t: { file: ['read'] } } } });
+    try {
+      const st = await eventually('SelinuxProfile node status', async () => {
+        const s = await getOrUndefined<SecurityProfileNodeStatus>(admin, resourcePath(NODE_STATUSES, { namespace: SA_NAMESPACE, name: nodeStatusName(name, NODE) }));
+        return s?.status === 'Unsupported' ? s : undefined;
+      });
+      assert.equal(st.securityProfileKind, 'SelinuxProfile');
+      assert.match(st.reason!, /unsupported on this node/);
+      await eventually('profile-wide status Unsupported', async () => (await getOrUndefined<{ status?: { status?: string } }>(admin, p))?.status?.status === 'Unsupported');
+    } finally {
+      await admin.delete(p).catch(() => undefined);
+    }
+    await eventually('SelinuxProfile and node status gone', async () => (await getOrUndefined(admin, p)) === undefined && (await nodeStatus(name)) === undefined);
+  });
+});
+
+describe('node agent: apiserver restart', () => {
+  it('resumes its watches after kube-apiserver restarts: later changes are installed', async () => {
+    const before = await metric('auditflow_k8s_watch_restarts_total', { resource: 'seccompprofiles' });
+    const kept = uniqueName('kept');
+    await put(seccomp(kept, ['read']));
+    await waitFile(kept, (n) => n.includes('read'), 'installed before the restart');
+    await env.restartApiserver();
+    const fresh = uniqueName('after-restart');
+    await eventually('apiserver answers again', async () => (await put(seccomp(fresh, ['read', 'getpid'])), true), 60_000);
+    await put(seccomp(kept, ['read', 'getppid']));
+    await eventually(`${fresh} installed after the restart`, () => fs.existsSync(fileOf(fresh)) && allowed(fresh).includes('getpid'), 60_000);
+    await eventually(`${kept} updated after the restart`, () => allowed(kept).includes('getppid'), 60_000);
+    assert.ok((await metric('auditflow_k8s_watch_restarts_total', { resource: 'seccompprofiles' })) > before, 'the watch was restarted (metric)');
+  });
+});
