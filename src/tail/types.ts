@@ -34,6 +34,13 @@ export interface Checkpoint {
   /** The last audit(ts:serial) stamp handled, as "SEC.MS:SERIAL", for logs and for lag metrics. */
   lastStamp: string | null;
   savedAt: string;
+  /**
+   * Extension: the first bytes (hex, at most 64) of the checkpointed file, so that a file which reused the
+   * inode of a deleted one is not mistaken for it. Absent in older checkpoints: then dev+ino alone decide.
+   */
+  head?: string;
+  /** Extension, kmsg only: the boot the sequence numbers belong to (/proc/sys/kernel/random/boot_id). */
+  bootId?: string;
 }
 
 export interface Tailer extends AsyncIterable<TailBatch> {
@@ -41,6 +48,27 @@ export interface Tailer extends AsyncIterable<TailBatch> {
   ack(pos: TailPosition, lastStamp?: string | null): void;
   /** Stop reading, persist the last acked position, release the file. */
   close(): Promise<void>;
+  /** Extension: counters and positions of this tailer (the process-wide ones are the auditflow_tail_* metrics). */
+  stats?(): TailStats;
+}
+
+/** Extension: what one tailer has done so far. */
+export interface TailStats {
+  /** Bytes read from the source (all files), including bytes of dropped over-long lines. */
+  bytesRead: number;
+  /** Lines handed out in batches. */
+  linesRead: number;
+  overlongLines: number;
+  rotations: number;
+  truncations: number;
+  checkpointWrites: number;
+  checkpointFailures: number;
+  /** Just past the last line handed out. */
+  handedOut: TailPosition | null;
+  /** The last acked position (what the checkpoint holds, or will at the next write). */
+  acked: TailPosition | null;
+  /** Bytes known to the source beyond the acked position (the data a crash now would re-read or still has to read). */
+  lagBytes: number;
 }
 
 export interface TailerOptions {
@@ -56,6 +84,13 @@ export interface TailerOptions {
   maxBatchLines?: number;
   /** false: read what is there and end (one-shot); default true: follow forever. */
   follow?: boolean;
+  /**
+   * Extension: how often to look for new data when idle, in ms (default 250). Changes are also noticed
+   * at once through a directory watch; the poll is the fallback for file systems where it stays silent.
+   */
+  pollIntervalMs?: number;
 }
 // Implemented by src/tail/index.ts:
 //   export function openTailer(opts: TailerOptions, log: Logger): Promise<Tailer>
+// where `path` may also be "-" (stdin, not checkpointed), "/dev/kmsg" (the kernel ring buffer, checkpointed by
+// sequence number) or "auto" (detectSource() in src/tail/sources.ts: auditd's log, else syslog, else kmsg).
