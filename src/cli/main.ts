@@ -8,8 +8,10 @@ import { parseCommand } from './parse-command';
 import { profileCommand } from './profile-command';
 import { denialsCommand } from './denials-command';
 import { agentCommand } from './agent-command';
+import { aggregateCommand } from './aggregate-command';
+import { explainCommand } from './explain-command';
 
-const commands: Command[] = [parseCommand, profileCommand, denialsCommand, agentCommand];
+const commands: Command[] = [parseCommand, profileCommand, denialsCommand, agentCommand, aggregateCommand, explainCommand];
 
 function usage(): string {
   const w = Math.max(...commands.map((c) => c.usage.length));

@@ -20,3 +20,17 @@ export interface KafkaSinkOptions {
   /** Node-side dedup flush interval, ms. */
   dedupIntervalMs?: number;
 }
+
+// Optional tuning (added by the Kafka sink; every field has a default).
+export interface KafkaSinkOptions {
+  /** Wait this long for more events before sending a batch; default 5 ms. */
+  lingerMs?: number;
+  /** Send once this many bytes of values are queued; default 1 MiB. */
+  maxBatchBytes?: number;
+  /** Message compression; default gzip (the codec kafkajs ships; snappy/lz4/zstd need extra packages). */
+  compression?: 'gzip' | 'none';
+  /** Full events (denials, host seccomp) per container per second before suppression; default 100 (burst 2x). */
+  eventsPerSecond?: number;
+  /** Give up a send to the broker after this long and spool instead; default 5000 ms. */
+  sendTimeoutMs?: number;
+}

@@ -1,0 +1,82 @@
+// Recordings given on the command line (`--recording NAME=SELECTOR`) or in a JSON file (`--recordings`).
+// The Kubernetes controller provides its own RecordingSource (watched ProfileRecordings) instead.
+
+import * as fs from 'node:fs';
+import type { MergeStrategy, RecordingKind, RecordingSource, RecordingSpec } from '../profile/recording';
+import { parseSelector, type LabelSelector } from '../profile/selector';
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+export class RecordingSpecError extends Error {}
+
+export class StaticRecordingSource implements RecordingSource {
+  private specs: RecordingSpec[];
+  private readonly listeners: Array<() => void> = [];
+
+  constructor(specs: RecordingSpec[]) {
+    this.specs = [...specs];
+  }
+
+  list(): RecordingSpec[] {
+    return this.specs;
+  }
+
+  onChange(cb: () => void): void {
+    this.listeners.push(cb);
+  }
+
+  /** Replaces the set (e.g. a reloaded file; tests use it to stop a recording). */
+  set(specs: RecordingSpec[]): void {
+    this.specs = [...specs];
+    for (const l of this.listeners) l();
+  }
+}
+
+function checkName(name: string): string {
+  if (!DNS1123_LABEL.test(name)) throw new RecordingSpecError(`recording name "${name}" must be a DNS-1123 label (lower case alphanumerics and "-", at most 63)`);
+  return name;
+}
+
+/** `NAME=SELECTOR` (kubectl selector syntax; the first "=" splits). */
+export function parseRecordingFlag(text: string, kind: RecordingKind, mergeStrategy: MergeStrategy): RecordingSpec {
+  const i = text.indexOf('=');
+  if (i <= 0) throw new RecordingSpecError(`--recording "${text}": expected NAME=SELECTOR, e.g. demo=app=demo`);
+  let podSelector: LabelSelector;
+  try {
+    podSelector = parseSelector(text.slice(i + 1));
+  } catch (e) {
+    throw new RecordingSpecError(`--recording "${text}": ${(e as Error).message}`);
+  }
+  return { name: checkName(text.slice(0, i)), namespace: null, kind, podSelector, mergeStrategy };
+}
+
+/**
+ * A JSON file: an array of {name, namespace?, kind?, podSelector (object or kubectl string), containers?,
+ * mergeStrategy?}.
+ */
+export function readRecordingsFile(file: string, kind: RecordingKind, mergeStrategy: MergeStrategy): RecordingSpec[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new RecordingSpecError(`--recordings ${file}: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(v)) throw new RecordingSpecError(`--recordings ${file}: expected a JSON array of recordings`);
+  return v.map((r: unknown, i): RecordingSpec => {
+    const o = r as Record<string, unknown>;
+    if (typeof o !== 'object' || o === null || typeof o.name !== 'string') throw new RecordingSpecError(`--recordings ${file}: entry ${i} has no name`);
+    const k = o.kind ?? kind;
+    if (k !== 'SeccompProfile' && k !== 'SelinuxProfile') throw new RecordingSpecError(`--recordings ${file}: ${o.name}: kind must be SeccompProfile or SelinuxProfile`);
+    const m = String(o.mergeStrategy ?? mergeStrategy).toLowerCase();
+    if (m !== 'none' && m !== 'containers') throw new RecordingSpecError(`--recordings ${file}: ${o.name}: mergeStrategy must be none or containers`);
+    let podSelector: LabelSelector;
+    try {
+      podSelector = typeof o.podSelector === 'string' ? parseSelector(o.podSelector) : ((o.podSelector ?? {}) as LabelSelector);
+    } catch (e) {
+      throw new RecordingSpecError(`--recordings ${file}: ${o.name}: ${(e as Error).message}`);
+    }
+    const spec: RecordingSpec = { name: checkName(o.name), namespace: typeof o.namespace === 'string' ? o.namespace : null, kind: k, podSelector, mergeStrategy: m };
+    if (Array.isArray(o.containers)) spec.containers = o.containers.map(String);
+    return spec;
+  });
+}

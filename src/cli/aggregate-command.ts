@@ -1,0 +1,109 @@
+// `auditflow aggregate`: the Kafka aggregator as a long-running process (one of many in a consumer group).
+// Stops cleanly on SIGTERM/SIGINT: finishes the batch in hand, commits, leaves the group.
+
+import { Aggregator, DirectoryProfileSink, parseRecordingFlag, readRecordingsFile, RecordingSpecError, StaticRecordingSource } from '../aggregate';
+import { parseListen, serveMetrics } from '../aggregate/metrics-server';
+import { createLogger } from '../log';
+import { enableDefaultMetrics } from '../metrics';
+import type { MergeStrategy, RecordingKind } from '../profile/recording';
+import { KafkaConfigError, parseBrokers, readKafkaConfig } from '../sink/kafka/config';
+import { list, UsageError, type Command } from './command';
+
+export const aggregateCommand: Command = {
+  name: 'aggregate',
+  summary:
+    'Build profiles from the recording data nodes publish to Kafka (auditflow run --kafka-brokers). Run any number\n' +
+    'of instances with the same --group: they share the partitions and take over from one that dies.',
+  usage: 'aggregate --kafka-brokers LIST (--recording NAME=SELECTOR | --recordings FILE) [options]',
+  help: [
+    '  --kafka-brokers LIST   host:port[,host:port...] (required)',
+    '  --kafka-config FILE    JSON: {clientId, topics: {recordings}, tls, sasl: {mechanism, username, password}}',
+    '  --group NAME           consumer group (default auditflow-aggregator)',
+    '  --recording NAME=SEL   record the pods matching the label selector SEL (kubectl syntax) as profiles',
+    '                         NAME-<container>; repeatable',
+    '  --recordings FILE      JSON array of {name, namespace?, kind?, podSelector, containers?, mergeStrategy?}',
+    '  --kind K               seccomp (default) or selinux, for --recording',
+    '  --merge-strategy M     containers (default: one profile per container name, all replicas merged) or none',
+    '                         (one per replica, NAME-<container>-<replica>)',
+    '  --profile-dir DIR      where profiles are written (default ./profiles): NAME.yaml, NAME.json | NAME.cil,',
+    '                         NAME.evidence.json',
+    '  --state-dir DIR        keep session state in local files instead of the compacted topic',
+    '                         auditflow.aggregator-state.GROUP (only for a single instance or a shared volume)',
+    '  --state-topic NAME     the compacted state topic (default auditflow.aggregator-state.GROUP)',
+    '  --listen [HOST:]PORT   serve Prometheus metrics on /metrics',
+  ].join('\n'),
+  options: {
+    'kafka-brokers': { type: 'string' },
+    'kafka-config': { type: 'string' },
+    group: { type: 'string' },
+    recording: { type: 'string', multiple: true },
+    recordings: { type: 'string' },
+    kind: { type: 'string' },
+    'merge-strategy': { type: 'string' },
+    'profile-dir': { type: 'string' },
+    'state-dir': { type: 'string' },
+    'state-topic': { type: 'string' },
+    listen: { type: 'string' },
+  },
+  async run(v) {
+    if (!v['kafka-brokers']) throw new UsageError('--kafka-brokers is required');
+    const kindFlag = (v.kind as string | undefined) ?? 'seccomp';
+    if (kindFlag !== 'seccomp' && kindFlag !== 'selinux') throw new UsageError('--kind must be seccomp or selinux');
+    const kind: RecordingKind = kindFlag === 'seccomp' ? 'SeccompProfile' : 'SelinuxProfile';
+    const merge = ((v['merge-strategy'] as string | undefined) ?? 'containers') as MergeStrategy;
+    if (merge !== 'containers' && merge !== 'none') throw new UsageError('--merge-strategy must be containers or none');
+    let brokers: string[];
+    let cfg: ReturnType<typeof readKafkaConfig> = {};
+    let specs;
+    try {
+      brokers = parseBrokers(String(v['kafka-brokers']));
+      if (v['kafka-config']) cfg = readKafkaConfig(String(v['kafka-config']));
+      specs = list(v.recording).map((r) => parseRecordingFlag(r, kind, merge));
+      if (v.recordings) specs.push(...readRecordingsFile(String(v.recordings), kind, merge));
+    } catch (e) {
+      if (e instanceof KafkaConfigError || e instanceof RecordingSpecError) throw new UsageError(e.message);
+      throw e;
+    }
+    if (specs.length === 0) throw new UsageError('no recordings: give --recording NAME=SELECTOR or --recordings FILE');
+    const names = new Set<string>();
+    for (const s of specs) {
+      if (names.has(s.name)) throw new UsageError(`recording "${s.name}" given twice`);
+      names.add(s.name);
+    }
+    const listen = v.listen ? (() => {
+      try {
+        return parseListen(String(v.listen));
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    })() : undefined;
+
+    const log = createLogger('auditflow-aggregate');
+    enableDefaultMetrics();
+    const server = listen ? await serveMetrics(listen) : undefined;
+    const agg = new Aggregator(
+      {
+        brokers,
+        clientId: cfg.clientId ?? 'auditflow-aggregator',
+        tls: cfg.tls,
+        sasl: cfg.sasl,
+        group: (v.group as string | undefined) ?? 'auditflow-aggregator',
+        recordingsTopic: cfg.topics?.recordings,
+        stateTopic: v['state-topic'] as string | undefined,
+        stateDir: v['state-dir'] as string | undefined,
+        source: new StaticRecordingSource(specs),
+        sink: new DirectoryProfileSink((v['profile-dir'] as string | undefined) ?? 'profiles'),
+      },
+      log,
+    );
+    await agg.start();
+    await new Promise<void>((resolve) => {
+      process.once('SIGTERM', resolve);
+      process.once('SIGINT', resolve);
+    });
+    log.info(agg.stats(), 'stopping');
+    await agg.stop();
+    server?.close();
+    return 0;
+  },
+};

@@ -1,0 +1,49 @@
+// kafkajs client construction shared by the sink and the aggregator: brokers, TLS, SASL (PLAIN, SCRAM),
+// and kafkajs's own log lines routed into our pino logger (kafkajs would print to stdout otherwise).
+
+import * as fs from 'node:fs';
+import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import type { Logger } from '../../log';
+import type { KafkaSinkOptions } from './types';
+
+export type ClientOptions = Pick<KafkaSinkOptions, 'brokers' | 'clientId' | 'tls' | 'sasl'>;
+
+function readPem(v: string | undefined): string | undefined {
+  // a path or the PEM text itself
+  if (v === undefined) return undefined;
+  return v.includes('-----BEGIN') ? v : fs.readFileSync(v, 'utf8');
+}
+
+export function createKafka(opts: ClientOptions, log: Logger, retry?: KafkaConfig['retry']): Kafka {
+  const cfg: KafkaConfig = {
+    clientId: opts.clientId ?? 'auditflow',
+    brokers: opts.brokers,
+    connectionTimeout: 3000,
+    requestTimeout: 10_000,
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry) => {
+      const { message, ...rest } = entry.log;
+      const fields = { kafkajs: entry.namespace, ...rest };
+      // kafkajs logs every failed connection attempt as an error; an outage is reported once by the sink
+      // (and counted), so these stay at debug; anything else (authentication, protocol) is a warning
+      if (/connect|ECONNREFUSED|ECONNRESET|Connection (error|timeout)|coordinator is (loading|not available)|Closed connection/i.test(String(message))) log.debug(fields, message);
+      else if (entry.level <= logLevel.WARN) log.warn(fields, message);
+      else log.debug(fields, message);
+    },
+  };
+  if (retry) cfg.retry = retry;
+  if (opts.tls) {
+    const t = opts.tls === true ? {} : opts.tls;
+    cfg.ssl = {
+      rejectUnauthorized: t.rejectUnauthorized ?? true,
+      ...(t.ca ? { ca: [readPem(t.ca)!] } : {}),
+      ...(t.cert ? { cert: readPem(t.cert)! } : {}),
+      ...(t.key ? { key: readPem(t.key)! } : {}),
+    };
+  }
+  if (opts.sasl) {
+    const { mechanism, username, password } = opts.sasl;
+    cfg.sasl = { mechanism, username, password } as SASLOptions;
+  }
+  return new Kafka(cfg);
+}

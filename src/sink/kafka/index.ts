@@ -1,0 +1,134 @@
+// The Kafka event sink: enriched events to `auditflow.events`, deduplicated recording tuples and container
+// end markers to `auditflow.recordings` (formats in messages.ts). write() resolves once everything it
+// produced is acknowledged by the broker (acks=all) or fsync'ed in the spool (publisher.ts), so the
+// tailer's checkpoint never passes an event a crash could lose.
+
+import { randomUUID } from 'node:crypto';
+import type { EventV1 } from '../../event/v1';
+import type { Logger } from '../../log';
+import type { ContainerEnd, EventSink } from '../types';
+import { createKafka } from './client';
+import { RecordingDedup } from './dedup';
+import {
+  DEFAULT_EVENTS_TOPIC,
+  DEFAULT_RECORDINGS_TOPIC,
+  eventKey,
+  HEADER_NODE,
+  HEADER_SCHEMA,
+  RECORDING_SCHEMA,
+  recordingKey,
+  SUPPRESSED_SCHEMA,
+  type EndMessage,
+  type TuplesMessage,
+} from './messages';
+import { sinkMetrics } from './metrics';
+import { Publisher } from './publisher';
+import { EventRateLimiter } from './rate-limit';
+import { Spool, type WireMessage } from './spool';
+import type { KafkaSinkOptions } from './types';
+
+export type { KafkaSinkOptions } from './types';
+
+export interface KafkaSink extends EventSink {
+  /** Recordable events folded into tuples, and tuple messages sent for them (the dedup ratio). */
+  stats(): { dedupEvents: number; tupleMessages: number; eventMessages: number; suppressed: number; spoolBytes: number; degraded: boolean };
+  /** Resolves true once the spool is empty (false on timeout). */
+  drained(timeoutMs: number): Promise<boolean>;
+}
+
+export async function createKafkaSink(opts: KafkaSinkOptions, log: Logger): Promise<KafkaSink> {
+  if (opts.brokers.length === 0) throw new Error('Kafka sink: no brokers given');
+  const slog = log.child({ component: 'kafka-sink' });
+  const eventsTopic = opts.topics?.events ?? DEFAULT_EVENTS_TOPIC;
+  const recordingsTopic = opts.topics?.recordings ?? DEFAULT_RECORDINGS_TOPIC;
+  const spool = await Spool.open(opts.spoolDir, opts.spoolMaxBytes ?? 256 << 20, slog);
+  const kafka = createKafka(opts, slog);
+  const publisher = new Publisher(
+    kafka,
+    spool,
+    {
+      lingerMs: opts.lingerMs ?? 5,
+      maxBatchBytes: opts.maxBatchBytes ?? 1 << 20,
+      compression: opts.compression ?? 'gzip',
+      sendTimeoutMs: opts.sendTimeoutMs ?? 5000,
+    },
+    slog,
+  );
+  const dedup = new RecordingDedup(opts.node, randomUUID(), opts.recordings ?? []);
+  const limiter = new EventRateLimiter(opts.eventsPerSecond ?? 100, opts.node);
+  const counts = { tupleMessages: 0, eventMessages: 0, suppressed: 0 };
+
+  const headers = (schema: string) => ({ [HEADER_SCHEMA]: schema, [HEADER_NODE]: opts.node });
+  const recordingWire = (m: TuplesMessage | EndMessage): WireMessage => ({
+    topic: recordingsTopic,
+    key: recordingKey(m.pod, m.container),
+    headers: headers(RECORDING_SCHEMA),
+    value: JSON.stringify(m),
+  });
+  const tupleWires = (ms: TuplesMessage[]): WireMessage[] => {
+    counts.tupleMessages += ms.length;
+    sinkMetrics.dedupMessages.inc(ms.length);
+    return ms.map(recordingWire);
+  };
+
+  // Count updates and suppression summaries are metadata: sent in the background, once per interval.
+  const periodic = (): Promise<void> => {
+    const msgs = tupleWires(dedup.takeChanged());
+    for (const { key, message } of limiter.takeSummaries()) {
+      msgs.push({ topic: eventsTopic, key, headers: headers(SUPPRESSED_SCHEMA), value: JSON.stringify(message) });
+    }
+    return publisher.publish(msgs);
+  };
+  const timer = setInterval(() => {
+    periodic().catch((e: unknown) => slog.error({ err: (e as Error).message }, 'cannot send recording count updates'));
+  }, opts.dedupIntervalMs ?? 5000);
+  timer.unref();
+
+  return {
+    name: 'kafka',
+    async write(events: readonly EventV1[]): Promise<void> {
+      const msgs: WireMessage[] = [];
+      let folded = 0;
+      for (const ev of events) {
+        if (dedup.add(ev)) {
+          folded++;
+          continue;
+        }
+        const key = eventKey(ev.pod, ev.container, ev.node);
+        // Only security records are rate limited; `other` records come from the user's own audit rules.
+        if (ev.kind !== 'other' && !limiter.allow(key, ev)) {
+          counts.suppressed++;
+          sinkMetrics.suppressed.inc();
+          continue;
+        }
+        msgs.push({ topic: eventsTopic, key, headers: headers(ev.schema), value: JSON.stringify(ev) });
+      }
+      counts.eventMessages += msgs.length;
+      if (folded) sinkMetrics.dedupEvents.inc(folded);
+      msgs.push(...tupleWires(dedup.takeFresh()));
+      await publisher.publish(msgs);
+    },
+    async containerEnded(end: ContainerEnd): Promise<void> {
+      const msgs = tupleWires(dedup.takeContainer(end.container.id));
+      const marker: EndMessage = { schema: RECORDING_SCHEMA, type: 'end', node: opts.node, container: end.container, pod: end.pod, at: end.at, reason: end.reason };
+      msgs.push(recordingWire(marker));
+      sinkMetrics.endMarkers.inc();
+      await publisher.publish(msgs);
+    },
+    async flush(): Promise<void> {
+      await periodic();
+      await publisher.flush();
+    },
+    async close(): Promise<void> {
+      clearInterval(timer);
+      await periodic().catch(() => undefined);
+      await publisher.close();
+    },
+    stats() {
+      return { dedupEvents: dedup.events, ...counts, spoolBytes: spool.bytes, degraded: publisher.degraded };
+    },
+    drained(timeoutMs: number) {
+      return publisher.drained(timeoutMs);
+    },
+  };
+}
