@@ -2,13 +2,12 @@
 // streaming watches. Small on purpose: the controllers need a dozen verbs and full control of watch
 // restarts (informer.ts), not a generated client.
 
-import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as http from 'node:http';
 import { createInterface } from 'node:readline';
 import { Counter } from 'prom-client';
 import { registry } from '../metrics';
-import { loadClusterAccess, type ClusterAccess } from './kubeconfig';
+import { loadClusterAccess, type ClusterAccess, type RequestAuth } from './kubeconfig';
 
 const requests = new Counter({
   name: 'auditflow_k8s_requests_total',
@@ -60,8 +59,15 @@ function withQuery(p: string, q: Query | undefined): string {
   return s ? `${p}?${s}` : p;
 }
 
+const samePem = (a: Buffer | string | undefined, b: Buffer | string | undefined) =>
+  a === b || (a !== undefined && b !== undefined && Buffer.from(a).equals(Buffer.from(b)));
+
 export class KubeClient {
-  private readonly agent: https.Agent | http.Agent;
+  private agent: https.Agent | http.Agent;
+  /** The client certificate the agent presents: an exec plugin may hand out a new one. */
+  private agentCert: { cert?: Buffer | string; key?: Buffer | string };
+  /** Agents of earlier certificates: their in-flight requests and watches finish; destroyed on close(). */
+  private readonly retired: (https.Agent | http.Agent)[] = [];
   private readonly base: URL;
 
   /**
@@ -73,26 +79,46 @@ export class KubeClient {
     readonly fieldManager = 'auditflow',
   ) {
     this.base = new URL(access.server);
-    const tls: https.AgentOptions = { keepAlive: true, maxSockets: 16, rejectUnauthorized: !access.insecureSkipTlsVerify };
-    if (access.ca) tls.ca = access.ca;
-    if (access.cert) tls.cert = access.cert;
-    if (access.key) tls.key = access.key;
-    this.agent = this.base.protocol === 'http:' ? new http.Agent({ keepAlive: true }) : new https.Agent(tls);
+    this.agentCert = { cert: access.cert, key: access.key };
+    this.agent = this.makeAgent();
+  }
+
+  private makeAgent(): https.Agent | http.Agent {
+    if (this.base.protocol === 'http:') return new http.Agent({ keepAlive: true });
+    const tls: https.AgentOptions = { keepAlive: true, maxSockets: 16, rejectUnauthorized: !this.access.insecureSkipTlsVerify };
+    if (this.access.ca) tls.ca = this.access.ca;
+    if (this.access.tlsServerName) tls.servername = this.access.tlsServerName;
+    if (this.agentCert.cert) tls.cert = this.agentCert.cert;
+    if (this.agentCert.key) tls.key = this.agentCert.key;
+    return new https.Agent(tls);
+  }
+
+  private agentFor(auth: RequestAuth): https.Agent | http.Agent {
+    if (this.base.protocol === 'http:' || (samePem(auth.cert, this.agentCert.cert) && samePem(auth.key, this.agentCert.key))) return this.agent;
+    this.retired.push(this.agent);
+    this.agentCert = { cert: auth.cert, key: auth.key };
+    this.agent = this.makeAgent();
+    return this.agent;
   }
 
   static load(kubeconfig: string | undefined, fieldManager?: string): KubeClient {
     return new KubeClient(loadClusterAccess(kubeconfig), fieldManager);
   }
 
-  private headers(contentType?: string): http.OutgoingHttpHeaders {
-    const h: http.OutgoingHttpHeaders = { accept: 'application/json', 'user-agent': 'auditflow' };
-    const token = this.access.token ?? (this.access.tokenFile ? fs.readFileSync(this.access.tokenFile, 'utf8').trim() : undefined);
-    if (token) h.authorization = `Bearer ${token}`;
+  private headers(auth: RequestAuth, contentType?: string): http.OutgoingHttpHeaders {
+    const h: http.OutgoingHttpHeaders = { accept: 'application/json', 'user-agent': 'auditflow', ...auth.headers };
     if (contentType) h['content-type'] = contentType;
     return h;
   }
 
-  private open(method: string, p: string, opts: RequestOptions): Promise<http.IncomingMessage> {
+  private async open(method: string, p: string, opts: RequestOptions): Promise<http.IncomingMessage> {
+    let auth: RequestAuth;
+    try {
+      auth = await this.access.authenticate();
+    } catch (e) {
+      requests.inc({ verb: method, code: '0' });
+      throw new ApiError(0, 'NoCredentials', `${method} ${p}: ${(e as Error).message}`);
+    }
     const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
     const mod = this.base.protocol === 'http:' ? http : https;
     return new Promise((resolve, reject) => {
@@ -103,8 +129,8 @@ export class KubeClient {
           port: this.base.port,
           method,
           path: (this.base.pathname.replace(/\/+$/, '') || '') + withQuery(p, opts.query),
-          headers: { ...this.headers(body ? (opts.contentType ?? CONTENT_JSON) : undefined), ...(body ? { 'content-length': body.length } : {}) },
-          agent: this.agent,
+          headers: { ...this.headers(auth, body ? (opts.contentType ?? CONTENT_JSON) : undefined), ...(body ? { 'content-length': body.length } : {}) },
+          agent: this.agentFor(auth),
         },
         resolve,
       );
@@ -135,6 +161,7 @@ export class KubeClient {
     }
     const code = res.statusCode ?? 0;
     requests.inc({ verb: method, code: String(code) });
+    if (code === 401) this.access.forgetCredentials();
     const text = Buffer.concat(chunks).toString('utf8');
     let json: unknown;
     try {
@@ -190,6 +217,7 @@ export class KubeClient {
     const res = await this.open('GET', p, { query: { ...query, watch: true }, timeoutMs: idleMs, signal });
     const code = res.statusCode ?? 0;
     requests.inc({ verb: 'WATCH', code: String(code) });
+    if (code === 401) this.access.forgetCredentials();
     if (code !== 200) {
       let text = '';
       for await (const c of res) text += String(c);
@@ -240,6 +268,7 @@ export class KubeClient {
   }
 
   close(): void {
+    for (const a of this.retired.splice(0)) a.destroy();
     this.agent.destroy();
   }
 }
