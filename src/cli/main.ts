@@ -6,12 +6,13 @@ import { helpText, parse, UsageError, type Command } from './command';
 import { InputError } from '../io/input';
 import { parseCommand } from './parse-command';
 import { profileCommand } from './profile-command';
-import { denialsCommand } from './denials-command';
-import { agentCommand } from './agent-command';
+import { runCommand } from './run-command';
 import { aggregateCommand } from './aggregate-command';
 import { explainCommand } from './explain-command';
+import { agentCommand } from './agent-command';
+import { denialsCommand } from './denials-command';
 
-const commands: Command[] = [parseCommand, profileCommand, denialsCommand, agentCommand, aggregateCommand, explainCommand];
+const commands: Command[] = [parseCommand, profileCommand, runCommand, aggregateCommand, explainCommand, agentCommand, denialsCommand];
 
 function usage(): string {
   const w = Math.max(...commands.map((c) => c.usage.length));

@@ -2,3 +2,6 @@
 export * from './cgroup';
 export * from './cri';
 export * from './pod-resolver';
+export * from './proc-cache';
+export * from './enricher';
+export * from './container-watch';

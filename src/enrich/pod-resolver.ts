@@ -11,24 +11,10 @@ import { LRUCache } from 'lru-cache';
 import { readProcIdentity, type ContainerRuntime } from './cgroup';
 import { CriError, type CriClient, type CriErrorReason } from './cri/client';
 import { KUBELET_LABELS, type CriContainerStatus, type CriPodSandboxStatus } from './cri/types';
+import type { ContainerRef, PodRef } from '../event/v1';
 
-/** `container` of the event schema v1. */
-export interface ContainerRef {
-  id: string;
-  name: string;
-  runtime: ContainerRuntime | undefined;
-  image: string;
-  /** true when the id is a pod sandbox (the pause/infra container), named "POD" as kubelet did */
-  sandbox?: true;
-}
-
-/** `pod` of the event schema v1; `labels` are the pod's own (kubelet's io.kubernetes.* bookkeeping removed). */
-export interface PodRef {
-  name: string;
-  namespace: string;
-  uid: string;
-  labels: Record<string, string>;
-}
+// One definition of the event's container and pod (the schema v1 contract), re-exported for enrich users.
+export type { ContainerRef, PodRef };
 
 export type UnresolvedReason = CriErrorReason | 'process-gone' | 'internal';
 
@@ -42,7 +28,7 @@ export type PidResolution =
   | { enrichment: 'unresolved'; containerId: null; reason: 'process-gone'; error: string };
 
 /** What PodResolver needs of a CRI client (CriClient has it). */
-export type CriLookup = Pick<CriClient, 'containerStatus' | 'podSandboxStatus' | 'version'>;
+export type CriLookup = Pick<CriClient, 'containerStatus' | 'podSandboxStatus' | 'version'> & Partial<Pick<CriClient, 'listPodSandbox'>>;
 
 export interface PodResolverOptions {
   client: CriLookup;
@@ -170,8 +156,11 @@ export class PodResolver {
     let result: Resolution;
     let ttl: number;
     try {
-      result = await this.fetch(containerId, hintRuntime);
-      ttl = this.ttlMs;
+      const f = await this.fetch(containerId, hintRuntime);
+      result = f.resolution;
+      // a pod known only from the container's own labels (no sandbox yet or any more) lacks the pod's labels:
+      // asked again soon rather than kept for the full TTL
+      ttl = f.complete ? this.ttlMs : this.negativeTtlMs;
     } catch (err) {
       const e = err instanceof CriError ? err : undefined;
       const reason: UnresolvedReason = e?.reason ?? 'internal';
@@ -214,7 +203,7 @@ export class PodResolver {
     return entry;
   }
 
-  private async fetch(containerId: string, hintRuntime: ContainerRuntime | undefined): Promise<Resolution> {
+  private async fetch(containerId: string, hintRuntime: ContainerRuntime | undefined): Promise<{ resolution: Resolution; complete: boolean }> {
     let status: CriContainerStatus;
     try {
       status = await this.client.containerStatus(containerId, { verbose: true });
@@ -225,25 +214,42 @@ export class PodResolver {
       if (!sb.ok) throw err;
       const s = sb.status;
       return {
-        enrichment: 'resolved',
-        container: { id: containerId, name: 'POD', runtime: hintRuntime ?? (await this.runtimeName()), image: '', sandbox: true },
-        pod: { name: s.name, namespace: s.namespace, uid: s.uid, labels: podLabels(s.labels) },
+        complete: true,
+        resolution: {
+          enrichment: 'resolved',
+          container: { id: containerId, name: 'POD', runtime: hintRuntime ?? (await this.runtimeName()) ?? null, image: null, sandbox: true },
+          pod: { name: s.name, namespace: s.namespace, uid: s.uid, labels: podLabels(s.labels) },
+        },
       };
     }
     const container: ContainerRef = {
       id: status.id || containerId,
       name: status.name,
-      runtime: hintRuntime ?? (await this.runtimeName()),
-      image: status.imageName,
+      runtime: hintRuntime ?? (await this.runtimeName()) ?? null,
+      image: status.imageName || null,
     };
     let pod: PodRef | null = null;
-    const sb = status.podSandboxId ? await this.sandbox(status.podSandboxId) : undefined;
+    let complete = true;
+    let sandboxId = status.podSandboxId;
+    if (!sandboxId && status.podUid && this.client.listPodSandbox) {
+      // the runtime's info did not name the sandbox (a container still being created): find it by the pod uid
+      const found = await this.client.listPodSandbox({ labelSelector: { [KUBELET_LABELS.podUid]: status.podUid } });
+      sandboxId = found[0]?.id;
+    }
+    let sb = sandboxId ? await this.sandbox(sandboxId) : undefined;
+    if (sandboxId && sb && !sb.ok) {
+      // "not found" may have been cached while the sandbox was still being created (its pause process makes
+      // records before the runtime lists it); a container that names it proves it exists now: ask again
+      this.sandboxes.delete(sandboxId);
+      sb = await this.sandbox(sandboxId);
+    }
     if (sb?.ok) {
       pod = { name: sb.status.name, namespace: sb.status.namespace, uid: sb.status.uid, labels: podLabels(sb.status.labels) };
     } else if (status.podName !== undefined && status.podNamespace !== undefined) {
       // sandbox gone already (pod being torn down): what the container's own labels say, without pod labels
       pod = { name: status.podName, namespace: status.podNamespace, uid: status.podUid ?? '', labels: {} };
+      complete = false;
     }
-    return { enrichment: 'resolved', container, pod };
+    return { complete, resolution: { enrichment: 'resolved', container, pod } };
   }
 }

@@ -9,13 +9,18 @@ export const SCHEMA_V1 = 'auditflow.event/v1';
 
 export type Enrichment = 'resolved' | 'host' | 'unresolved';
 
+/** `container` of an event; the one definition (src/enrich produces it). Unresolved events may carry only the id. */
 export interface ContainerRef {
   id: string;
   name: string | null;
+  /** containerd, cri-o, docker (from the cgroup path or the runtime's CRI Version) */
   runtime: string | null;
   image: string | null;
+  /** true when the id is a pod sandbox (the pause/infra container), named "POD" as kubelet did */
+  sandbox?: true;
 }
 
+/** `pod` of an event; `labels` are the pod's own (kubelet's io.kubernetes.* bookkeeping removed). */
 export interface PodRef {
   name: string;
   namespace: string;

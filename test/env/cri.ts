@@ -43,6 +43,10 @@ export interface PodContainerSpec {
   name: string;
   command: string[];
   image?: string;
+  /** this container's own Localhost seccomp profile (absolute path), instead of the pod's */
+  seccompProfilePath?: string;
+  /** a short job: it may already have exited when StartContainer returns (then its pid is 0) */
+  mayExit?: boolean;
 }
 
 export interface PodSpec {
@@ -137,8 +141,8 @@ export async function runPod(spec: PodSpec): Promise<RunningPod> {
         logPath: `${c.name}/0.log`,
         labels: { 'io.kubernetes.container.name': c.name, ...kubeletPodLabels },
         annotations: { 'io.kubernetes.container.restartCount': '0' },
-        ...(spec.seccompProfilePath
-          ? { linux: { securityContext: { seccomp: { profileType: 'Localhost', localhostRef: spec.seccompProfilePath } } } }
+        ...((c.seccompProfilePath ?? spec.seccompProfilePath)
+          ? { linux: { securityContext: { seccomp: { profileType: 'Localhost', localhostRef: (c.seccompProfilePath ?? spec.seccompProfilePath)! } } } }
           : {}),
       };
       fs.mkdirSync(path.join(logDirectory, c.name), { recursive: true });
@@ -146,6 +150,7 @@ export async function runPod(spec: PodSpec): Promise<RunningPod> {
       pod.containers.push({ name: c.name, id, pid: 0 });
       await client.startContainer(id);
       const status = await client.containerStatus(id);
+      if (c.mayExit && status.state === 'CONTAINER_EXITED') continue;
       if (status.state !== 'CONTAINER_RUNNING' || !status.pid) {
         throw new Error(`container ${c.name} (${id}) is ${status.state} with pid ${status.pid} after StartContainer: ${status.reason} ${status.message}`);
       }

@@ -1,0 +1,217 @@
+// Fills an event's container, pod and enrichment from its pid: pid → cgroup (ProcCache) → container id →
+// pod (PodResolver over CRI, or the Kubernetes API fallback when the runtime cannot answer).
+//
+// Never throws and never drops an event: what cannot be resolved is marked `unresolved` with the reason in
+// enrichmentError, and keeps whatever was learnt (the container id from the cgroup path).
+import type { ContainerRef, EventV1, PodRef } from '../event/v1';
+import type { Logger } from '../log';
+import type { ContainerCgroup } from './cgroup';
+import { enrichMetrics } from './metrics';
+import type { ProcessLineage } from './lineage';
+import type { ProcCache, ProcLookup } from './proc-cache';
+import type { PodResolver, Resolution } from './pod-resolver';
+
+/** Where pods come from when the runtime cannot say (e.g. the Kubernetes API, pods on this node). */
+export interface PodFallback {
+  /** The container and pod of `containerId` in the pod `podUid`; null when unknown there. Rejects on trouble. */
+  lookup(podUid: string, containerId: string): Promise<{ container: ContainerRef; pod: PodRef } | null>;
+}
+
+export interface EnrichItem {
+  ev: EventV1;
+  /** the record's audit stamp, wall-clock ms */
+  timeMs: number;
+  /**
+   * The caller can retry this item with the next batch: a gone process whose parent is not known yet is then
+   * `deferred` (nothing filled in, nothing counted) rather than unresolved — its fork record may be just ahead.
+   */
+  mayDefer?: boolean;
+  /** set by enrich() when it deferred the item */
+  deferred?: boolean;
+}
+
+export interface EnricherOptions {
+  procs: ProcCache;
+  /** null: no CRI runtime (--cri-socket none): container ids only */
+  resolver: PodResolver | null;
+  fallback?: PodFallback | null;
+  /** parents learnt from fork records: attributes exited short-lived processes to a living ancestor */
+  lineage?: ProcessLineage | null;
+  log: Logger;
+}
+
+type PidAnswer =
+  | { kind: 'host' }
+  | { kind: 'container'; cgroup: ContainerCgroup }
+  | { kind: 'gone'; why: string }
+  | { kind: 'error'; why: string };
+
+export class Enricher {
+  private readonly procs: ProcCache;
+  private readonly resolver: PodResolver | null;
+  private readonly fallback: PodFallback | null;
+  private readonly lineage: ProcessLineage | null;
+  private readonly log: Logger;
+  private lastPodStats = { hits: 0, negativeHits: 0, misses: 0 };
+  private lastProcStats = { freshHits: 0, procReads: 0 };
+  private warnedErrors = 0;
+
+  constructor(opts: EnricherOptions) {
+    this.procs = opts.procs;
+    this.resolver = opts.resolver;
+    this.fallback = opts.fallback ?? null;
+    this.lineage = opts.lineage ?? null;
+    this.log = opts.log;
+  }
+
+  /** Enriches the events in place. Lookups are shared by the events of one process and of one container. */
+  async enrich(items: readonly EnrichItem[]): Promise<void> {
+    // the whole batch first: a child's records may come before its parent's clone record
+    if (this.lineage) for (const { ev } of items) this.lineage.learn(ev);
+    const byPid = new Map<string, Promise<PidAnswer>>();
+    const pidOf = (pid: number, atMs: number, ppid: number | null | undefined): Promise<PidAnswer> => {
+      // One lookup per pid and second: stamps within a batch are close, and the answer only depends on which
+      // process held the pid at that time.
+      const key = `${pid}:${Math.floor(atMs / 1000)}:${ppid ?? ''}`;
+      let p = byPid.get(key);
+      if (!p) byPid.set(key, (p = this.answerPid(pid, atMs, ppid)));
+      return p;
+    };
+    await Promise.all(
+      items.map(async (item) => {
+        const { ev, timeMs } = item;
+        if (ev.pid === null || ev.pid <= 0) return this.unresolved(ev, 'no-pid', 'the record names no process');
+        const a = await pidOf(ev.pid, timeMs, ev.ppid);
+        if (a.kind === 'host') return this.host(ev);
+        if (a.kind === 'gone' && item.mayDefer) {
+          item.deferred = true;
+          return;
+        }
+        if (a.kind === 'gone') return this.unresolved(ev, 'process-gone', a.why);
+        if (a.kind === 'error') return this.unresolved(ev, 'internal', a.why);
+        await this.resolveContainer(ev, a.cgroup);
+      }),
+    );
+    this.exportCacheStats();
+  }
+
+  private async answerPid(pid: number, atMs: number, ppid: number | null | undefined): Promise<PidAnswer> {
+    try {
+      const r = await this.procs.lookup(pid, atMs);
+      const own = this.fromLookup(r, 'remembered');
+      if (own) return own;
+      // the process is gone and was never seen: its parent (from a SYSCALL record) is in the same container
+      // unless it moved, which container runtimes do not do to a running workload
+      if (ppid !== null && ppid !== undefined && ppid > 1) {
+        const parent = this.fromLookup(await this.procs.lookup(ppid, atMs), 'parent');
+        if (parent && parent.kind === 'container') return parent;
+      }
+      // its ancestors from fork records (lineage.ts): the nearest one we know says where it ran
+      for (const a of this.lineage?.ancestors(pid) ?? []) {
+        const anc = this.fromLookup(await this.procs.lookup(a, atMs), 'parent');
+        // a host ancestor (the runtime's shim above a container's init) does not make the process a host one
+        if (anc) {
+          if (anc.kind === 'container') return anc;
+          break;
+        }
+      }
+      return { kind: 'gone', why: `process ${pid} exited before its records were read, and was not seen alive before` };
+    } catch (err) {
+      if (this.warnedErrors++ < 5) this.log.warn({ pid, err: (err as Error).message }, 'reading /proc failed');
+      return { kind: 'error', why: `reading /proc for pid ${pid}: ${(err as Error).message}` };
+    }
+  }
+
+  private fromLookup(r: ProcLookup, how: 'remembered' | 'parent'): PidAnswer | null {
+    if (r.state === 'gone') return null;
+    if (r.state === 'remembered') enrichMetrics.shortLived.inc({ how: how === 'parent' ? 'parent' : r.exact ? 'remembered-exact' : 'remembered' });
+    else if (how === 'parent') enrichMetrics.shortLived.inc({ how: 'parent' });
+    const cg = r.entry.cgroup;
+    return cg.host ? { kind: 'host' } : { kind: 'container', cgroup: cg };
+  }
+
+  private async resolveContainer(ev: EventV1, cg: ContainerCgroup): Promise<void> {
+    const bare: ContainerRef = { id: cg.containerId, name: null, runtime: cg.runtime ?? null, image: null };
+    if (!this.resolver) {
+      ev.container = bare;
+      return this.unresolved(ev, 'cri-disabled', 'no CRI runtime configured (--cri-socket none): container id only', true);
+    }
+    let r: Resolution;
+    try {
+      r = await this.resolver.resolve(cg.containerId, cg.runtime);
+    } catch (err) {
+      r = { enrichment: 'unresolved', containerId: cg.containerId, reason: 'internal', error: (err as Error).message };
+    }
+    if (r.enrichment === 'resolved') {
+      ev.container = r.container;
+      ev.pod = r.pod;
+      ev.enrichment = 'resolved';
+      delete ev.enrichmentError;
+      this.count('resolved', '');
+      return;
+    }
+    if (this.fallback && cg.podUid && r.reason !== 'not-found') {
+      try {
+        const f = await this.fallback.lookup(cg.podUid, cg.containerId);
+        enrichMetrics.fallback.inc({ result: f ? 'resolved' : 'not-found' });
+        if (f) {
+          ev.container = { ...f.container, runtime: f.container.runtime ?? bare.runtime };
+          ev.pod = f.pod;
+          ev.enrichment = 'resolved';
+          delete ev.enrichmentError;
+          this.count('resolved', 'kube-fallback');
+          return;
+        }
+      } catch (err) {
+        enrichMetrics.fallback.inc({ result: 'error' });
+        r = { ...r, error: `${r.error}; Kubernetes API fallback: ${(err as Error).message}` };
+      }
+    }
+    ev.container = bare;
+    this.unresolved(ev, r.reason, r.error, true);
+  }
+
+  private host(ev: EventV1): void {
+    ev.container = null;
+    ev.pod = null;
+    ev.enrichment = 'host';
+    delete ev.enrichmentError;
+    this.count('host', '');
+  }
+
+  private unresolved(ev: EventV1, reason: string, message: string, keepContainer = false): void {
+    if (!keepContainer) ev.container = null;
+    ev.pod = null;
+    ev.enrichment = 'unresolved';
+    ev.enrichmentError = `${reason}: ${message}`;
+    this.count('unresolved', reason);
+  }
+
+  // counted per batch, not per event: a labelled inc costs as much as enriching a cached event
+  private readonly counts = new Map<string, number>();
+  private count(result: string, reason: string): void {
+    const k = `${result}\0${reason}`;
+    this.counts.set(k, (this.counts.get(k) ?? 0) + 1);
+  }
+
+  private exportCacheStats(): void {
+    for (const [k, n] of this.counts) {
+      const [result, reason] = k.split('\0') as [string, string];
+      enrichMetrics.results.inc({ result, reason }, n);
+    }
+    this.counts.clear();
+    const s = this.resolver?.stats;
+    if (s) {
+      const d = this.lastPodStats;
+      if (s.hits > d.hits) enrichMetrics.cache.inc({ cache: 'container', result: 'hit' }, s.hits - d.hits);
+      if (s.negativeHits > d.negativeHits) enrichMetrics.cache.inc({ cache: 'container', result: 'negative-hit' }, s.negativeHits - d.negativeHits);
+      if (s.misses > d.misses) enrichMetrics.cache.inc({ cache: 'container', result: 'miss' }, s.misses - d.misses);
+      this.lastPodStats = { hits: s.hits, negativeHits: s.negativeHits, misses: s.misses };
+    }
+    const p = this.procs.stats;
+    const q = this.lastProcStats;
+    if (p.freshHits > q.freshHits) enrichMetrics.cache.inc({ cache: 'pid', result: 'hit' }, p.freshHits - q.freshHits);
+    if (p.procReads > q.procReads) enrichMetrics.cache.inc({ cache: 'pid', result: 'miss' }, p.procReads - q.procReads);
+    this.lastProcStats = { freshHits: p.freshHits, procReads: p.procReads };
+  }
+}

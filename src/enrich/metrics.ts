@@ -1,0 +1,61 @@
+// Enrichment metrics (auditflow_enrich_*, auditflow_cri_*), registered once on the process registry.
+import { Counter, Histogram } from 'prom-client';
+import { registry } from '../metrics';
+import type { CriLookup } from './pod-resolver';
+
+export const enrichMetrics = {
+  results: new Counter({
+    name: 'auditflow_enrich_events_total',
+    help: 'Events by enrichment result (resolved, host, unresolved) and, for unresolved ones, the reason (process-gone, no-pid, socket-missing, unavailable, deadline, not-found, ...)',
+    labelNames: ['result', 'reason'] as const,
+    registers: [registry],
+  }),
+  shortLived: new Counter({
+    name: 'auditflow_enrich_short_lived_total',
+    help: 'Events of processes already gone when enriched, attributed anyway: remembered (pid seen alive before; exact when the stamp is inside the time it was seen), parent (through its ppid)',
+    labelNames: ['how'] as const,
+    registers: [registry],
+  }),
+  cache: new Counter({
+    name: 'auditflow_enrich_cache_total',
+    help: 'Enrichment cache lookups: cache pid (pid → cgroup, /proc skipped) or container (container id → pod, CRI skipped); result hit, negative-hit or miss',
+    labelNames: ['cache', 'result'] as const,
+    registers: [registry],
+  }),
+  criLatency: new Histogram({
+    name: 'auditflow_cri_request_duration_seconds',
+    help: 'CRI runtime.v1 calls made for enrichment, by method and outcome (ok or the error reason)',
+    labelNames: ['method', 'outcome'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  }),
+  fallback: new Counter({
+    name: 'auditflow_enrich_kube_fallback_total',
+    help: 'Lookups of the Kubernetes API fallback (pods on this node by uid) when the CRI runtime could not answer: resolved, not-found, error',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  }),
+};
+
+/** A CriLookup that times every call into auditflow_cri_request_duration_seconds. */
+export function timedCri(client: CriLookup): CriLookup {
+  const time = <T>(method: string, p: Promise<T>): Promise<T> => {
+    const end = enrichMetrics.criLatency.startTimer({ method });
+    return p.then(
+      (v) => {
+        end({ outcome: 'ok' });
+        return v;
+      },
+      (err: unknown) => {
+        end({ outcome: (err as { reason?: string }).reason ?? 'error' });
+        throw err;
+      },
+    );
+  };
+  return {
+    containerStatus: (id, o) => time('ContainerStatus', client.containerStatus(id, o)),
+    podSandboxStatus: (id, o) => time('PodSandboxStatus', client.podSandboxStatus(id, o)),
+    version: (o) => time('Version', client.version(o)),
+    ...(client.listPodSandbox ? { listPodSandbox: (f, o) => time('ListPodSandbox', client.listPodSandbox!(f, o)) } : {}),
+  };
+}

@@ -1,0 +1,206 @@
+// `auditflow run` settings: command-line flags over an optional JSON config file with the same keys
+// (`{"audit-log": "...", "record": ["web=app=web"], "listen": "0.0.0.0:9100"}`), validated into RunConfig.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { EVENT_FORMATS, isEventFormat, type EventFormat } from '../sink/format';
+import type { MergeStrategy, RecordingSpec } from '../profile/recording';
+import { invalidProfileName } from '../profile/names';
+import { parseSelector, SelectorError, type LabelSelector } from '../profile/selector';
+import type { EventsMode } from './route';
+
+export class ConfigError extends Error {}
+
+export interface RunConfig {
+  auditLog: string;
+  checkpoint: string | null;
+  fromStart: boolean;
+  once: boolean;
+  /** install the fork audit rule and attribute exited short-lived processes by lineage (enrich/lineage.ts) */
+  trackForks: boolean;
+  procRoot: string;
+  /** a socket path, 'auto' or 'none' */
+  criSocket: string;
+  node: string;
+  output: string | null;
+  format: EventFormat;
+  events: EventsMode;
+  raw: boolean;
+  recordings: RecordingSpec[];
+  profileDir: string;
+  listen: string | null;
+  kafkaBrokers: string[];
+  kafkaConfig: string | null;
+  spoolDir: string;
+  progress: boolean;
+  /** ms between CRI polls for ended containers */
+  containerPollMs: number;
+}
+
+export const RUN_DEFAULTS = {
+  auditLog: 'auto',
+  checkpoint: '/var/lib/auditflow/checkpoint.json',
+  profileDir: '/var/lib/auditflow/profiles',
+  spoolDir: '/var/lib/auditflow/spool',
+  listen: '127.0.0.1:9090',
+};
+
+/** Flag names and their aliases (the deploy/ manifests' spelling). */
+export const FLAG_ALIASES: Record<string, string> = {
+  input: 'audit-log',
+  proc: 'proc-root',
+  node: 'node-name',
+  'metrics-address': 'listen',
+};
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function tryParseSelector(s: string): LabelSelector | undefined {
+  try {
+    return parseSelector(s);
+  } catch (err) {
+    if (err instanceof SelectorError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * `--record` values: a kubectl label selector, or NAME=SELECTOR when the whole is not itself a selector
+ * (`web=app=web`, `web=tier in (a,b)`). Unnamed ones take --recording-name, else "recorded", "recorded-2", ….
+ * Each becomes a SeccompProfile and a SelinuxProfile recording of that name.
+ */
+export function parseRecordings(values: string[], opts: { name?: string; namespace?: string | null; merge?: MergeStrategy; containers?: string[] } = {}): RecordingSpec[] {
+  const out: RecordingSpec[] = [];
+  const names = new Set<string>();
+  let unnamed = 0;
+  for (const v of values) {
+    let name: string | undefined;
+    let sel = tryParseSelector(v);
+    if (!sel) {
+      const eq = v.indexOf('=');
+      const n = eq > 0 ? v.slice(0, eq) : '';
+      sel = eq > 0 && DNS1123_LABEL.test(n) ? tryParseSelector(v.slice(eq + 1)) : undefined;
+      if (!sel) throw new ConfigError(`--record "${v}": not a label selector (app=web,tier in (a,b)) nor NAME=SELECTOR`);
+      name = n;
+    }
+    if (!name) {
+      unnamed++;
+      const base = opts.name ?? 'recorded';
+      name = unnamed === 1 ? base : `${base}-${unnamed}`;
+    }
+    if (!DNS1123_LABEL.test(name)) throw new ConfigError(`recording name "${name}": must be a DNS-1123 label (lower case alphanumerics and "-", at most 63)`);
+    const bad = invalidProfileName(`${name}-x`);
+    if (bad) throw new ConfigError(`recording name "${name}": ${bad}`);
+    if (names.has(name)) throw new ConfigError(`recording name "${name}" given twice`);
+    names.add(name);
+    for (const kind of ['SeccompProfile', 'SelinuxProfile'] as const) {
+      const spec: RecordingSpec = { name, namespace: opts.namespace ?? null, kind, podSelector: sel, mergeStrategy: opts.merge ?? 'containers' };
+      if (opts.containers?.length) spec.containers = opts.containers;
+      out.push(spec);
+    }
+  }
+  return out;
+}
+
+type Raw = Record<string, unknown>;
+
+function str(raw: Raw, key: string): string | undefined {
+  const v = raw[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' && typeof v !== 'number') throw new ConfigError(`${key}: expected a string, got ${JSON.stringify(v)}`);
+  return String(v);
+}
+
+function bool(raw: Raw, key: string): boolean {
+  const v = raw[key];
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') throw new ConfigError(`${key}: expected true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function strings(raw: Raw, key: string): string[] {
+  const v = raw[key];
+  if (v === undefined || v === null) return [];
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  if (typeof v === 'string') return [v];
+  throw new ConfigError(`${key}: expected a string or a list of strings`);
+}
+
+/** Reads --config FILE: a JSON object with the flags' keys. */
+export function readConfigFile(file: string): Raw {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`--config ${file}: ${(err as Error).message}`);
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`--config ${file}: not JSON: ${(err as Error).message}`);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`--config ${file}: expected a JSON object of option names to values`);
+  return v as Raw;
+}
+
+/** Merges flags over the config file (aliases resolved), and validates. */
+export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
+  const norm = (r: Raw): Raw => {
+    const o: Raw = {};
+    for (const [k, v] of Object.entries(r)) {
+      if (v === undefined) continue;
+      o[FLAG_ALIASES[k] ?? k] = v;
+    }
+    return o;
+  };
+  const f = norm(file);
+  const c = norm(flags);
+  const known = new Set([
+    'audit-log', 'checkpoint', 'from-start', 'once', 'proc-root', 'cri-socket', 'node-name', 'output', 'format', 'events', 'raw',
+    'record', 'recording-name', 'record-namespace', 'record-container', 'merge', 'profile-dir', 'listen', 'kafka-brokers',
+    'kafka-config', 'spool-dir', 'no-progress', 'container-poll-ms', 'config', 'no-track-forks',
+  ]);
+  for (const k of Object.keys(f)) if (!known.has(k)) throw new ConfigError(`config file: unknown key "${k}"`);
+  const raw: Raw = { ...f, ...c };
+  // repeatable flags replace the file's list when given on the command line
+  const format = str(raw, 'format') ?? 'v1';
+  if (!isEventFormat(format)) throw new ConfigError(`--format must be one of ${EVENT_FORMATS.join(', ')}`);
+  const events = str(raw, 'events') ?? 'denials';
+  if (events !== 'all' && events !== 'denials') throw new ConfigError('--events must be all or denials');
+  const merge = str(raw, 'merge') ?? 'containers';
+  if (merge !== 'containers' && merge !== 'none') throw new ConfigError('--merge must be containers or none');
+  const checkpoint = str(raw, 'checkpoint') ?? RUN_DEFAULTS.checkpoint;
+  const listen = str(raw, 'listen') ?? RUN_DEFAULTS.listen;
+  const pollMs = Number(str(raw, 'container-poll-ms') ?? 2000);
+  if (!Number.isFinite(pollMs) || pollMs < 100) throw new ConfigError('--container-poll-ms must be a number of ms >= 100');
+  const brokers = strings(raw, 'kafka-brokers').flatMap((b) => b.split(',')).map((b) => b.trim()).filter(Boolean);
+  const ns = str(raw, 'record-namespace');
+  const recOpts: Parameters<typeof parseRecordings>[1] = { merge: merge as MergeStrategy, namespace: ns ?? null, containers: strings(raw, 'record-container') };
+  const rn = str(raw, 'recording-name');
+  if (rn !== undefined) recOpts.name = rn;
+  const recordings = parseRecordings(strings(raw, 'record'), recOpts);
+  const output = str(raw, 'output');
+  return {
+    auditLog: str(raw, 'audit-log') ?? RUN_DEFAULTS.auditLog,
+    checkpoint: checkpoint === 'none' ? null : checkpoint,
+    fromStart: bool(raw, 'from-start'),
+    once: bool(raw, 'once'),
+    procRoot: str(raw, 'proc-root') ?? '/proc',
+    criSocket: str(raw, 'cri-socket') ?? 'auto',
+    node: str(raw, 'node-name') ?? os.hostname(),
+    // the event stream is on by default (stdout) unless Kafka carries the events; "none" turns it off
+    output: output === 'none' ? null : output ?? (brokers.length ? null : '-'),
+    format,
+    events,
+    raw: bool(raw, 'raw'),
+    recordings,
+    profileDir: str(raw, 'profile-dir') ?? RUN_DEFAULTS.profileDir,
+    listen: listen === 'none' ? null : listen,
+    kafkaBrokers: brokers,
+    kafkaConfig: str(raw, 'kafka-config') ?? null,
+    spoolDir: str(raw, 'spool-dir') ?? RUN_DEFAULTS.spoolDir,
+    progress: !bool(raw, 'no-progress'),
+    trackForks: !bool(raw, 'no-track-forks'),
+    containerPollMs: pollMs,
+  };
+}

@@ -1,0 +1,222 @@
+// `auditflow run` assembled: tailer, enrichment (procfs + CRI), sinks (NDJSON, recorder, Kafka), container
+// watch, HTTP endpoint, start-up environment check, and an orderly stop on SIGTERM/SIGINT (finish what was
+// read, write profiles, final checkpoint, exit 0).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ContainerWatch } from '../enrich/container-watch';
+import { CriClient, DEFAULT_CRI_SOCKETS } from '../enrich/cri/client';
+import { installForkRules } from '../enrich/audit-rules';
+import { Enricher } from '../enrich/enricher';
+import { ProcessLineage } from '../enrich/lineage';
+import { startEnvCheck } from '../enrich/envcheck';
+import { timedCri } from '../enrich/metrics';
+import { PodResolver } from '../enrich/pod-resolver';
+import { ProcCache } from '../enrich/proc-cache';
+import { HttpServer } from '../http/server';
+import type { Logger } from '../log';
+import { enableDefaultMetrics } from '../metrics';
+import { ProfileDirectory } from '../record/profile-dir';
+import { Recorder } from '../record/recorder';
+import { NdjsonSink } from '../sink/ndjson';
+import type { ContainerEnd, EventSink } from '../sink/types';
+import { openTailer } from '../tail';
+import type { RunConfig } from './config';
+import { Pipeline, type Route } from './pipeline';
+import { eventFilter } from './route';
+import { StatusLine } from './status-line';
+import { runMetrics } from './metrics';
+
+/** Waits this long after CRI reports a container ended before telling the sinks, for its last records to arrive. */
+const END_GRACE_MS = 1500;
+
+/** The CRI socket to use: the given path, the first default that exists ('auto'), or none. */
+export function pickCriSocket(setting: string): string | null {
+  if (setting === 'none') return null;
+  if (setting !== 'auto') return setting;
+  for (const p of Object.values(DEFAULT_CRI_SOCKETS)) if (fs.existsSync(p)) return p;
+  return null;
+}
+
+export interface RunningNode {
+  pipeline: Pipeline;
+  http: HttpServer | null;
+  /** resolves with the exit code once the node has stopped */
+  done: Promise<number>;
+  stop(): void;
+}
+
+export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNode> {
+  enableDefaultMetrics();
+  const env = await startEnvCheck(log, { procRoot: cfg.procRoot });
+
+  const socket = pickCriSocket(cfg.criSocket);
+  if (!socket) log.warn({ setting: cfg.criSocket }, cfg.criSocket === 'none' ? 'CRI disabled: events carry container ids only' : 'no CRI socket found (containerd, CRI-O): events carry container ids only');
+  const cri = socket ? new CriClient({ socketPath: socket, timeoutMs: 2000 }) : null;
+  const resolver = cri ? new PodResolver({ client: timedCri(cri), procRoot: cfg.procRoot }) : null;
+  const procs = new ProcCache({ procRoot: cfg.procRoot });
+  // a one-shot read of a finished log gains nothing from new fork records
+  if (cfg.trackForks && !cfg.once) await installForkRules(log);
+  const lineage = cfg.trackForks ? new ProcessLineage() : null;
+  const enricher = new Enricher({ procs, resolver, lineage, log: log.child({ component: 'enrich' }) });
+
+  const routes: Route[] = [];
+  const sinks: EventSink[] = [];
+  const filter = eventFilter(cfg.events);
+  let recorder: Recorder | null = null;
+  try {
+    if (cfg.output !== null) {
+      const s = new NdjsonSink({ output: cfg.output, format: cfg.format, log: log.child({ component: 'ndjson' }) });
+      routes.push({ sink: s, accept: filter });
+      sinks.push(s);
+    }
+    if (cfg.recordings.length) {
+      recorder = new Recorder({
+        recordings: cfg.recordings,
+        out: new ProfileDirectory(cfg.profileDir),
+        stateDir: path.join(cfg.profileDir, '.auditflow-state'),
+        log: log.child({ component: 'recorder' }),
+      });
+      await recorder.load();
+      const r = recorder;
+      routes.push({ sink: r, accept: (ev) => r.selects(ev.container, ev.pod) });
+      sinks.push(r);
+    }
+    if (cfg.kafkaBrokers.length) {
+      // loaded only when asked for: the embedded default never loads kafkajs
+      const kafka = await import('../sink/kafka/index.js');
+      const { readKafkaConfig } = await import('../sink/kafka/config.js');
+      const fromFile = cfg.kafkaConfig ? readKafkaConfig(cfg.kafkaConfig) : {};
+      const k = await kafka.createKafkaSink(
+        {
+          ...fromFile,
+          brokers: cfg.kafkaBrokers,
+          node: cfg.node,
+          spoolDir: fromFile.spoolDir ?? cfg.spoolDir,
+          recordings: cfg.recordings.filter((r) => r.kind === 'SeccompProfile'),
+        },
+        log,
+      );
+      routes.push({ sink: k, accept: () => true });
+      sinks.push(k);
+    }
+  } catch (err) {
+    for (const s of sinks) await s.close().catch(() => undefined);
+    cri?.close();
+    env.stop();
+    throw err;
+  }
+
+  const tailer = await openTailer(
+    { path: cfg.auditLog, checkpointPath: cfg.checkpoint, startAt: cfg.fromStart ? 'start' : 'end', follow: !cfg.once },
+    log.child({ component: 'tail' }),
+  );
+
+  let watch: ContainerWatch | null = null;
+  const pendingEnds = new Map<NodeJS.Timeout, ContainerEnd>();
+  const pipeline: Pipeline = new Pipeline({
+    tailer,
+    enricher,
+    routes,
+    node: cfg.node,
+    sourceFile: cfg.auditLog === 'auto' ? null : path.resolve(cfg.auditLog),
+    raw: cfg.raw,
+    // a one-shot read ends with a full flush; waiting on a static file is never the end of an event
+    idleFlushMs: cfg.once ? Infinity : 1000,
+    log: log.child({ component: 'pipeline' }),
+    onContainer: (id) => watch?.track(id),
+  });
+  // polled whether or not a sink wants container ends: it is also how /readyz knows the runtime answers
+  if (cri && resolver) {
+    watch = new ContainerWatch({
+      client: cri,
+      resolver,
+      intervalMs: cfg.containerPollMs,
+      log: log.child({ component: 'container-watch' }),
+      onEnded: (end) => {
+        const t = setTimeout(() => {
+          pendingEnds.delete(t);
+          void pipeline.containerEnded(end);
+        }, END_GRACE_MS);
+        pendingEnds.set(t, end);
+      },
+    });
+    for (const id of recorder?.activeContainers() ?? []) watch.track(id);
+    watch.start();
+  }
+
+  let http: HttpServer | null = null;
+  if (cfg.listen) {
+    http = new HttpServer({
+      listen: cfg.listen,
+      log,
+      ready: {
+        tailer: () => ({ ok: pipeline.running, detail: pipeline.running ? `following ${cfg.auditLog}` : 'the tailer is not open' }),
+        cri: () =>
+          !cri
+            ? { ok: true, detail: 'disabled' }
+            : { ok: watch?.reachable === true, detail: watch?.reachable ? `${socket} answers` : `${socket}: ${watch?.lastError ?? 'not polled yet'}` },
+      },
+    });
+    try {
+      await http.start();
+    } catch (err) {
+      await tailer.close();
+      for (const s of sinks) await s.close().catch(() => undefined);
+      cri?.close();
+      env.stop();
+      throw new Error(`cannot listen on ${cfg.listen}: ${(err as Error).message}`);
+    }
+  }
+
+  const status = cfg.progress
+    ? new StatusLine(() => ({ lines: pipeline.stats.lines, events: pipeline.stats.events, lagSeconds: null }))
+    : null;
+  status?.start();
+  log.info(
+    {
+      source: cfg.auditLog,
+      checkpoint: cfg.checkpoint,
+      cri: socket,
+      output: cfg.output,
+      format: cfg.format,
+      events: cfg.events,
+      recordings: [...new Set(cfg.recordings.map((r) => r.name))],
+      profileDir: cfg.recordings.length ? cfg.profileDir : undefined,
+      kafka: cfg.kafkaBrokers.length ? cfg.kafkaBrokers : undefined,
+    },
+    'auditflow run started',
+  );
+
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping: finishing what was read, writing profiles and the final checkpoint');
+    // container ends still in their grace period go out now, ahead of the final flush
+    for (const [t, end] of pendingEnds) {
+      clearTimeout(t);
+      void pipeline.containerEnded(end);
+    }
+    pendingEnds.clear();
+    pipeline.stop();
+  };
+  const done = (async () => {
+    let code = 0;
+    try {
+      await pipeline.run();
+    } catch (err) {
+      log.error({ err: (err as Error).stack ?? String(err) }, 'pipeline failed');
+      code = 1;
+    } finally {
+      status?.stop();
+      await watch?.stop();
+      for (const t of pendingEnds.keys()) clearTimeout(t);
+      await http?.close();
+      cri?.close();
+      env.stop();
+      log.info({ ...pipeline.stats, endsSeen: (await runMetrics.containerEnds.get()).values.reduce((n, v) => n + v.value, 0) }, 'auditflow run stopped');
+    }
+    return code;
+  })();
+  return { pipeline, http, done, stop };
+}

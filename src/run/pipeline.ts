@@ -1,0 +1,307 @@
+// The node pipeline: tail → parse → coalesce → enrich → sinks, acking the tailer only for what every sink
+// has durably taken (at-least-once: a crash re-reads at most the unacked tail, never skips).
+//
+// Acks and coalescing: a multi-record event (AVC + SYSCALL + PROCTITLE …) may span batches, and its first
+// records sit in the coalescer until the rest arrive. A batch is acked only when all of its records have left
+// the coalescer *and* been written, and batches are acked in order; so the checkpoint never passes a record
+// still held in memory. When the source goes quiet the coalescer is flushed (a partial event is then
+// complete: the kernel writes an event's records together).
+//
+// Everything that touches the coalescer, the sinks or the ack state runs one at a time (serial()).
+import { isNonAudit, isParseError, parseLine, Coalescer, type AuditEvent, type AuditRecord } from '../../parsers';
+import { eventFromAuditEvent, type EventContext, type EventV1 } from '../event/v1';
+import type { Enricher, EnrichItem } from '../enrich/enricher';
+import { envMetrics } from '../enrich/envcheck';
+import type { Logger } from '../log';
+import type { ContainerEnd, EventSink } from '../sink/types';
+import type { Tailer, TailBatch, TailPosition } from '../tail/types';
+import { runMetrics } from './metrics';
+import { isDenial } from './route';
+
+/** A sink and the events it wants. */
+export interface Route {
+  sink: EventSink;
+  accept: (ev: EventV1) => boolean;
+}
+
+export interface PipelineOptions {
+  tailer: Tailer;
+  enricher: Enricher;
+  routes: Route[];
+  node: string;
+  /** the source file name for events' `source.file` */
+  sourceFile: string | null;
+  log: Logger;
+  /** include the original lines as `raw` */
+  raw?: boolean;
+  /** flush the coalescer after waiting this long for the source to say more, ms; default 1000; Infinity: never */
+  idleFlushMs?: number;
+  /** called with every resolved container id met (container watch tracking) */
+  onContainer?: (containerId: string) => void;
+  /** progress (bytes/lines) for a terminal */
+  onBatch?: (lines: number) => void;
+}
+
+interface BatchState {
+  position: TailPosition;
+  /** records of this batch still in the coalescer or in a write that has not resolved */
+  outstanding: number;
+  processed: boolean;
+  lastStamp: string | null;
+  lastTimeMs: number;
+}
+
+const MAX_LINE = 64 * 1024;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Pipeline {
+  readonly stats = { batches: 0, lines: 0, records: 0, events: 0, acks: 0 };
+  /** the tailer is open and being read */
+  running = false;
+  private readonly coalescer: Coalescer;
+  private readonly ctx: EventContext;
+  private readonly recBatch = new WeakMap<AuditRecord, BatchState>();
+  private readonly batches: BatchState[] = [];
+  private emitted: AuditEvent[] = [];
+  /** events whose process was gone and whose parent was not known yet: retried with the next delivery */
+  private held: AuditEvent[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  private stopping = false;
+  private stopWake: (() => void) | null = null;
+  /** when the pipeline started waiting for the tailer's next batch; null while it processes one */
+  private waitingSince: number | null = null;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private lastAckTimeMs = 0;
+  private readonly typeCounts = new Map<string, number>();
+  private readonly lineCounts = { record: 0, 'not-audit': 0, error: 0 };
+  private readonly failCounts = new Map<string, number>();
+  /** parse errors per reason since the start: the first five of each are logged in full */
+  private readonly failLogged = new Map<string, number>();
+
+  constructor(private readonly opts: PipelineOptions) {
+    this.coalescer = new Coalescer((e) => this.emitted.push(e));
+    this.ctx = { node: opts.node, file: opts.sourceFile, raw: opts.raw ?? false };
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn);
+    this.chain = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    return p;
+  }
+
+  /** Reads until the tailer ends (one-shot) or stop() is called; then flushes, acks and closes the sinks. */
+  async run(): Promise<void> {
+    const it = this.opts.tailer[Symbol.asyncIterator]();
+    const idleMs = this.opts.idleFlushMs ?? 1000;
+    this.running = true;
+    this.idleTimer = setInterval(() => {
+      // only while waiting on the tailer: a slow read or a busy pipeline is not a quiet source
+      const waited = this.waitingSince === null ? 0 : Date.now() - this.waitingSince;
+      if ((this.coalescer.pendingCount > 0 || this.held.length > 0) && waited >= idleMs) void this.serial(() => this.drain(true));
+      this.updateLag();
+    }, Number.isFinite(idleMs) ? Math.max(50, Math.floor(idleMs / 4)) : 1000).unref();
+    const stopped = new Promise<'stop'>((resolve) => (this.stopWake = () => resolve('stop')));
+    try {
+      while (!this.stopping) {
+        this.waitingSince = Date.now();
+        const r = await Promise.race([it.next(), stopped]);
+        this.waitingSince = null;
+        if (r === 'stop' || r.done) break;
+        await this.serial(() => this.processBatch(r.value));
+      }
+    } finally {
+      this.running = false;
+      clearInterval(this.idleTimer);
+      await this.serial(() => this.drain(true));
+      for (const { sink } of this.opts.routes) {
+        try {
+          await sink.flush();
+          await sink.close();
+        } catch (err) {
+          this.opts.log.error({ sink: sink.name, err: (err as Error).message }, 'closing a sink failed');
+        }
+      }
+      // after the last ack: close() persists it as the final checkpoint
+      await this.opts.tailer.close();
+    }
+  }
+
+  /** Stop reading; run() then finishes what was read and returns. */
+  stop(): void {
+    this.stopping = true;
+    this.stopWake?.();
+  }
+
+  /** A container ended: every sink that wants to know is told, in order with the events. */
+  containerEnded(end: ContainerEnd): Promise<void> {
+    runMetrics.containerEnds.inc({ reason: end.reason });
+    return this.serial(async () => {
+      for (const { sink } of this.opts.routes) {
+        if (!sink.containerEnded) continue;
+        try {
+          await sink.containerEnded(end);
+        } catch (err) {
+          this.opts.log.error({ sink: sink.name, container: end.container.id, err: (err as Error).message }, 'a sink failed on a container end');
+        }
+      }
+    });
+  }
+
+  private async processBatch(batch: TailBatch): Promise<void> {
+    const st: BatchState = { position: batch.position, outstanding: 0, processed: false, lastStamp: null, lastTimeMs: 0 };
+    this.batches.push(st);
+    this.stats.batches++;
+    this.stats.lines += batch.lines.length;
+    for (const line of batch.lines) this.parse(line, st);
+    this.flushCounts();
+    this.opts.onBatch?.(batch.lines.length);
+    st.processed = true;
+    await this.drain(false);
+  }
+
+  private parse(line: string, st: BatchState): void {
+    let text: string | undefined = line;
+    let first = true;
+    while (text !== undefined) {
+      const r = parseLine(text, { maxLineLength: MAX_LINE });
+      if (isParseError(r)) {
+        if (first) this.lineCounts.error++;
+        this.failCounts.set(r.error, (this.failCounts.get(r.error) ?? 0) + 1);
+        const seen = (this.failLogged.get(r.error) ?? 0) + 1;
+        this.failLogged.set(r.error, seen);
+        if (seen <= 5) this.opts.log.warn({ reason: r.error, excerpt: r.excerpt }, `parse error: ${r.message}`);
+        return;
+      }
+      if (isNonAudit(r)) {
+        if (first) this.lineCounts['not-audit']++;
+        if (r.skip === 'printk-suppressed') envMetrics.printkSuppressed.inc(r.suppressed);
+        return;
+      }
+      if (first) this.lineCounts.record++;
+      first = false;
+      this.stats.records++;
+      this.typeCounts.set(r.type, (this.typeCounts.get(r.type) ?? 0) + 1);
+      st.lastTimeMs = r.timeMs;
+      st.lastStamp = `${(r.timeMs / 1000).toFixed(3)}:${r.serial}`;
+      st.outstanding++;
+      this.recBatch.set(r, st);
+      this.coalescer.push(r);
+      text = r.rest;
+    }
+  }
+
+  private flushCounts(): void {
+    for (const [type, n] of this.typeCounts) runMetrics.records.inc({ type }, n);
+    this.typeCounts.clear();
+    for (const [k, n] of Object.entries(this.lineCounts)) if (n) runMetrics.lines.inc({ result: k }, n);
+    this.lineCounts.record = this.lineCounts['not-audit'] = this.lineCounts.error = 0;
+    for (const [reason, n] of this.failCounts) runMetrics.failed.inc({ reason }, n);
+    this.failCounts.clear();
+  }
+
+  /** Writes what the coalescer emitted (all of it when `all`), then acks what is complete. */
+  private async drain(all: boolean): Promise<void> {
+    if (all) this.coalescer.flush();
+    runMetrics.pendingRecords.set(this.coalescer.pendingCount);
+    const events = this.emitted;
+    this.emitted = [];
+    if (events.length || this.held.length) await this.deliver(events, all);
+    this.ackComplete();
+  }
+
+  private async deliver(fresh: AuditEvent[], final: boolean): Promise<void> {
+    // events held back by the previous delivery go first, and get no second reprieve
+    const retried = this.held;
+    this.held = [];
+    const auditEvents = retried.length ? [...retried, ...fresh] : fresh;
+    const items: EnrichItem[] = new Array(auditEvents.length);
+    for (let i = 0; i < auditEvents.length; i++) {
+      const ae = auditEvents[i]!;
+      items[i] = { ev: eventFromAuditEvent(ae, this.ctx), timeMs: ae.timeMs, mayDefer: !final && i >= retried.length };
+    }
+    await this.opts.enricher.enrich(items);
+    // A process that exited before its records were read is attributed through its parent, which the fork
+    // record names (enrich/lineage.ts); that record may be in the next batch. Such events wait for one more
+    // delivery; their batch is not acked meanwhile, so a crash cannot lose them.
+    if (items.some((i) => i.deferred)) {
+      const readyEvents: AuditEvent[] = [];
+      const readyItems: EnrichItem[] = [];
+      items.forEach((it, i) => {
+        if (it.deferred) this.held.push(auditEvents[i]!);
+        else {
+          readyEvents.push(auditEvents[i]!);
+          readyItems.push(it);
+        }
+      });
+      runMetrics.heldEvents.inc(this.held.length);
+      return this.finish(readyEvents, readyItems);
+    }
+    return this.finish(auditEvents, items);
+  }
+
+  private async finish(auditEvents: AuditEvent[], items: EnrichItem[]): Promise<void> {
+    if (auditEvents.length === 0) return;
+    const events = items.map((i) => i.ev);
+    this.stats.events += events.length;
+    const kinds = new Map<string, number>();
+    for (const ev of events) {
+      const k = `${ev.kind}\0${isDenial(ev)}`;
+      kinds.set(k, (kinds.get(k) ?? 0) + 1);
+      if (ev.enrichment === 'resolved' && ev.container && this.opts.onContainer) this.opts.onContainer(ev.container.id);
+    }
+    for (const [k, n] of kinds) {
+      const [kind, denial] = k.split('\0') as [string, string];
+      runMetrics.events.inc({ kind, denial }, n);
+    }
+    await Promise.all(this.opts.routes.map((r) => this.writeTo(r, events)));
+    const newest = auditEvents[auditEvents.length - 1]!.timeMs;
+    runMetrics.processedLagSeconds.set(Math.max(0, (Date.now() - newest) / 1000));
+    // every record of these events is now durable downstream
+    for (const ae of auditEvents) {
+      for (const rec of ae.records) {
+        const st = this.recBatch.get(rec);
+        if (st) st.outstanding--;
+      }
+    }
+  }
+
+  private async writeTo(route: Route, events: EventV1[]): Promise<void> {
+    const mine = events.filter(route.accept);
+    if (mine.length === 0) return;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await route.sink.write(mine);
+        return;
+      } catch (err) {
+        runMetrics.sinkRetries.inc({ sink: route.sink.name });
+        if (attempt % 10 === 0) this.opts.log.error({ sink: route.sink.name, events: mine.length, attempt, err: (err as Error).message }, 'sink write failed; retrying (nothing is acked meanwhile)');
+        await sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)));
+      }
+    }
+  }
+
+  private ackComplete(): void {
+    let last: BatchState | null = null;
+    let stamp: string | null = null;
+    while (this.batches.length && this.batches[0]!.processed && this.batches[0]!.outstanding <= 0) {
+      last = this.batches.shift()!;
+      // the newest stamp among the acked batches (a batch without records keeps the previous one)
+      if (last.lastStamp) {
+        stamp = last.lastStamp;
+        this.lastAckTimeMs = last.lastTimeMs;
+      }
+    }
+    if (!last) return;
+    if (stamp) this.opts.tailer.ack(last.position, stamp);
+    else this.opts.tailer.ack(last.position);
+    this.stats.acks++;
+    this.updateLag();
+  }
+
+  private updateLag(): void {
+    if (this.lastAckTimeMs) runMetrics.ackedLagSeconds.set(Math.max(0, (Date.now() - this.lastAckTimeMs) / 1000));
+  }
+}

@@ -1,0 +1,55 @@
+// pid → cgroup memory for short-lived processes, against real processes of this machine: a process seen
+// alive is attributed after it exits (exactly for records stamped while it was seen alive), never for
+// records older than it, and not forever.
+import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, it } from 'node:test';
+import { ProcCache } from '../../src/enrich/proc-cache';
+import { Enricher } from '../../src/enrich/enricher';
+import { createLogger } from '../../src/log';
+import type { EventV1 } from '../../src/event/v1';
+
+function bare(pid: number, ppid?: number): EventV1 {
+  return { schema: 'auditflow.event/v1', type: 'SECCOMP', kind: 'seccomp', timestamp: '', serial: 1, node: 'n', source: { file: null, format: 'auditd' }, pid, ...(ppid ? { ppid } : {}), comm: null, exe: null, uid: null, gid: null, auid: null, ses: null, container: null, pod: null, enrichment: 'unresolved' };
+}
+
+describe('ProcCache and Enricher with real processes', () => {
+  it('remembers an exited process for records stamped in its lifetime (exact) and shortly after; not before it, not forever', async () => {
+    const cache = new ProcCache({ retainMs: 5000, freshMs: 0 });
+    const child = spawn('sleep', ['0.3']);
+    const pid = child.pid!;
+    const alive = await cache.lookup(pid, Date.now());
+    assert.equal(alive.state, 'alive');
+    const seenAt = Date.now();
+    await once(child, 'exit');
+    await new Promise((r) => setTimeout(r, 50));
+    const during = await cache.lookup(pid, seenAt - 10);
+    assert.equal(during.state, 'remembered');
+    assert.equal(during.state === 'remembered' && during.exact, true);
+    const after = await cache.lookup(pid, Date.now() + 1000);
+    assert.equal(after.state === 'remembered' && after.exact, false);
+    assert.equal((await cache.lookup(pid, Date.now() + 60_000)).state, 'gone', 'not after retainMs');
+    assert.equal((await cache.lookup(pid, seenAt - 3_600_000)).state, 'gone', 'a record from before the process started is not its');
+  });
+
+  it('a host process is "host"; a process never seen alive is unresolved/process-gone, even with a live host parent', async () => {
+    const log = createLogger('test');
+    const e = new Enricher({ procs: new ProcCache(), resolver: null, log });
+    const child = spawn('true');
+    await once(child, 'exit');
+    await new Promise((r) => setTimeout(r, 50));
+    const host = bare(process.pid);
+    const gone = bare(child.pid!);
+    const viaParent = bare(child.pid!, process.pid);
+    await e.enrich([host, gone, viaParent].map((ev) => ({ ev, timeMs: Date.now() })));
+    assert.equal(host.enrichment, 'host', JSON.stringify(host));
+    assert.equal(gone.enrichment, 'unresolved');
+    assert.match(gone.enrichmentError!, /^process-gone: /);
+    // only a parent inside a container vouches for its child: a container's init has a host parent (the shim)
+    assert.equal(viaParent.enrichment, 'unresolved');
+    const none = bare(0);
+    await e.enrich([{ ev: none, timeMs: Date.now() }]);
+    assert.match(none.enrichmentError!, /^no-pid: /);
+  });
+});
