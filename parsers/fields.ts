@@ -90,7 +90,8 @@ export class Fields {
     for (let i = 0; i < at.length; i += STRIDE) {
       const k = this.text.slice(at[i]!, at[i + 1]!);
       if (k in out) continue; // first occurrence wins, as in get()
-      out[k] = decodeValue(this.text, at[i + 2]!, at[i + 3]!, at[i + 4] as Quote) ?? null;
+      // only auditd's untrusted-string fields are hex-encoded; `ppid=6894` or `a0=7ffe` are numbers, not hex text
+      out[k] = (ENCODED.has(k) ? decodeValue(this.text, at[i + 2]!, at[i + 3]!, at[i + 4] as Quote) : rawValue(this.text, at[i + 2]!, at[i + 3]!, at[i + 4] as Quote)) ?? null;
     }
     return out;
   }
@@ -99,6 +100,22 @@ export class Fields {
 const EMPTY_FIELDS = new Fields('', new Int32Array(0));
 export function emptyFields(): Fields {
   return EMPTY_FIELDS;
+}
+
+/**
+ * The fields auditd writes with audit_log_untrustedstring (quoted, or uppercase hex when the value has spaces,
+ * quotes or control bytes), after audit-userspace's table of escaped fields.
+ */
+const ENCODED = new Set([
+  'acct', 'cmd', 'comm', 'cwd', 'data', 'dir', 'exe', 'file', 'grp', 'key', 'name', 'new_group', 'ocomm',
+  'old_group', 'path', 'proctitle', 'root_dir', 'sw', 'vm', 'watch',
+]);
+
+/** A value as written: quotes removed, `(null)`/`(none)`/`?` as absent, never hex-decoded. */
+function rawValue(text: string, s: number, e: number, q: Quote): string | undefined {
+  if (q !== Quote.None) return text.slice(s, e);
+  const raw = text.slice(s, e);
+  return raw === '(null)' || raw === '(none)' || raw === '?' ? undefined : raw;
 }
 
 function decodeValue(text: string, s: number, e: number, q: Quote): string | undefined {
