@@ -40,7 +40,15 @@ export interface AgentOptions {
   /** Detected from /sys/fs/selinux and semodule when not given. */
   selinux?: SelinuxSupport;
   maxStackDepth?: number;
+  /**
+   * Add SECCOMP_FILTER_FLAG_LOG to installed profiles that deny (default action not allow/log), so the kernel
+   * audits their denials and `auditflow denials` can show them. Needs a runc that supports seccomp flags
+   * (≥ 1.2; Debian 12's 1.1.5 refuses any profile with flags), hence off by default.
+   */
+  logDenials?: boolean;
 }
+
+const NON_DENYING = new Set(['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG']);
 
 export interface Agent {
   readonly seccompDir: ProfileDir;
@@ -165,7 +173,11 @@ class NodeAgent implements Agent {
       profileErrors.inc({ kind, reason: 'stack' });
       return this.setNodeStatus(p, 'Error', r.reason);
     }
-    const changed = await this.seccompDir.write(name, JSON.stringify(r.profile, null, 2) + '\n');
+    const oci = r.profile;
+    if (this.opts.logDenials && !NON_DENYING.has(oci.defaultAction) && !(oci.flags ?? []).includes('SECCOMP_FILTER_FLAG_LOG')) {
+      oci.flags = [...(oci.flags ?? []), 'SECCOMP_FILTER_FLAG_LOG'].sort();
+    }
+    const changed = await this.seccompDir.write(name, JSON.stringify(oci, null, 2) + '\n');
     fileOps.inc({ kind, op: changed ? 'written' : 'unchanged' });
     if (changed) this.log.info({ profile: name, path: this.seccompDir.pathFor(name), stack: r.chain }, 'seccomp profile installed');
     await this.setNodeStatus(p, 'Installed', undefined);

@@ -24,6 +24,8 @@ export const agentCommand: Command = {
     '  --namespace NS         namespace of the SecurityProfileNodeStatus objects (default $POD_NAMESPACE, else auditflow)',
     '  --kubeconfig FILE      kubeconfig (default $KUBECONFIG, else in-cluster, else ~/.kube/config)',
     '  --selinux-dir DIR      where CIL modules are kept for semodule (default /etc/selinux.d)',
+    '  --log-denials          add SECCOMP_FILTER_FLAG_LOG to denying profiles so the kernel audits their denials',
+    '                         (for auditflow denials); needs runc >= 1.2, older runc rejects profiles with flags',
     '  --listen HOST:PORT     serve /metrics and /healthz there (default: not served); alias --metrics-address',
   ].join('\n'),
   options: {
@@ -34,6 +36,7 @@ export const agentCommand: Command = {
     namespace: { type: 'string' },
     kubeconfig: { type: 'string' },
     'selinux-dir': { type: 'string' },
+    'log-denials': { type: 'boolean' },
     listen: { type: 'string' },
     'metrics-address': { type: 'string' },
   },
@@ -76,7 +79,7 @@ export const agentCommand: Command = {
       process.once('SIGTERM', resolve);
       process.once('SIGINT', resolve);
     });
-    const opts = { client, nodeName, kubeletDir, namespace, log, ...(v['selinux-dir'] ? { selinuxDir: v['selinux-dir'] as string } : {}) };
+    const opts = { client, nodeName, kubeletDir, namespace, log, ...(v['selinux-dir'] ? { selinuxDir: v['selinux-dir'] as string } : {}), logDenials: v['log-denials'] === true };
     // Startup waits for the informers' first lists; a signal during that wait still ends the process.
     const started = startAgent(opts).then((a) => (agent = a));
     await Promise.race([started, stopped]);
