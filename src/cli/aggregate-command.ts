@@ -5,7 +5,8 @@ import { Aggregator, DirectoryProfileSink, parseRecordingFlag, readRecordingsFil
 import { parseListen, serveMetrics } from '../aggregate/metrics-server';
 import { createLogger } from '../log';
 import { enableDefaultMetrics } from '../metrics';
-import type { MergeStrategy, RecordingKind } from '../profile/recording';
+import { startRecordingController, type RecordingController } from '../k8s/recording-controller';
+import type { MergeStrategy, ProfileSink, RecordingKind, RecordingSource } from '../profile/recording';
 import { KafkaConfigError, parseBrokers, readKafkaConfig } from '../sink/kafka/config';
 import { list, UsageError, type Command } from './command';
 
@@ -14,7 +15,7 @@ export const aggregateCommand: Command = {
   summary:
     'Build profiles from the recording data nodes publish to Kafka (auditflow run --kafka-brokers). Run any number\n' +
     'of instances with the same --group: they share the partitions and take over from one that dies.',
-  usage: 'aggregate --kafka-brokers LIST (--recording NAME=SELECTOR | --recordings FILE) [options]',
+  usage: 'aggregate --kafka-brokers LIST (--kubernetes | --recording NAME=SELECTOR | --recordings FILE) [options]',
   help: [
     '  --kafka-brokers LIST   host:port[,host:port...] (required)',
     '  --kafka-config FILE    JSON: {clientId, topics: {recordings}, tls, sasl: {mechanism, username, password}}',
@@ -22,6 +23,10 @@ export const aggregateCommand: Command = {
     '  --recording NAME=SEL   record the pods matching the label selector SEL (kubectl syntax) as profiles',
     '                         NAME-<container>; repeatable',
     '  --recordings FILE      JSON array of {name, namespace?, kind?, podSelector, containers?, mergeStrategy?}',
+    '  --kubernetes           recording controller: the recordings are the cluster\'s ProfileRecordings, and the',
+    '                         profiles become SeccompProfile/SelinuxProfile resources (server-side apply), with',
+    '                         progress in each recording\'s status; --profile-dir then also keeps files',
+    '  --kubeconfig FILE      for --kubernetes (default $KUBECONFIG, else in-cluster, else ~/.kube/config)',
     '  --kind K               seccomp (default) or selinux, for --recording',
     '  --merge-strategy M     containers (default: one profile per container name, all replicas merged) or none',
     '                         (one per replica, NAME-<container>-<replica>)',
@@ -38,6 +43,8 @@ export const aggregateCommand: Command = {
     group: { type: 'string' },
     recording: { type: 'string', multiple: true },
     recordings: { type: 'string' },
+    kubernetes: { type: 'boolean' },
+    kubeconfig: { type: 'string' },
     kind: { type: 'string' },
     'merge-strategy': { type: 'string' },
     'profile-dir': { type: 'string' },
@@ -64,7 +71,10 @@ export const aggregateCommand: Command = {
       if (e instanceof KafkaConfigError || e instanceof RecordingSpecError) throw new UsageError(e.message);
       throw e;
     }
-    if (specs.length === 0) throw new UsageError('no recordings: give --recording NAME=SELECTOR or --recordings FILE');
+    const kube = v.kubernetes === true;
+    if (v.kubeconfig && !kube) throw new UsageError('--kubeconfig needs --kubernetes');
+    if (kube && specs.length) throw new UsageError('--kubernetes takes its recordings from ProfileRecordings: drop --recording/--recordings');
+    if (!kube && specs.length === 0) throw new UsageError('no recordings: give --kubernetes, --recording NAME=SELECTOR or --recordings FILE');
     const names = new Set<string>();
     for (const s of specs) {
       if (names.has(s.name)) throw new UsageError(`recording "${s.name}" given twice`);
@@ -81,6 +91,17 @@ export const aggregateCommand: Command = {
     const log = createLogger('auditflow-aggregate');
     enableDefaultMetrics();
     const server = listen ? await serveMetrics(listen) : undefined;
+    let source: RecordingSource = new StaticRecordingSource(specs);
+    let sink: ProfileSink = new DirectoryProfileSink((v['profile-dir'] as string | undefined) ?? 'profiles');
+    let controller: RecordingController | undefined;
+    if (kube) {
+      controller = await startRecordingController({ kubeconfig: v.kubeconfig as string | undefined, log });
+      source = controller.source;
+      const files = v['profile-dir'] ? new DirectoryProfileSink(String(v['profile-dir'])) : undefined;
+      const api = controller.sink;
+      // the API is the source of truth; files are a convenience copy written after it accepted the profile
+      sink = files ? { write: async (p) => { await api.write(p); await files.write(p); } } : api;
+    }
     const agg = new Aggregator(
       {
         brokers,
@@ -91,8 +112,8 @@ export const aggregateCommand: Command = {
         recordingsTopic: cfg.topics?.recordings,
         stateTopic: v['state-topic'] as string | undefined,
         stateDir: v['state-dir'] as string | undefined,
-        source: new StaticRecordingSource(specs),
-        sink: new DirectoryProfileSink((v['profile-dir'] as string | undefined) ?? 'profiles'),
+        source,
+        sink,
       },
       log,
     );
@@ -103,6 +124,7 @@ export const aggregateCommand: Command = {
     });
     log.info(agg.stats(), 'stopping');
     await agg.stop();
+    await controller?.stop();
     server?.close();
     return 0;
   },
