@@ -3,6 +3,7 @@
 // session (one replica). Names follow DESIGN.md: `<recording>-<container>[-<replica suffix>]`.
 
 import type { AvcInfo } from '../../parsers';
+import { RUNC_BASE_SYSCALLS } from '../profile/runtime-base';
 import type { Evidence, RecordedProfile, RecordingSpec } from '../profile/recording';
 import { invalidProfileName } from '../profile/names';
 import { LABEL_CONTAINER_ID, LABEL_RECORDING_ID, LABEL_RECORDING_NAMESPACE, SeccompProfileBuilder } from '../profile/seccomp';
@@ -79,6 +80,9 @@ export function buildProfile(rec: RecordingSpec, sessions: readonly SessionState
         addEvidence(evidence, seen.syscall ?? `${seen.arch ?? 'unknown-arch'}:${seen.nr}`, s, seen, count);
       }
     }
+    // Go code in runc's init runs under the filter before the workload and does not always make the same
+    // syscalls (GC, scheduler): one recording may miss one, and the container then fails to start at random
+    if (ordered.some((s) => s.runtimeInit)) for (const n of RUNC_BASE_SYSCALLS) b.add(undefined, n, undefined, 0);
     const resource = b.toResource({ name, labels });
     resource.metadata.annotations = { ...resource.metadata.annotations, [ANNOTATION_EVIDENCE]: `${name}.evidence.json` };
     return { recording: rec, name, containerName, kind: rec.kind, resource, oci: b.toOci() as unknown as Record<string, unknown>, evidence, final };

@@ -43,6 +43,8 @@ export interface SessionState {
   startedAt: string;
   ended: { at: string; reason: string } | null;
   seccomp: Record<string, SeccompSeen>;
+  /** runc's init ran under the filter: the profile gets runc's base syscalls (profile/runtime-base.ts) */
+  runtimeInit?: boolean;
   avc: Record<string, AvcSeen>;
 }
 
@@ -83,6 +85,7 @@ export function applySeccomp(s: SessionState, tuples: readonly SeccompTuple[], s
   for (const t of tuples) {
     const key = `${t.arch ?? ''}:${t.nr}`;
     const seen = s.seccomp[key];
+    if (t.runtimeInit && !s.runtimeInit) s.runtimeInit = changed = true;
     if (!seen) {
       s.seccomp[key] = { arch: t.arch, syscall: t.syscall, nr: t.nr, firstSeen: t.firstSeen, lastSeen: t.lastSeen, exe: t.exe, counts: { [source]: t.count } };
       changed = added = true;

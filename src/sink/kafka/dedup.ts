@@ -10,6 +10,7 @@
 // redelivered message never double counts.
 
 import type { ContainerRef, EventV1, PodRef } from '../../event/v1';
+import { RUNC_INIT_COMM } from '../../profile/runtime-base';
 import type { RecordingSpec } from '../../profile/recording';
 import { matchesSelector } from '../../profile/selector';
 import { RECORDING_SCHEMA, type AvcTuple, type SeccompTuple, type TuplesMessage } from './messages';
@@ -85,6 +86,14 @@ export class RecordingDedup {
         lastSeen: ev.timestamp,
         exe: ev.exe,
       }));
+      // the aggregator stacks runc's base syscalls on profiles of containers started through runc's init
+      if (ev.comm === RUNC_INIT_COMM) {
+        const e = st.seccomp.get(key)!;
+        if (!e.tuple.runtimeInit) {
+          e.tuple.runtimeInit = true;
+          if (!e.fresh) st.dirty = e.dirty = true;
+        }
+      }
       return true;
     }
     for (const perm of avc!.permissions) {

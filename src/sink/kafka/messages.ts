@@ -29,6 +29,8 @@ export interface SeccompTuple {
   lastSeen: string;
   /** The executable of the first observation. */
   exe: string | null;
+  /** Some sighting was by the container runtime's init (runc:[2:INIT]) before it exec'd the workload. */
+  runtimeInit?: true;
 }
 
 /** One distinct AVC permission of a container: (scontext type, tcontext type, tclass, permission). */
@@ -163,6 +165,7 @@ export function decodeRecordingMessage(value: Buffer | null): RecordingMessage {
       firstSeen: checkTime(t.firstSeen, 'firstSeen'),
       lastSeen: checkTime(t.lastSeen, 'lastSeen'),
       exe: (t.exe as string | null) ?? null,
+      ...(t.runtimeInit === true ? { runtimeInit: true as const } : {}),
     };
   });
   const avc = v.avc.map((t: unknown): AvcTuple => {
