@@ -604,3 +604,18 @@ export async function runUnderSeccomp(argv: readonly string[], opts: SeccompRunO
   // (build-helpers.sh has checked that seclog can install its filter on this kernel)
   return spawnTracked([bin, ...flag, '--', ...argv], spawnOpts);
 }
+
+/**
+ * The kernel-record tests read exactly what one process made the kernel log, so they need a node without
+ * syscall audit rules: any rule adds SYSCALL/EXECVE/… records and shares serials between records. `auditflow
+ * run` leaves its lineage rule (key auditflow-fork, src/enrich/audit-rules.ts) in place when it stops; this
+ * removes it (the next `auditflow run` installs it again) and fails, naming them, if other rules remain.
+ */
+export async function withoutAuditRules(): Promise<void> {
+  await execCapture('auditctl', ['-D', '-k', 'auditflow-fork'], { timeoutMs: 10_000 });
+  const r = await execCapture('auditctl', ['-l'], { timeoutMs: 10_000 });
+  if (r.code !== 0) throw new Error(`auditctl -l failed (exit ${r.code}): ${r.stderr.trim()}`);
+  if (r.stdout.trim() !== 'No rules') {
+    throw new Error(`these tests need a node without syscall audit rules, but auditctl -l lists:\n${r.stdout}remove them (auditctl -D) to run the kernel-record tests`);
+  }
+}

@@ -20,6 +20,7 @@ import {
   seclog,
   type RunResult,
   type SeccompRunOptions,
+  withoutAuditRules,
 } from '../env/rig';
 
 const T = { timeout: 180_000 };
@@ -78,6 +79,7 @@ function parseAll(lines: string[]): AuditRecord[] {
 
 before(async () => {
   await ensureAuditd();
+  await withoutAuditRules();
   lostAtStart = await auditLost();
   const s64 = await seclog({ bits: 64 });
   const s32 = await seclog({ bits: 32 });

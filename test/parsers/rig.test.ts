@@ -22,6 +22,7 @@ import {
   type AuditMark,
   type RunResult,
   type SeccompRunOptions,
+  withoutAuditRules,
 } from '../env/rig';
 import { runcRun } from '../env/runc';
 
@@ -35,6 +36,7 @@ let lostAtStart = 0;
 
 before(async () => {
   await ensureAuditd();
+  await withoutAuditRules();
   lostAtStart = await auditLost();
 });
 
