@@ -24,6 +24,9 @@ export interface Route {
   accept: (ev: EventV1) => boolean;
 }
 
+/** How long an event of an exited process may wait for the record that names its parent. */
+const HOLD_MS = 3000;
+
 export interface PipelineOptions {
   tailer: Tailer;
   enricher: Enricher;
@@ -64,7 +67,7 @@ export class Pipeline {
   private readonly batches: BatchState[] = [];
   private emitted: AuditEvent[] = [];
   /** events whose process was gone and whose parent was not known yet: retried with the next delivery */
-  private held: AuditEvent[] = [];
+  private held: { event: AuditEvent; since: number }[] = [];
   private chain: Promise<void> = Promise.resolve();
   private stopping = false;
   private stopWake: (() => void) | null = null;
@@ -213,30 +216,34 @@ export class Pipeline {
   }
 
   private async deliver(fresh: AuditEvent[], final: boolean): Promise<void> {
-    // events held back by the previous delivery go first, and get no second reprieve
+    // events held back by earlier deliveries go first; each may wait at most HOLD_MS in all
     const retried = this.held;
     this.held = [];
-    const auditEvents = retried.length ? [...retried, ...fresh] : fresh;
+    const now = Date.now();
+    const auditEvents = retried.length ? [...retried.map((h) => h.event), ...fresh] : fresh;
+    const since = (i: number) => (i < retried.length ? retried[i]!.since : now);
     const items: EnrichItem[] = new Array(auditEvents.length);
     for (let i = 0; i < auditEvents.length; i++) {
       const ae = auditEvents[i]!;
-      items[i] = { ev: eventFromAuditEvent(ae, this.ctx), timeMs: ae.timeMs, mayDefer: !final && i >= retried.length };
+      items[i] = { ev: eventFromAuditEvent(ae, this.ctx), timeMs: ae.timeMs, mayDefer: !final && now - since(i) < HOLD_MS };
     }
     await this.opts.enricher.enrich(items);
-    // A process that exited before its records were read is attributed through its parent, which the fork
-    // record names (enrich/lineage.ts); that record may be in the next batch. Such events wait for one more
-    // delivery; their batch is not acked meanwhile, so a crash cannot lose them.
+    // A process that exited before its records were read is attributed through its parent, which its exit or
+    // execve record names (enrich/lineage.ts). That record may come later: auditd writes no EOE, so a
+    // multi-record event leaves the coalescer only once newer records or the idle flush push it out, while a
+    // SECCOMP record is emitted at once. Such events wait (HOLD_MS at most, and never past a final flush);
+    // their batch is not acked meanwhile, so a crash cannot lose them.
     if (items.some((i) => i.deferred)) {
       const readyEvents: AuditEvent[] = [];
       const readyItems: EnrichItem[] = [];
       items.forEach((it, i) => {
-        if (it.deferred) this.held.push(auditEvents[i]!);
+        if (it.deferred) this.held.push({ event: auditEvents[i]!, since: since(i) });
         else {
           readyEvents.push(auditEvents[i]!);
           readyItems.push(it);
         }
       });
-      runMetrics.heldEvents.inc(this.held.length);
+      runMetrics.heldEvents.inc(this.held.length - retried.filter((_, i) => items[i]!.deferred).length);
       return this.finish(readyEvents, readyItems);
     }
     return this.finish(auditEvents, items);
