@@ -84,6 +84,8 @@ let tmpSeq = 0;
 export async function saveCheckpoint(file: string, cp: Checkpoint): Promise<void> {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${++tmpSeq}`);
+  // the first save creates the checkpoint's directory (e.g. /var/lib/auditflow on a fresh node)
+  await fsp.mkdir(dir, { recursive: true });
   const fh = await fsp.open(tmp, 'w', 0o600);
   try {
     await fh.writeFile(JSON.stringify(cp) + '\n');
