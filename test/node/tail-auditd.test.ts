@@ -20,6 +20,7 @@ import {
   runUnderSeccomp,
   seclog,
   waitForAudit,
+  withoutAuditRules,
 } from '../env/rig';
 import { captureLog, collectUntil, scratchDir, waitFor } from '../env/tail-helpers';
 
@@ -32,6 +33,8 @@ async function auditdPid(): Promise<number> {
 
 test('real auditd: SIGUSR1 rotations while seccomp records flow; every serial of the session comes out of the tailer', async () => {
   await ensureAuditd();
+  // the reference is "every line auditd wrote": rule records of our own helpers' exits would race it
+  await withoutAuditRules();
   await seclog(); // build the helper before the clock matters
   const log = await auditLogPath();
   const dir = scratchDir('tail-auditd');

@@ -427,8 +427,8 @@ describe('tailer on plain files', () => {
     await appendLines(file, 1, 10);
     const before = await counterValue(tailMetrics.checkpointWriteFailures);
     const cap = captureLog();
-    // A checkpoint path inside a directory that does not exist.
-    const t = await tailer({ path: file, checkpointPath: path.join(dir, 'missing', 'cp.json'), checkpointIntervalMs: 0 }, cap.log);
+    // A checkpoint path under a regular file: no directory can be made there (a missing directory would be).
+    const t = await tailer({ path: file, checkpointPath: path.join(file, 'cp.json'), checkpointIntervalMs: 0 }, cap.log);
     const got = await collectUntil(t, (l) => l.length >= 10);
     assert.deepEqual(numbers(got.lines), range(1, 10));
     await t.close();
