@@ -4,6 +4,7 @@
 // Each file is written to a temporary name, fsync'ed and renamed, so a reader never sees half a profile.
 
 import * as fs from 'node:fs';
+import { syncDir, writeFileAtomic } from '../io/atomic';
 import * as path from 'node:path';
 import { invalidProfileName } from '../profile/names';
 import type { Evidence, ProfileSink, RecordedProfile } from '../profile/recording';
@@ -18,18 +19,6 @@ export interface EvidenceFile {
   evidence: Record<string, Evidence>;
 }
 
-async function writeAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fh = await fs.promises.open(tmp, 'w', 0o644);
-  try {
-    await fh.writeFile(text, 'utf8');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fs.promises.rename(tmp, file);
-}
-
 export class DirectoryProfileSink implements ProfileSink {
   constructor(readonly dir: string) {}
 
@@ -39,16 +28,11 @@ export class DirectoryProfileSink implements ProfileSink {
     if (bad) throw new Error(`refusing to write profile "${p.name}": ${bad}`);
     await fs.promises.mkdir(this.dir, { recursive: true });
     const base = path.join(this.dir, p.name);
-    if (p.oci) await writeAtomic(`${base}.json`, JSON.stringify(p.oci, null, 2) + '\n');
-    if (p.cil !== undefined) await writeAtomic(`${base}.cil`, p.cil);
+    if (p.oci) await writeFileAtomic(`${base}.json`, JSON.stringify(p.oci, null, 2) + '\n');
+    if (p.cil !== undefined) await writeFileAtomic(`${base}.cil`, p.cil);
     const ev: EvidenceFile = { name: p.name, kind: p.kind, recording: p.recording.name, container: p.containerName, final: p.final, evidence: p.evidence };
-    await writeAtomic(`${base}.evidence.json`, JSON.stringify(ev, null, 2) + '\n');
-    await writeAtomic(`${base}.yaml`, toYaml(p.resource));
-    const dfd = await fs.promises.open(this.dir, 'r');
-    try {
-      await dfd.sync(); // the renames themselves
-    } finally {
-      await dfd.close();
-    }
+    await writeFileAtomic(`${base}.evidence.json`, JSON.stringify(ev, null, 2) + '\n');
+    await writeFileAtomic(`${base}.yaml`, toYaml(p.resource));
+    await syncDir(this.dir);
   }
 }

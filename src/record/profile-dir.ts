@@ -5,31 +5,11 @@
 // fsync'ed and renamed, then the directory is fsync'ed: a reader never sees half a profile, and a crash
 // leaves the previous version.
 import * as fs from 'node:fs';
+import { syncDir, writeFileAtomic } from '../io/atomic';
 import * as path from 'node:path';
 import { invalidProfileName } from '../profile/names';
 import type { ProfileSink, RecordedProfile } from '../profile/recording';
 import { toYaml } from '../profile/yaml';
-
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fh = await fs.promises.open(tmp, 'w', 0o644);
-  try {
-    await fh.writeFile(text, 'utf8');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fs.promises.rename(tmp, file);
-}
-
-export async function syncDir(dir: string): Promise<void> {
-  const fh = await fs.promises.open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 /** The files a profile is written to, by kind. */
 export function profileFiles(dir: string, name: string, kind: RecordedProfile['kind']): { resource: string; body: string; evidence: string } {

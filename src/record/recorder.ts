@@ -23,7 +23,7 @@ import { LABEL_CONTAINER_ID, LABEL_RECORDING_ID, LABEL_RECORDING_NAMESPACE, Secc
 import { SELF, SelinuxProfileBuilder } from '../profile/selinux';
 import type { ContainerEnd, EventSink } from '../sink/types';
 import { containerNameOf, profileName, recordingSelects } from './naming';
-import { syncDir, writeFileAtomic } from './profile-dir';
+import { syncDir, writeFileAtomic } from '../io/atomic';
 
 const recorderMetrics = {
   events: new Counter({
