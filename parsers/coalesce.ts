@@ -84,6 +84,18 @@ export class Coalescer {
     this.expire();
   }
 
+  /**
+   * For a caller that emits a standalone record itself (the byte hot path builds no AuditRecord): does what
+   * push() does before it emits one, so events come out in the same order. Returns false when records of
+   * `type` are not standalone here: build the record and push() it instead.
+   */
+  passStandalone(type: string): boolean {
+    if (!this.standalone.has(type)) return false;
+    this.seen++;
+    if (this.pending.size > 0) this.expire();
+    return true;
+  }
+
   /** Emit every open event (end of input). */
   flush(): void {
     for (const p of this.pending.values()) this.emit(p.event);

@@ -25,6 +25,9 @@ const MONTHS: Record<string, number> = {
   Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
 };
 
+/** The largest time a JavaScript Date represents (ECMA-262: 8.64e15 ms after the epoch). */
+const MAX_DATE_MS = 8.64e15;
+
 /**
  * Parse `audit(SEC.FRAC:SERIAL)` starting at `i` (pointing at the `(`). Returns the offset after the `)`
  * and any `:` that follows, or a negative number: -1 malformed, -2 the line ends inside it.
@@ -70,7 +73,9 @@ function stamp(line: string, i: number, out: { timeMs: number; serial: number })
   if (p === r0 || line.charCodeAt(p) !== 0x29 /* ) */) return -1;
   p++;
   if (p < n && line.charCodeAt(p) === 0x3a) p++;
-  out.timeMs = sec * 1000 + Math.round((frac * 1000) / scale);
+  const timeMs = sec * 1000 + Math.round((frac * 1000) / scale);
+  if (timeMs > MAX_DATE_MS) return -1; // no date has it: it would make events unrenderable
+  out.timeMs = timeMs;
   out.serial = serial;
   return p;
 }

@@ -10,3 +10,4 @@ export { recordTypeName, recordTypeNumber, kindOfType } from './record-types';
 export { decodeSeccompCode } from './seccomp';
 export { splitContext } from './selinux';
 export * from './syscalls';
+export { digitsValue, Num, scanSeccompLine, SeccompLine, StrForm } from './seccomp-line';

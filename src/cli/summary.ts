@@ -1,7 +1,7 @@
 // The `--summary` table: what a log holds at a glance (records by type, kind and seccomp action, the top
 // syscalls and SELinux/AppArmor denials) and every line that was not a record, by reason.
 
-import type { AuditRecord } from '../../parsers';
+import type { AuditRecord, SeccompLine } from '../../parsers';
 import { errorCount, type ReadStats } from '../io/record-reader';
 
 const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
@@ -27,6 +27,15 @@ export class Summary {
     if (r.apparmor && r.apparmor.apparmor === 'DENIED') {
       bump(this.denials, `apparmor ${r.apparmor.profile ?? '?'} ${r.apparmor.operation ?? '?'} ${r.apparmor.deniedMask ?? ''}`.trimEnd());
     }
+  }
+
+  /** A SECCOMP line from the byte hot path: counted exactly as add() counts its record. */
+  addSeccomp(l: SeccompLine): void {
+    bump(this.byType, 'SECCOMP');
+    bump(this.byKind, 'seccomp');
+    bump(this.byAction, l.action);
+    const s = l.syscall;
+    bump(this.bySyscall, `${s.name ?? '#' + s.nr} (${s.arch ?? s.auditArch ?? '?'})`);
   }
 
   render(stats: ReadStats, seconds: number, top = 10): string {

@@ -15,3 +15,11 @@ export function formatTimestamp(ms: number): string {
   const m = ms - sec * 1000;
   return cachedPrefix + (m < 10 ? '00' : m < 100 ? '0' : '') + m + 'Z';
 }
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS.` of the second `sec` (epoch seconds, years 0000–9999), what formatTimestamp puts
+ * before the milliseconds: for writers that cache it per second and add the milliseconds themselves.
+ */
+export function timestampSecondPrefix(sec: number): string {
+  return new Date(sec * 1000).toISOString().slice(0, 20);
+}

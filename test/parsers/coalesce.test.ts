@@ -29,6 +29,22 @@ describe('Coalescer', () => {
     assert.equal(out[0]!.serial, 59);
   });
 
+  it('passStandalone lets a caller emit SECCOMP itself, with the events in the order push() gives', () => {
+    // A stream where open events expire around the SECCOMP records (grace 3), pushed vs passed.
+    const stream = [syscall(70), seccomp(71), cwd(72), seccomp(73), seccomp(74), seccomp(75), syscall(76), seccomp(77), eoe(76), seccomp(78)];
+    const pushed = collect({ graceRecords: 3 });
+    for (const x of stream) pushed.c.push(x);
+    pushed.c.flush();
+    const passed = collect({ graceRecords: 3 });
+    for (const x of stream) {
+      if (x.type === 'SECCOMP' && passed.c.passStandalone(x.type)) passed.out.push({ timeMs: x.timeMs, serial: x.serial, records: [x] });
+      else passed.c.push(x);
+    }
+    passed.c.flush();
+    assert.deepEqual(passed.out.map((e) => e.serial), pushed.out.map((e) => e.serial));
+    assert.equal(collect({ standalone: new Set(['AVC']) }).c.passStandalone('SECCOMP'), false, 'not standalone there: push it');
+  });
+
   it('emits SECCOMP at once, without disturbing open events', () => {
     const { c, out } = collect();
     c.push(syscall(60));

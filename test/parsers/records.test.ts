@@ -264,6 +264,8 @@ describe('bad input is a typed error or noise, never a throw', () => {
     ['NUL byte', 'type=SECCOMP msg=audit(1.000:1): pid=1\0 code=0x0', 'nul-byte'],
     ['truncated stamp', 'type=SECCOMP msg=audit(1740535410.396:17', 'truncated'],
     ['bad stamp', 'type=SECCOMP msg=audit(abc): pid=1', 'bad-timestamp'],
+    // No Date holds it: as a record it would make its event unrenderable (toISOString throws).
+    ['stamp beyond any date', 'type=SECCOMP msg=audit(99999999999999999.000:1): pid=1 arch=c000003e syscall=1 code=0x7ffc0000', 'bad-timestamp'],
     ['truncated quote', 'type=AVC msg=audit(1.000:1): avc:  denied  { read } for  pid=1 comm="abc', 'truncated'],
     ['SECCOMP without code', 'type=SECCOMP msg=audit(1.000:1): pid=1 arch=c000003e syscall=1', 'truncated'],
     ['SECCOMP bad code', 'type=SECCOMP msg=audit(1.000:1): pid=1 arch=c000003e syscall=1 code=zz', 'bad-field'],

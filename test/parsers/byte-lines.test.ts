@@ -1,0 +1,58 @@
+// The byte line splitter under the hot path: whatever the chunking, it hands out the same lines as
+// splitting the whole input on '\n', drops over-long lines (counted in bytes) and keeps a last line
+// without newline; its `clean` flag is never set on a line holding a NUL or a non-ASCII byte.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ByteLineSplitter } from '../../src/io/line-splitter';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 0x100000000;
+  };
+}
+
+describe('byte line splitter', () => {
+  it('gives the lines of a plain split for any chunking, dropping over-long ones', () => {
+    const rand = rng(0xb17e5);
+    const MAX = 300;
+    for (let round = 0; round < 200; round++) {
+      const lines: string[] = [];
+      const n = Math.floor(rand() * 60);
+      for (let i = 0; i < n; i++) {
+        const len = rand() < 0.05 ? MAX + Math.floor(rand() * 400) : Math.floor(rand() * 120);
+        let l = '';
+        for (let k = 0; k < len; k++) l += rand() < 0.9 ? String.fromCharCode(0x20 + Math.floor(rand() * 95)) : ['é', '\0', '\x1d', '\ufffd'][k % 4];
+        lines.push(l);
+      }
+      const text = lines.join('\n') + (rand() < 0.5 ? '\n' : '');
+      const input = Buffer.from(text, 'utf8');
+      const want = text === '' ? [] : (text.endsWith('\n') ? text.slice(0, -1) : text).split('\n');
+      const got: string[] = [];
+      const dropped: number[] = [];
+      const sp = new ByteLineSplitter(MAX, (b) => dropped.push(b));
+      const onLine = (buf: Buffer, s: number, e: number, clean: boolean) => {
+        const bytes = buf.subarray(s, e);
+        if (clean) assert.ok(bytes.every((b) => b !== 0 && b < 0x80), `clean flag on ${JSON.stringify(bytes.toString())}`);
+        got.push(bytes.toString('utf8'));
+      };
+      for (let at = 0; at < input.length; ) {
+        const size = 1 + Math.floor(rand() * (rand() < 0.5 ? 8 : 700));
+        // A fresh copy per chunk, then overwritten: the splitter must not keep references into chunks.
+        const chunk = Buffer.from(input.subarray(at, at + size));
+        sp.push(chunk, onLine);
+        chunk.fill(0x58);
+        at += size;
+      }
+      sp.end(onLine);
+      const kept = want.filter((l) => Buffer.byteLength(l) <= MAX);
+      assert.deepEqual(got, kept, `round ${round}`);
+      assert.deepEqual(dropped, want.filter((l) => Buffer.byteLength(l) > MAX).map((l) => Buffer.byteLength(l)), `round ${round}: dropped sizes`);
+    }
+  });
+});
