@@ -1,4 +1,5 @@
 // `auditflow run`: the node pipeline (tail → parse → enrich → events and recorded profiles).
+import { KubeconfigError } from '../k8s/kubeconfig';
 import { createLogger } from '../log';
 import { buildRunConfig, ConfigError, readConfigFile, RUN_DEFAULTS } from '../run/config';
 import { startNode } from '../run/node';
@@ -26,6 +27,9 @@ export const runCommand: Command = {
     '                         after auditflow stops (shared by every instance; remove it with auditctl -d)',
     '  --cri-socket PATH      CRI runtime socket; auto (default: containerd, then CRI-O) or none (container ids only)',
     '  --node-name NAME       node name in events (default: the host name). Alias --node',
+    '  --kube-fallback        when the CRI runtime cannot answer, find the pod in the Kubernetes API (pods on this',
+    '                         node, by pod uid and container id; needs get/list on pods)',
+    '  --kubeconfig FILE      for --kube-fallback (default: $KUBECONFIG, in-cluster, ~/.kube/config)',
     'Events',
     '  --output FILE|-|none   where events go, as NDJSON (default - stdout; none when Kafka is configured)',
     '  --format F             v1 (schema auditflow.event/v1, default), ecs, ocsf',
@@ -68,6 +72,8 @@ export const runCommand: Command = {
     'cri-socket': { type: 'string' },
     'node-name': { type: 'string' },
     node: { type: 'string' },
+    'kube-fallback': { type: 'boolean' },
+    kubeconfig: { type: 'string' },
     output: { type: 'string', short: 'o' },
     format: { type: 'string' },
     events: { type: 'string' },
@@ -98,7 +104,15 @@ export const runCommand: Command = {
       throw err;
     }
     const log = createLogger('auditflow-run');
-    const node = await startNode(cfg, log);
+    let node;
+    try {
+      node = await startNode(cfg, log);
+    } catch (e) {
+      // --kube-fallback with no usable kubeconfig: the message says what is missing, a stack would not
+      if (!(e instanceof KubeconfigError)) throw e;
+      log.error(e.message);
+      return 1;
+    }
     const onSignal = (sig: NodeJS.Signals) => {
       log.info({ signal: sig }, 'signal received');
       node.stop();

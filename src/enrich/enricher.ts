@@ -132,15 +132,16 @@ export class Enricher {
 
   private async resolveContainer(ev: EventV1, cg: ContainerCgroup): Promise<void> {
     const bare: ContainerRef = { id: cg.containerId, name: null, runtime: cg.runtime ?? null, image: null };
-    if (!this.resolver) {
-      ev.container = bare;
-      return this.unresolved(ev, 'cri-disabled', 'no CRI runtime configured (--cri-socket none): container id only', true);
-    }
     let r: Resolution;
-    try {
-      r = await this.resolver.resolve(cg.containerId, cg.runtime);
-    } catch (err) {
-      r = { enrichment: 'unresolved', containerId: cg.containerId, reason: 'internal', error: (err as Error).message };
+    if (!this.resolver) {
+      // no runtime to ask: the Kubernetes API (when configured) is the only source of names
+      r = { enrichment: 'unresolved', containerId: cg.containerId, reason: 'cri-disabled', error: 'no CRI runtime configured (--cri-socket none): container id only' };
+    } else {
+      try {
+        r = await this.resolver.resolve(cg.containerId, cg.runtime);
+      } catch (err) {
+        r = { enrichment: 'unresolved', containerId: cg.containerId, reason: 'internal', error: (err as Error).message };
+      }
     }
     if (r.enrichment === 'resolved') {
       ev.container = r.container;

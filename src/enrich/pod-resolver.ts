@@ -16,7 +16,7 @@ import type { ContainerRef, PodRef } from '../event/v1';
 // One definition of the event's container and pod (the schema v1 contract), re-exported for enrich users.
 export type { ContainerRef, PodRef };
 
-export type UnresolvedReason = CriErrorReason | 'process-gone' | 'internal';
+export type UnresolvedReason = CriErrorReason | 'process-gone' | 'internal' | 'cri-disabled';
 
 export type Resolution =
   | { enrichment: 'resolved'; container: ContainerRef; pod: PodRef | null }

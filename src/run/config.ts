@@ -34,6 +34,10 @@ export interface RunConfig {
   progress: boolean;
   /** ms between CRI polls for ended containers */
   containerPollMs: number;
+  /** ask the Kubernetes API (pods on this node) when the CRI runtime cannot answer */
+  kubeFallback: boolean;
+  /** null: $KUBECONFIG, in-cluster, ~/.kube/config */
+  kubeconfig: string | null;
 }
 
 export const RUN_DEFAULTS = {
@@ -158,7 +162,7 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
   const known = new Set([
     'audit-log', 'checkpoint', 'from-start', 'once', 'proc-root', 'cri-socket', 'node-name', 'output', 'format', 'events', 'raw',
     'record', 'recording-name', 'record-namespace', 'record-container', 'merge', 'profile-dir', 'listen', 'kafka-brokers',
-    'kafka-config', 'spool-dir', 'no-progress', 'container-poll-ms', 'config', 'no-track-forks',
+    'kafka-config', 'spool-dir', 'no-progress', 'container-poll-ms', 'config', 'no-track-forks', 'kube-fallback', 'kubeconfig',
   ]);
   for (const k of Object.keys(f)) if (!known.has(k)) throw new ConfigError(`config file: unknown key "${k}"`);
   const raw: Raw = { ...f, ...c };
@@ -180,6 +184,9 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
   if (rn !== undefined) recOpts.name = rn;
   const recordings = parseRecordings(strings(raw, 'record'), recOpts);
   const output = str(raw, 'output');
+  const kubeFallback = bool(raw, 'kube-fallback');
+  const kubeconfig = str(raw, 'kubeconfig') ?? null;
+  if (kubeconfig !== null && !kubeFallback) throw new ConfigError('--kubeconfig is only used with --kube-fallback');
   return {
     auditLog: str(raw, 'audit-log') ?? RUN_DEFAULTS.auditLog,
     checkpoint: checkpoint === 'none' ? null : checkpoint,
@@ -202,5 +209,7 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
     progress: !bool(raw, 'no-progress'),
     trackForks: !bool(raw, 'no-track-forks'),
     containerPollMs: pollMs,
+    kubeFallback,
+    kubeconfig,
   };
 }

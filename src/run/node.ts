@@ -7,12 +7,14 @@ import { ContainerWatch } from '../enrich/container-watch';
 import { CriClient, DEFAULT_CRI_SOCKETS } from '../enrich/cri/client';
 import { installForkRules } from '../enrich/audit-rules';
 import { Enricher } from '../enrich/enricher';
+import { KubePodFallback } from '../enrich/kube-fallback';
 import { ProcessLineage } from '../enrich/lineage';
 import { startEnvCheck } from '../enrich/envcheck';
 import { timedCri } from '../enrich/metrics';
 import { PodResolver } from '../enrich/pod-resolver';
 import { ProcCache } from '../enrich/proc-cache';
 import { HttpServer } from '../http/server';
+import { KubeClient } from '../k8s/client';
 import type { Logger } from '../log';
 import { enableDefaultMetrics } from '../metrics';
 import { ProfileDirectory } from '../record/profile-dir';
@@ -47,6 +49,8 @@ export interface RunningNode {
 
 export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNode> {
   enableDefaultMetrics();
+  // first: a bad kubeconfig fails the start before anything needs stopping
+  const kube = cfg.kubeFallback ? KubeClient.load(cfg.kubeconfig ?? undefined, 'auditflow-tailer') : null;
   const env = await startEnvCheck(log, { procRoot: cfg.procRoot });
 
   const socket = pickCriSocket(cfg.criSocket);
@@ -57,7 +61,9 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
   // a one-shot read of a finished log gains nothing from new fork records
   if (cfg.trackForks && !cfg.once) await installForkRules(log);
   const lineage = cfg.trackForks ? new ProcessLineage() : null;
-  const enricher = new Enricher({ procs, resolver, lineage, log: log.child({ component: 'enrich' }) });
+  if (kube) log.info({ apiserver: kube.access.server, via: kube.access.source, node: cfg.node }, 'Kubernetes API fallback: pods on this node');
+  const fallback = kube ? new KubePodFallback({ client: kube, nodeName: cfg.node, log: log.child({ component: 'kube-fallback' }) }) : null;
+  const enricher = new Enricher({ procs, resolver, fallback, lineage, log: log.child({ component: 'enrich' }) });
 
   const routes: Route[] = [];
   const sinks: EventSink[] = [];
@@ -102,6 +108,7 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
   } catch (err) {
     for (const s of sinks) await s.close().catch(() => undefined);
     cri?.close();
+    kube?.close();
     env.stop();
     throw err;
   }
@@ -163,6 +170,7 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
       await tailer.close();
       for (const s of sinks) await s.close().catch(() => undefined);
       cri?.close();
+      kube?.close();
       env.stop();
       throw new Error(`cannot listen on ${cfg.listen}: ${(err as Error).message}`);
     }
@@ -213,6 +221,7 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
       for (const t of pendingEnds.keys()) clearTimeout(t);
       await http?.close();
       cri?.close();
+      kube?.close();
       env.stop();
       log.info({ ...pipeline.stats, endsSeen: (await runMetrics.containerEnds.get()).values.reduce((n, v) => n + v.value, 0) }, 'auditflow run stopped');
     }
