@@ -2,9 +2,8 @@
 
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Server } from 'node:http';
 import { startAgent, type Agent } from '../agent/agent';
-import { parseListen, serveMetrics } from '../agent/http';
+import { HttpServer, parseListen } from '../http/server';
 import { KubeClient } from '../k8s/client';
 import { KubeconfigError } from '../k8s/kubeconfig';
 import { createLogger } from '../log';
@@ -72,8 +71,12 @@ export const agentCommand: Command = {
     }
     enableDefaultMetrics();
     let agent: Agent | undefined;
-    let server: Server | undefined;
-    if (listen !== undefined) server = await serveMetrics(listen, () => agent !== undefined);
+    let server: HttpServer | undefined;
+    if (listen !== undefined) {
+      // /healthz turns 200 once the informers' first lists are in (startAgent resolved)
+      server = new HttpServer({ listen, log, health: { synced: () => ({ ok: agent !== undefined, detail: agent ? 'watches synced' : 'starting' }) } });
+      await server.start();
+    }
     log.info({ node: nodeName, kubeletDir, namespace, apiserver: client.access.server, via: client.access.source, listen }, 'starting node agent');
     const stopped = new Promise<void>((resolve) => {
       process.once('SIGTERM', resolve);
@@ -86,7 +89,7 @@ export const agentCommand: Command = {
     await stopped;
     log.info('stopping node agent');
     if (agent) await agent.stop();
-    server?.close();
+    await server?.close();
     client.close();
     return 0;
   },

@@ -2,7 +2,7 @@
 // Stops cleanly on SIGTERM/SIGINT: finishes the batch in hand, commits, leaves the group.
 
 import { Aggregator, DirectoryProfileSink, parseRecordingFlag, readRecordingsFile, RecordingSpecError, StaticRecordingSource } from '../aggregate';
-import { parseListen, serveMetrics } from '../aggregate/metrics-server';
+import { HttpServer, parseListen } from '../http/server';
 import { createLogger } from '../log';
 import { enableDefaultMetrics } from '../metrics';
 import { startRecordingController, type RecordingController } from '../k8s/recording-controller';
@@ -35,7 +35,7 @@ export const aggregateCommand: Command = {
     '  --state-dir DIR        keep session state in local files instead of the compacted topic',
     '                         auditflow.aggregator-state.GROUP (only for a single instance or a shared volume)',
     '  --state-topic NAME     the compacted state topic (default auditflow.aggregator-state.GROUP)',
-    '  --listen [HOST:]PORT   serve Prometheus metrics on /metrics',
+    '  --listen [HOST:]PORT   serve /metrics (Prometheus), /healthz and /readyz',
   ].join('\n'),
   options: {
     'kafka-brokers': { type: 'string' },
@@ -80,17 +80,20 @@ export const aggregateCommand: Command = {
       if (names.has(s.name)) throw new UsageError(`recording "${s.name}" given twice`);
       names.add(s.name);
     }
-    const listen = v.listen ? (() => {
+    // [HOST:]PORT: a bare port listens on every address
+    const listen = v.listen === undefined ? undefined : /^\d+$/.test(String(v.listen)) ? `0.0.0.0:${String(v.listen)}` : String(v.listen);
+    if (listen !== undefined) {
       try {
-        return parseListen(String(v.listen));
+        parseListen(listen);
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
-    })() : undefined;
+    }
 
     const log = createLogger('auditflow-aggregate');
     enableDefaultMetrics();
-    const server = listen ? await serveMetrics(listen) : undefined;
+    const server = listen ? new HttpServer({ listen, log }) : undefined;
+    await server?.start();
     let source: RecordingSource = new StaticRecordingSource(specs);
     let sink: ProfileSink = new DirectoryProfileSink((v['profile-dir'] as string | undefined) ?? 'profiles');
     let controller: RecordingController | undefined;
@@ -125,7 +128,7 @@ export const aggregateCommand: Command = {
     log.info(agg.stats(), 'stopping');
     await agg.stop();
     await controller?.stop();
-    server?.close();
+    await server?.close();
     return 0;
   },
 };
