@@ -11,20 +11,8 @@ import { SeccompNdjson } from '../../src/event/seccomp-ndjson';
 import { Summary } from '../../src/cli/summary';
 import { readRecords } from '../../src/io/record-reader';
 import pino from 'pino';
+import { rng, REAL_FIXTURES } from '../env/seeded';
 
-const FIXTURES = path.resolve(__dirname, '../../../fixtures/real');
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
 
 const pick = <T>(rand: () => number, a: T[]): T => a[Math.floor(rand() * a.length)]!;
 
@@ -142,7 +130,7 @@ describe('event schema v1', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'af-hot-'));
     const file = path.join(dir, 'mixed.log');
     // Real records of every kind interleaved with generated SECCOMP lines, garbage and an over-long line.
-    const real = fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.log')).flatMap((f) => fs.readFileSync(path.join(FIXTURES, f), 'utf8').split('\n'));
+    const real = fs.readdirSync(REAL_FIXTURES).filter((f) => f.endsWith('.log')).flatMap((f) => fs.readFileSync(path.join(REAL_FIXTURES, f), 'utf8').split('\n'));
     const gen = seccompLines(3000, 0x0dd);
     const rand = rng(99);
     const mixed: string[] = [];

@@ -4,18 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ByteLineSplitter } from '../../src/io/line-splitter';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
+import { rng } from '../env/seeded';
 
 describe('byte line splitter', () => {
   it('gives the lines of a plain split for any chunking, dropping over-long ones', () => {

@@ -5,25 +5,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { Coalescer, isNonAudit, isParseError, isRecord, parseLine } from '../../parsers';
+import { rng, REAL_FIXTURES } from '../env/seeded';
 
-const FIXTURES = path.resolve(__dirname, '../../../fixtures/real');
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
 
 function realLines(): string[] {
   const lines: string[] = [];
-  for (const f of fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.log'))) {
-    lines.push(...fs.readFileSync(path.join(FIXTURES, f), 'utf8').split('\n').filter(Boolean));
+  for (const f of fs.readdirSync(REAL_FIXTURES).filter((f) => f.endsWith('.log'))) {
+    lines.push(...fs.readFileSync(path.join(REAL_FIXTURES, f), 'utf8').split('\n').filter(Boolean));
   }
   return lines;
 }

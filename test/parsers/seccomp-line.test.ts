@@ -8,26 +8,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { isRecord, parseLine, scanSeccompLine, SeccompLine, type AuditRecord } from '../../parsers';
+import { rng, REAL_FIXTURES } from '../env/seeded';
 
-const FIXTURES = path.resolve(__dirname, '../../../fixtures/real');
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
 
 /** The key=value part of every real SECCOMP record in the fixtures (kernel, syslog and auditd forms). */
 function realBodies(): string[] {
   const out = new Set<string>();
-  for (const f of fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.log'))) {
-    for (const line of fs.readFileSync(path.join(FIXTURES, f), 'utf8').split('\n')) {
+  for (const f of fs.readdirSync(REAL_FIXTURES).filter((f) => f.endsWith('.log'))) {
+    for (const line of fs.readFileSync(path.join(REAL_FIXTURES, f), 'utf8').split('\n')) {
       const r = parseLine(line);
       if (!isRecord(r) || r.type !== 'SECCOMP' || r.rest !== undefined) continue;
       const m = /audit\([0-9.:]+\): ?(.*)$/.exec(r.line);
