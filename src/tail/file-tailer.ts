@@ -23,6 +23,7 @@ import { CheckpointWriter, loadCheckpoint, makeCheckpoint } from './checkpoint';
 import { OffsetLineSplitter, type LineEntry } from './lines';
 import { registerLag, tailMetrics } from './metrics';
 import type { Checkpoint, FileIdentity, TailBatch, Tailer, TailerOptions, TailPosition, TailStats } from './types';
+import { SerialReader } from './serial-reader';
 
 const CHUNK = 256 * 1024;
 const DEFAULT_BATCH = 1024;
@@ -73,7 +74,7 @@ function worthLogging(n: number): boolean {
   return n <= 10 || n % 1000 === 0;
 }
 
-export class FileTailer implements Tailer {
+export class FileTailer extends SerialReader implements Tailer {
   private readonly log: Logger;
   private readonly batchLines: number;
   private readonly intervalMs: number;
@@ -89,7 +90,6 @@ export class FileTailer implements Tailer {
   private ended = false;
   private closed = false;
   private closing: Promise<void> | null = null;
-  private busy: Promise<unknown> = Promise.resolve();
 
   private changeSeq = 0;
   private wake: (() => void) | null = null;
@@ -122,6 +122,7 @@ export class FileTailer implements Tailer {
     private readonly opts: TailerOptions,
     log: Logger,
   ) {
+    super();
     this.log = log.child({ component: 'tail', source: opts.path });
     this.batchLines = Math.max(1, opts.maxBatchLines ?? DEFAULT_BATCH);
     this.intervalMs = Math.max(0, opts.checkpointIntervalMs ?? DEFAULT_INTERVAL);
@@ -262,17 +263,7 @@ export class FileTailer implements Tailer {
   // -------------------------------------------------------------------------------------------------
   // reading
 
-  [Symbol.asyncIterator](): AsyncIterator<TailBatch> {
-    return { next: () => this.next() };
-  }
-
-  next(): Promise<IteratorResult<TailBatch>> {
-    const p = this.busy.then(() => this.nextInner());
-    this.busy = p.catch(() => undefined);
-    return p;
-  }
-
-  private async nextInner(): Promise<IteratorResult<TailBatch>> {
+  protected async nextInner(): Promise<IteratorResult<TailBatch>> {
     for (;;) {
       if (this.closed) return { done: true, value: undefined };
       if (this.pendingIdx < this.pending.length) return { done: false, value: this.takeBatch() };
@@ -628,7 +619,7 @@ export class FileTailer implements Tailer {
     this.wake?.();
     this.watcher?.close();
     this.watcher = null;
-    await this.busy;
+    await this.readsDone();
     await this.checkpoint?.close();
     this.unregisterLag?.();
     const files = [...(this.cur ? [this.cur.file] : []), ...this.queue.map((q) => q.file)];

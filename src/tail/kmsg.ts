@@ -10,6 +10,7 @@ import type { Logger } from '../log';
 import { CheckpointWriter, loadCheckpoint, makeCheckpoint } from './checkpoint';
 import { tailMetrics } from './metrics';
 import type { Checkpoint, TailBatch, Tailer, TailerOptions, TailPosition, TailStats } from './types';
+import { SerialReader } from './serial-reader';
 
 /** Larger than any kmsg record (the kernel's limit is about 8 KiB incl. dictionary); smaller gives EINVAL. */
 const RECORD_BUF = 16 * 1024;
@@ -47,7 +48,7 @@ export async function bootId(): Promise<string> {
   return (await fsp.readFile(BOOT_ID, 'utf8')).trim();
 }
 
-export class KmsgTailer implements Tailer {
+export class KmsgTailer extends SerialReader implements Tailer {
   private fh: fsp.FileHandle | null = null;
   private dev = 0;
   private ino = 0;
@@ -67,7 +68,6 @@ export class KmsgTailer implements Tailer {
   private readonly checkpoint: CheckpointWriter | null;
   private closed = false;
   private closing: Promise<void> | null = null;
-  private busy: Promise<unknown> = Promise.resolve();
   private wake: (() => void) | null = null;
   private acked: TailPosition | null = null;
   private handedOut: TailPosition | null = null;
@@ -78,6 +78,7 @@ export class KmsgTailer implements Tailer {
     private readonly opts: TailerOptions,
     log: Logger,
   ) {
+    super();
     this.log = log.child({ component: 'tail', source: opts.path });
     this.batchLines = Math.max(1, opts.maxBatchLines ?? 1024);
     this.pollMs = Math.max(10, opts.pollIntervalMs ?? 250);
@@ -151,17 +152,7 @@ export class KmsgTailer implements Tailer {
     return next;
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<TailBatch> {
-    return { next: () => this.next() };
-  }
-
-  next(): Promise<IteratorResult<TailBatch>> {
-    const p = this.busy.then(() => this.nextInner());
-    this.busy = p.catch(() => undefined);
-    return p;
-  }
-
-  private async nextInner(): Promise<IteratorResult<TailBatch>> {
+  protected async nextInner(): Promise<IteratorResult<TailBatch>> {
     for (;;) {
       if (this.closed) return { done: true, value: undefined };
       const lines: string[] = [];
@@ -243,7 +234,7 @@ export class KmsgTailer implements Tailer {
       this.closed = true;
       this.wake?.();
       this.closing = (async () => {
-        await this.busy;
+        await this.readsDone();
         await this.checkpoint?.close();
         await this.fh?.close().catch(() => undefined);
         this.fh = null;

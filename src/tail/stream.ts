@@ -8,6 +8,7 @@ import { MAX_LINE } from '../io/record-reader';
 import { OffsetLineSplitter, type LineEntry } from './lines';
 import { tailMetrics } from './metrics';
 import type { TailBatch, Tailer, TailPosition, TailStats } from './types';
+import { SerialReader } from './serial-reader';
 
 export interface StreamTailerOptions {
   /** Shown in positions and logs, e.g. "-" for stdin. */
@@ -15,7 +16,7 @@ export interface StreamTailerOptions {
   maxBatchLines?: number;
 }
 
-export class StreamTailer implements Tailer {
+export class StreamTailer extends SerialReader implements Tailer {
   private readonly it: AsyncIterator<Buffer | string>;
   private readonly splitter: OffsetLineSplitter;
   private pending: LineEntry[] = [];
@@ -23,7 +24,6 @@ export class StreamTailer implements Tailer {
   private ended = false;
   private closed = false;
   private closing: Promise<void> | null = null;
-  private busy: Promise<unknown> = Promise.resolve();
   private readonly closedSignal: Promise<'closed'>;
   private signalClosed!: () => void;
   private readonly batchLines: number;
@@ -39,6 +39,7 @@ export class StreamTailer implements Tailer {
     private readonly opts: StreamTailerOptions,
     log: Logger,
   ) {
+    super();
     this.log = log.child({ component: 'tail', source: opts.name });
     this.it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
     this.batchLines = Math.max(1, opts.maxBatchLines ?? 1024);
@@ -52,17 +53,7 @@ export class StreamTailer implements Tailer {
     this.closedSignal = new Promise((resolve) => (this.signalClosed = () => resolve('closed')));
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<TailBatch> {
-    return { next: () => this.next() };
-  }
-
-  next(): Promise<IteratorResult<TailBatch>> {
-    const p = this.busy.then(() => this.nextInner());
-    this.busy = p.catch(() => undefined);
-    return p;
-  }
-
-  private async nextInner(): Promise<IteratorResult<TailBatch>> {
+  protected async nextInner(): Promise<IteratorResult<TailBatch>> {
     for (;;) {
       if (this.closed) return { done: true, value: undefined };
       if (this.pendingIdx < this.pending.length) return { done: false, value: this.takeBatch() };
@@ -127,7 +118,7 @@ export class StreamTailer implements Tailer {
       this.closed = true;
       this.signalClosed();
       this.closing = (async () => {
-        await this.busy;
+        await this.readsDone();
         // Stop reading stdin so the process can exit; other streams are the caller's to end.
         if (this.stream === process.stdin) process.stdin.pause();
       })();
