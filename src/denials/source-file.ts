@@ -2,7 +2,7 @@
 // gzip, or "-" for stdin. Read once, line by line, without holding more than one line.
 
 import { openInput } from '../io/input';
-import { LineSplitter } from '../io/line-splitter';
+import { ByteLineSplitter } from '../io/line-splitter';
 import type { Logger } from '../log';
 import type { EventV1 } from '../event/v1';
 import { countEvent, countGarbage, decodeEvent, type ReadCounts } from './event-input';
@@ -28,12 +28,13 @@ export async function readEventFiles(
       countEvent(counts, 'file');
       onEvent(d.ev, d.timeMs);
     };
-    const splitter = new LineSplitter(MAX_EVENT_LINE, (bytes) => {
+    const onBytes = (b: Buffer, s: number, e: number) => onLine(b.toString('utf8', s, e));
+    const splitter = new ByteLineSplitter(MAX_EVENT_LINE, (bytes) => {
       lineNo++;
       counts.inputs++;
       countGarbage(counts, 'file', 'line-too-long', { input: name, line: lineNo, bytes }, '', log);
     });
-    for await (const chunk of input.chunks()) splitter.push(chunk, onLine);
-    splitter.end(onLine);
+    for await (const chunk of input.chunks()) splitter.push(chunk, onBytes);
+    splitter.end(onBytes);
   }
 }

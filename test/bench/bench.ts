@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isRecord, parseLine, scanSeccompLine, SeccompLine } from '../../parsers';
-import { ByteLineSplitter, LineSplitter } from '../../src/io/line-splitter';
+import { ByteLineSplitter } from '../../src/io/line-splitter';
 import { MAX_LINE } from '../../src/io/record-reader';
 import { SeccompNdjson } from '../../src/event/seccomp-ndjson';
 import { benchKafkaPath, formatKafkaPath } from './kafka-path';
@@ -70,21 +70,18 @@ function inProcess(file: string, stage: Stage, rounds: number): Row & { cpuSecon
       }
     };
     const bytes = new ByteLineSplitter(MAX_LINE, () => lines++);
-    const text = new LineSplitter(MAX_LINE, () => lines++);
-    const onText = (l: string) => {
+    const onText = (b: Buffer, s: number, e: number) => {
       lines++;
-      parseText(l);
+      parseText(b.toString('utf8', s, e));
     };
     const t0 = process.hrtime.bigint();
     const c0 = process.cpuUsage();
     for (;;) {
       const n = fs.readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
-      if (stage === 'general') text.push(buf.subarray(0, n), onText);
-      else bytes.push(buf.subarray(0, n), onBytes);
+      bytes.push(buf.subarray(0, n), stage === 'general' ? onText : onBytes);
     }
-    if (stage === 'general') text.end(onText);
-    else bytes.end(onBytes);
+    bytes.end(stage === 'general' ? onText : onBytes);
     const cpu = process.cpuUsage(c0);
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     fs.closeSync(fd);
