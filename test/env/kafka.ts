@@ -11,10 +11,10 @@
 
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { freePort } from './net';
 
 export const SASL_USER = 'auditflow';
 export const SASL_PASSWORD = 'auditflow-secret';
@@ -69,18 +69,6 @@ function runScript(args: string[], timeoutMs: number, version: string): Promise<
       clearTimeout(timer);
       if (code === 0) resolve(out.trim());
       else reject(new Error(`test/env/kafka/kafka.sh ${args[0]} failed (exit ${code}):\n${err.trim()}`));
-    });
-  });
-}
-
-/** A free loopback TCP port (the kernel picks it; there is a small window before the broker binds it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
     });
   });
 }

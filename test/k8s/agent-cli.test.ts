@@ -3,7 +3,6 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +12,7 @@ import { resourcePath, SECCOMP_PROFILES } from '../../src/k8s/resources';
 import { BIN, runCli } from '../env/cli';
 import { clientAs, ensureDeployed, eventually, forgetNode, uniqueName } from '../env/k8s-setup';
 import { SA_NAMESPACE, type KubeEnv } from '../env/kube';
+import { freePort } from '../env/net';
 
 const NODE = uniqueName('cli-node');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-agent-cli-'));
@@ -21,17 +21,6 @@ let env: KubeEnv;
 let admin: KubeClient;
 let child: ChildProcess | undefined;
 let stderr = '';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function httpGet(url: string): Promise<{ status: number; text: string } | undefined> {
   try {

@@ -13,7 +13,8 @@ import type { EventV1 } from '../../src/event/v1';
 import { createLogger } from '../../src/log';
 import { createKafkaSink } from '../../src/sink/kafka';
 import { ROOT, runCli } from '../env/cli';
-import { ensureKafka, freePort, type KafkaBroker } from '../env/kafka';
+import { ensureKafka, type KafkaBroker } from '../env/kafka';
+import { freePort } from '../env/net';
 import { auditMark, readAuditSince, recordsForPid, runUnderSeccomp } from '../env/rig';
 
 const log = createLogger('test-denials-kafka');
