@@ -1,18 +1,77 @@
-// Whole-file writes that a reader or a crash never sees half done: write a temporary file beside the target,
-// fsync it, rename it over the target, then fsync the directory (which makes the rename itself durable).
+// The one way auditflow replaces a whole file (profiles, checkpoints, aggregator state, installed profiles):
+// a reader or a crash sees the old content or the new, never half of either.
+//
+// 1. The temporary file is created beside the target with O_CREAT|O_EXCL|O_NOFOLLOW: a name planted in the
+//    directory (a symlink to /etc/shadow, a FIFO) makes the write fail instead of writing through it.
+// 2. Its content is fsync'ed before the rename, so the rename can never expose an empty file after a crash.
+// 3. The rename replaces the target atomically; the target itself may not be a symlink, a device or a
+//    directory (`refuseSpecial`): replacing a symlink the admin made would silently move where data goes.
+// 4. The directory is fsync'ed, which makes the rename itself durable.
+// On any error the temporary file is removed and the error is rethrown with the target named in `cause`.
 
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
-export async function writeFileAtomic(file: string, text: string, mode = 0o644): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fh = await fs.promises.open(tmp, 'w', mode);
-  try {
-    await fh.writeFile(text, 'utf8');
-    await fh.sync();
-  } finally {
-    await fh.close();
+const { O_CREAT, O_EXCL, O_WRONLY, O_NOFOLLOW } = fs.constants;
+
+export interface AtomicWriteOptions {
+  /** File mode of the new file. Default 0644. */
+  mode?: number;
+  /** Create the directory (recursively) when it is missing. Default false. */
+  mkdir?: boolean;
+  /** fsync the directory after the rename. Default true. */
+  syncDir?: boolean;
+}
+
+/** Raised when the target exists and is not a regular file (symlink, device, FIFO, socket, directory). */
+export class NotRegularFileError extends Error {
+  readonly code = 'ENOTREG';
+  constructor(readonly file: string, what: string) {
+    super(`${file} is ${what}, not a regular file: refusing to replace it`);
   }
-  await fs.promises.rename(tmp, file);
+}
+
+let seq = 0;
+
+/** What `file` is when it exists and is not a regular file, else undefined (missing or regular). */
+export async function specialFileKind(file: string): Promise<string | undefined> {
+  let st: fs.Stats;
+  try {
+    st = await fs.promises.lstat(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  if (st.isFile()) return undefined;
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: AtomicWriteOptions | number = {}): Promise<void> {
+  const o: AtomicWriteOptions = typeof opts === 'number' ? { mode: opts } : opts;
+  const dir = path.dirname(file);
+  if (o.mkdir) await fs.promises.mkdir(dir, { recursive: true });
+  const special = await specialFileKind(file);
+  if (special !== undefined) throw new NotRegularFileError(file, special);
+  const tmp = path.join(dir, `.${path.basename(file).slice(0, 200)}.tmp-${process.pid}-${++seq}`);
+  let fh: fs.promises.FileHandle | undefined;
+  try {
+    fh = await fs.promises.open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW, o.mode ?? 0o644);
+    await fh.writeFile(data);
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    await fs.promises.rename(tmp, file);
+  } catch (e) {
+    await fh?.close().catch(() => undefined);
+    await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+    throw e;
+  }
+  if (o.syncDir !== false) await syncDir(dir);
 }
 
 export async function syncDir(dir: string): Promise<void> {
