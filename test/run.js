@@ -3,7 +3,7 @@
 // `npm test` runs every group; `npm run test:<group>` runs one. A group whose folder holds no compiled
 // test is an error, never a silent pass.
 'use strict';
-const { spawnSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -35,10 +35,21 @@ for (const name of names) {
 }
 // one file at a time: the suites share one auditd, containerd, apiserver and the audit rules
 const args = ['--test', '--test-concurrency=1', '--test-reporter=spec', ...dirs];
-const r = spawnSync(process.execPath, args, { stdio: ['inherit', 'pipe', 'inherit'], cwd: root, maxBuffer: 1 << 30 });
-const out = r.stdout ? r.stdout.toString() : '';
-process.stdout.write(out);
-// The plain closing line, whatever reporter is in use.
-const count = (k) => Number((out.match(new RegExp(`^ℹ ${k} (\\d+)$`, 'm')) || [])[1] || 0);
-console.log(`tests: ${count('pass')} passed, ${count('fail') + count('cancelled')} failed, ${count('skipped') + count('todo')} skipped`);
-process.exit(r.status === null ? 1 : r.status);
+// The runner's output is streamed as it comes (a whole run takes many minutes) and kept for the closing count.
+const child = spawn(process.execPath, args, { stdio: ['inherit', 'pipe', 'inherit'], cwd: root });
+let out = '';
+child.stdout.on('data', (b) => {
+  process.stdout.write(b);
+  out += b.toString('utf8');
+  if (out.length > 1 << 24) out = out.slice(-(1 << 20)); // only the summary at the end is read back
+});
+const t0 = Date.now();
+child.on('close', (code) => {
+  // The plain closing line, whatever reporter is in use.
+  const count = (k) => Number((out.match(new RegExp(`^ℹ ${k} (\\d+)$`, 'm')) || [])[1] || 0);
+  const secs = Math.round((Date.now() - t0) / 1000);
+  console.log(`test/run.js: ${names.join(', ')} in ${secs} s`);
+  console.log(`tests: ${count('pass')} passed, ${count('fail') + count('cancelled')} failed, ${count('skipped') + count('todo')} skipped`);
+  process.exit(code === null ? 1 : code);
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));

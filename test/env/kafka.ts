@@ -50,9 +50,9 @@ function findUp(rel: string): string {
   }
 }
 
-function runScript(args: string[], timeoutMs: number, version: string): Promise<string> {
+function runScript(args: string[], timeoutMs: number, version: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAFKA_VERSION: version } });
+    const child = spawn('bash', [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...extraEnv, KAFKA_VERSION: version } });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -115,7 +115,8 @@ async function waitAnswers(brokers: string[], dir: string, ms: number): Promise<
 }
 
 /** Starts a fresh broker (fetching the jars on first use) and resolves once it answers. */
-export async function ensureKafka(opts: { version?: string } = {}): Promise<KafkaBroker> {
+/** `clusterId` forces the KRaft cluster id the storage is formatted with (default: a random one). */
+export async function ensureKafka(opts: { version?: string; clusterId?: string } = {}): Promise<KafkaBroker> {
   const version = opts.version ?? process.env['KAFKA_VERSION'] ?? '3.9.2';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-kafka-'));
   const [port, cport, sport] = [await freePort(), await freePort(), await freePort()];
@@ -134,7 +135,8 @@ export async function ensureKafka(opts: { version?: string } = {}): Promise<Kafk
     });
   }
   const start = async (): Promise<void> => {
-    const out = await runScript(['start', dir, String(port), String(cport), String(sport)], 15 * 60_000, version);
+    const env = opts.clusterId === undefined ? {} : { KAFKA_CLUSTER_ID: opts.clusterId };
+    const out = await runScript(['start', dir, String(port), String(cport), String(sport)], 15 * 60_000, version, env);
     pid = Number(out.split('\n').pop());
     if (!Number.isInteger(pid) || pid <= 0) throw new Error(`kafka.sh start printed no pid: ${out}`);
     running.add(pid);

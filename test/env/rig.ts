@@ -265,6 +265,9 @@ async function openChain(logPath: string): Promise<ChainFile[]> {
 
 /** The current end of auditd's log, to read later exactly the lines written after this moment. */
 export async function auditMark(): Promise<AuditMark> {
+  // A mark is only meaningful with auditd writing: whoever asks for one gets auditd brought up (idempotent,
+  // once per process), so a test file never depends on an earlier file having started it.
+  await ensureAuditd();
   const logPath = await auditLogPath();
   let fh: fsp.FileHandle;
   try {
@@ -394,6 +397,7 @@ export async function readAuditSince(mark: AuditMark, opts: ReadAuditOptions = {
 
 /** Sends a USER record through the kernel's audit queue; returns the token it carries. */
 async function sendSyncMarker(): Promise<string> {
+  await ensureAuditd();
   const token = `auditflow-sync-${process.pid}-${randomBytes(6).toString('hex')}`;
   const r = await execCapture('auditctl', ['-m', token], { timeoutMs: 10_000 }).catch((e: Error) => {
     throw new Error(`${e.message}: install auditd with test/env/auditd.sh`);

@@ -109,8 +109,13 @@ start() { # DIR PORT CPORT SASL_PORT
   # shellcheck disable=SC2046
   if [ ! -f "$dir/data/meta.properties" ]; then
     local cid
-    cid=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
-    java $(java_opts "$dir") -cp "$LIB/*" kafka.tools.StorageTool format -t "$cid" -c "$dir/server.properties" \
+    # A KRaft cluster id is 16 random bytes in URL-safe base64, so one in 64 starts with '-' and the storage
+    # tool would take it for an option. Kafka's own Uuid.randomUuid() draws again in that case; so do we, and
+    # the id is also passed as --cluster-id=ID, which can never be read as an option.
+    # KAFKA_CLUSTER_ID forces one (test/kafka/rig.test.ts passes one that starts with '-').
+    cid=${KAFKA_CLUSTER_ID:--}
+    while [[ -z "${KAFKA_CLUSTER_ID:-}" && "$cid" == -* ]]; do cid=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='); done
+    java $(java_opts "$dir") -cp "$LIB/*" kafka.tools.StorageTool format "--cluster-id=$cid" -c "$dir/server.properties" \
       --add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]" >"$dir/format.log" 2>&1 \
       || die "formatting KRaft storage in $dir failed: $(tail -20 "$dir/format.log")"
   fi
