@@ -15,7 +15,28 @@ const groups = {
   k8s: ['k8s'],
   e2e: ['e2e'],
 };
+// `unit`: every test file, from every folder, that needs neither root nor a service (auditd, containerd,
+// Kafka, the apiserver, a registry) — it runs on a laptop in under a minute. A file is a service test when it
+// uses the rig's service helpers or touches the audit subsystem, mounts or root-only paths; the list is
+// derived, not kept by hand, so a new file lands in the right tier by what it does.
+const SERVICE = /require\("\.\.\/env\/(rig|cri|kafka|kube|runc|k8s-setup|run-node|registry|e2e-procs)"\)|auditctl|getuid|\bmount\b|scmp_sys_resolver|\/dev\/kmsg/;
 const want = process.argv[2] || 'all';
+if (want === 'unit') {
+  const files = [];
+  for (const d of ['parsers', 'cli', 'node', 'kafka', 'k8s', 'e2e', 'oci']) {
+    const dir = path.join(root, 'dist', 'test', d);
+    if (!fs.existsSync(dir)) continue;
+    for (const f of fs.readdirSync(dir, { recursive: true }).map(String).sort()) {
+      if (f.endsWith('.test.js') && !SERVICE.test(fs.readFileSync(path.join(dir, f), 'utf8'))) files.push(path.join(dir, f));
+    }
+  }
+  if (files.length === 0) {
+    console.error('test/run.js: no compiled unit tests in dist/test; run "npm run build" first');
+    process.exit(2);
+  }
+  runTests(['--test', '--test-reporter=spec', ...files], ['unit']);
+  return;
+}
 const names = want === 'all' ? Object.keys(groups) : [want];
 const dirs = [];
 for (const name of names) {
@@ -34,7 +55,9 @@ for (const name of names) {
   }
 }
 // one file at a time: the suites share one auditd, containerd, apiserver and the audit rules
-const args = ['--test', '--test-concurrency=1', '--test-reporter=spec', ...dirs];
+runTests(['--test', '--test-concurrency=1', '--test-reporter=spec', ...dirs], names);
+
+function runTests(args, names) {
 // The runner's output is streamed as it comes (a whole run takes many minutes) and kept for the closing count.
 const child = spawn(process.execPath, args, { stdio: ['inherit', 'pipe', 'inherit'], cwd: root });
 let out = '';
@@ -53,3 +76,4 @@ child.on('close', (code) => {
   process.exit(code === null ? 1 : code);
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+}
