@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs a named group of test suites with Node's built-in runner over the compiled tests in dist/test.
-// `npm test` runs every group; `npm run test:<group>` runs one. A group whose folder holds no compiled
-// test is an error, never a silent pass.
+// `npm test` runs every group; `npm run test:<group>` runs one; `npm run test:unit` the root-free tier. A group
+// whose folder holds no compiled test is an error, never a silent pass. Output streams as each file finishes.
 'use strict';
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -15,65 +15,73 @@ const groups = {
   k8s: ['k8s'],
   e2e: ['e2e'],
 };
+
 // `unit`: every test file, from every folder, that needs neither root nor a service (auditd, containerd,
-// Kafka, the apiserver, a registry) — it runs on a laptop in under a minute. A file is a service test when it
-// uses the rig's service helpers or touches the audit subsystem, mounts or root-only paths; the list is
-// derived, not kept by hand, so a new file lands in the right tier by what it does.
-const SERVICE = /require\("\.\.\/env\/(rig|cri|kafka|kube|runc|k8s-setup|run-node|registry|e2e-procs)"\)|auditctl|getuid|\bmount\b|scmp_sys_resolver|\/dev\/kmsg/;
-const want = process.argv[2] || 'all';
-if (want === 'unit') {
+// Kafka, the apiserver, a registry). A file is a service test when it uses the rig's service helpers or
+// touches the audit subsystem, mounts or root-only paths; the list is derived, not kept by hand, so a new
+// file lands in the right tier by what it does.
+const SERVICE =
+  /require\("\.\.\/env\/(rig|cri|kafka|kube|runc|k8s-setup|run-node|registry|e2e-procs)"\)|auditctl|getuid|\bmount\b|scmp_sys_resolver|\/dev\/kmsg/;
+
+function unitFiles() {
   const files = [];
-  for (const d of ['parsers', 'cli', 'node', 'kafka', 'k8s', 'e2e', 'oci']) {
-    const dir = path.join(root, 'dist', 'test', d);
-    if (!fs.existsSync(dir)) continue;
+  const top = path.join(root, 'dist', 'test');
+  for (const d of fs.existsSync(top) ? fs.readdirSync(top).sort() : []) {
+    const dir = path.join(top, d);
+    if (!fs.statSync(dir).isDirectory() || d === 'env' || d === 'bench') continue;
     for (const f of fs.readdirSync(dir, { recursive: true }).map(String).sort()) {
       if (f.endsWith('.test.js') && !SERVICE.test(fs.readFileSync(path.join(dir, f), 'utf8'))) files.push(path.join(dir, f));
     }
   }
-  if (files.length === 0) {
-    console.error('test/run.js: no compiled unit tests in dist/test; run "npm run build" first');
-    process.exit(2);
-  }
-  runTests(['--test', '--test-reporter=spec', ...files], ['unit']);
-  return;
+  if (files.length === 0) fail('no compiled unit tests in dist/test; run "npm run build" first');
+  return files;
 }
-const names = want === 'all' ? Object.keys(groups) : [want];
-const dirs = [];
-for (const name of names) {
-  if (!groups[name]) {
-    console.error(`test/run.js: unknown test group "${name}" (known: ${Object.keys(groups).join(', ')}, all)`);
-    process.exit(2);
-  }
-  for (const d of groups[name]) {
-    const dir = path.join(root, 'dist', 'test', d);
-    const found = fs.existsSync(dir) && fs.readdirSync(dir, { recursive: true }).some((f) => String(f).endsWith('.test.js'));
-    if (!found) {
-      console.error(`test/run.js: no compiled tests in ${path.relative(root, dir)}; run "npm run build" first`);
-      process.exit(2);
-    }
-    dirs.push(dir);
-  }
-}
-// one file at a time: the suites share one auditd, containerd, apiserver and the audit rules
-runTests(['--test', '--test-concurrency=1', '--test-reporter=spec', ...dirs], names);
 
-function runTests(args, names) {
-// The runner's output is streamed as it comes (a whole run takes many minutes) and kept for the closing count.
-const child = spawn(process.execPath, args, { stdio: ['inherit', 'pipe', 'inherit'], cwd: root });
-let out = '';
-child.stdout.on('data', (b) => {
-  process.stdout.write(b);
-  out += b.toString('utf8');
-  if (out.length > 1 << 24) out = out.slice(-(1 << 20)); // only the summary at the end is read back
-});
-const t0 = Date.now();
-child.on('close', (code) => {
-  // The plain closing line, whatever reporter is in use.
-  const count = (k) => Number((out.match(new RegExp(`^ℹ ${k} (\\d+)$`, 'm')) || [])[1] || 0);
-  const secs = Math.round((Date.now() - t0) / 1000);
-  console.log(`test/run.js: ${names.join(', ')} in ${secs} s`);
-  console.log(`tests: ${count('pass')} passed, ${count('fail') + count('cancelled')} failed, ${count('skipped') + count('todo')} skipped`);
-  process.exit(code === null ? 1 : code);
-});
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+function groupDirs(names) {
+  const dirs = [];
+  for (const name of names) {
+    if (!groups[name]) fail(`unknown test group "${name}" (known: ${Object.keys(groups).join(', ')}, unit, all)`);
+    for (const d of groups[name]) {
+      const dir = path.join(root, 'dist', 'test', d);
+      const found = fs.existsSync(dir) && fs.readdirSync(dir, { recursive: true }).some((f) => String(f).endsWith('.test.js'));
+      if (!found) fail(`no compiled tests in ${path.relative(root, dir)}; run "npm run build" first`);
+      dirs.push(dir);
+    }
+  }
+  return dirs;
+}
+
+function fail(message) {
+  console.error(`test/run.js: ${message}`);
+  process.exit(2);
+}
+
+/** Runs node --test, streaming its output and keeping it for the closing count. */
+function runTests(args, label) {
+  const child = spawn(process.execPath, args, { stdio: ['inherit', 'pipe', 'inherit'], cwd: root });
+  let out = '';
+  child.stdout.on('data', (b) => {
+    process.stdout.write(b);
+    out += b.toString('utf8');
+    if (out.length > 1 << 24) out = out.slice(-(1 << 20)); // only the summary at the end is read back
+  });
+  const t0 = Date.now();
+  child.on('close', (code) => {
+    // The plain closing line, whatever reporter is in use.
+    const count = (k) => Number((out.match(new RegExp(`^ℹ ${k} (\\d+)$`, 'm')) || [])[1] || 0);
+    console.log(`test/run.js: ${label} in ${Math.round((Date.now() - t0) / 1000)} s`);
+    console.log(`tests: ${count('pass')} passed, ${count('fail') + count('cancelled')} failed, ${count('skipped') + count('todo')} skipped`);
+    process.exit(code === null ? 1 : code);
+  });
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+}
+
+const want = process.argv[2] || 'all';
+if (want === 'unit') {
+  // files in parallel: none of them shares a service
+  runTests(['--test', '--test-reporter=spec', ...unitFiles()], 'unit');
+} else {
+  const names = want === 'all' ? Object.keys(groups) : [want];
+  // one file at a time: the suites share one auditd, containerd, apiserver and the audit rules
+  runTests(['--test', '--test-concurrency=1', '--test-reporter=spec', ...groupDirs(names)], names.join(', '));
 }
