@@ -48,6 +48,30 @@ export class Fields {
     return this.indexOf(key) !== -1;
   }
 
+  /** How many fields. */
+  get size(): number {
+    return this.at.length / STRIDE;
+  }
+
+  /** Offsets and quote of the last field: [key start, value start, value end, quote]; undefined when none. */
+  last(): [number, number, number, Quote] | undefined {
+    const i = this.at.length - STRIDE;
+    return i < 0 ? undefined : [this.at[i]!, this.at[i + 2]!, this.at[i + 3]!, this.at[i + 4] as Quote];
+  }
+
+  /** These fields without the last one (a field a cut line may have cut). */
+  withoutLast(): Fields {
+    return new Fields(this.text, this.at.slice(0, Math.max(0, this.at.length - STRIDE)));
+  }
+
+  /** These fields and one more, given by its offsets. */
+  with(ks: number, ke: number, vs: number, ve: number, q: Quote): Fields {
+    const at = new Int32Array(this.at.length + STRIDE);
+    at.set(this.at);
+    at.set([ks, ke, vs, ve, q], this.at.length);
+    return new Fields(this.text, at);
+  }
+
   /** The value as written, without its quotes; undefined when the key is absent. First occurrence wins. */
   get(key: string): string | undefined {
     const i = this.indexOf(key);
@@ -154,7 +178,97 @@ export const scan = {
   gluedAt: -1,
   /** Offset of interpreted fields whose 0x1d separator was lost (`key=(null)ARCH=x86_64`), or -1. */
   lostSeparatorAt: -1,
+  /**
+   * Set when an LSM label ran past the `end` given (the label held a 0x1d byte, which an AppArmor exec path
+   * can): the offset where the raw fields really end (the 0x1d after the label, or the text's length).
+   */
+  rawEnd: -1,
 };
+
+/**
+ * Where the value of an LSM label (`subj=`, `obj=`, `subj_<lsm>=`, `obj_<lsm>=`) ends.
+ *
+ * The kernel writes labels unquoted (audit_log_task_context: `" subj=%s"`; audit_log_name: `" obj=%s"`), and
+ * an AppArmor label holds spaces and, for a child under a null profile, its exec path:
+ * `subj=prof//null-/tmp/x syscall=59 (complain)`. A workload chooses that path, so nothing inside a label
+ * may be read as a field. What bounds the label is what the kernel writes after it:
+ *  - for the record types listed in LABEL_NEXT, one known key (audit_log_task → ` pid=` for SECCOMP and
+ *    ANOM_ABEND; audit_log_task_info + audit_log_key → ` key=` for SYSCALL; audit_log_set_loginuid →
+ *    ` old-auid=` for LOGIN). The kernel writes that key once, after the label, and every field after it is
+ *    a number, a keyword or an audit_log_untrustedstring value (quoted only when it has no space, quote or
+ *    control byte; hex otherwise), none of which can hold ` key=`. So the LAST ` key=` of the line is the
+ *    genuine one, and the label runs up to it, whatever the label contains;
+ *  - otherwise (PATH `obj=` before `nametype=`/`objtype=`, OBJ_PID before `ocomm=`, CONFIG_CHANGE before
+ *    `op=`, DAEMON_* before `res=`, IPC at the end, …): the same property read backwards. From the end of the
+ *    line, fields that have no space in their value (key=value, key="value") are the kernel's; the label is
+ *    what is left before them: it ends with its last word that is not such a field (AppArmor always ends a
+ *    confined label with ` (mode)`), or is the one word after `subj=` (SELinux and Smack labels have no
+ *    spaces).
+ * `next` is the key of LABEL_NEXT for the record type, '' for the backwards rule, '$' when the label runs to
+ * `end` (USER_* records, where the caller cut the text before ` msg='`). Returns the label's end offset.
+ */
+export function labelEnd(text: string, vs: number, end: number, next: string): number {
+  if (next === '$') {
+    while (end > vs && text.charCodeAt(end - 1) === SPACE) end--;
+    return end;
+  }
+  const lineEnd = text.length > 0 && text.charCodeAt(text.length - 1) === 0x0d ? text.length - 1 : text.length;
+  if (next !== '') {
+    // interpreted (ENRICHED) keys are upper case, so ` pid=` is never one of them
+    const at = text.lastIndexOf(' ' + next + '=', lineEnd);
+    if (at >= vs) return at;
+  }
+  // Backwards: words split on spaces and 0x1d; stop at the first one that is not a field.
+  let we = lineEnd;
+  for (;;) {
+    while (we > vs && isWordSep(text.charCodeAt(we - 1))) we--;
+    if (we <= vs) return vs;
+    let ws = we;
+    while (ws > vs && !isWordSep(text.charCodeAt(ws - 1))) ws--;
+    if (ws === vs || !isFieldWord(text, ws, we)) return we;
+    we = ws;
+  }
+}
+
+const isWordSep = (c: number) => c === SPACE || c === GS;
+
+/** `key=value` or `key="value"` with a key of letters, digits, `_` and `-`, and no space in the word. */
+function isFieldWord(text: string, s: number, e: number): boolean {
+  let i = s;
+  for (; i < e; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x3d /* = */) break;
+    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d;
+    if (!ok) return false;
+  }
+  if (i === s || i === e) return false;
+  const v = i + 1;
+  if (v < e && text.charCodeAt(v) === DQUOTE) return e - v >= 2 && text.charCodeAt(e - 1) === DQUOTE && text.indexOf('"', v + 1) === e - 1;
+  if (v < e && text.charCodeAt(v) === SQUOTE) return false; // msg='…' payloads hold spaces: not a word
+  return true;
+}
+
+/** `subj`, `obj`, `subj_<lsm>`, `obj_<lsm>` (MAC_TASK_CONTEXTS / MAC_OBJ_CONTEXTS with several LSMs). */
+function isLabelKey(text: string, ks: number, ke: number): boolean {
+  const n = ke - ks;
+  const c = text.charCodeAt(ks);
+  if (c === 0x73 /* s */) return n >= 4 && text.startsWith('subj', ks) && (n === 4 || text.charCodeAt(ks + 4) === 0x5f);
+  if (c === 0x6f /* o */) return n >= 3 && text.startsWith('obj', ks) && (n === 3 || text.charCodeAt(ks + 3) === 0x5f);
+  return false;
+}
+
+/** The key the kernel writes right after the task's label, per record type (see labelEnd). */
+const LABEL_NEXT: Record<string, string> = {
+  SECCOMP: 'pid',
+  ANOM_ABEND: 'pid',
+  SYSCALL: 'key',
+  LOGIN: 'old-auid',
+};
+
+/** The `next` argument of tokenize() for a kernel record of `type`: how its labels are bounded. */
+export function labelNextFor(type: string): string {
+  return LABEL_NEXT[type] ?? '';
+}
 
 /**
  * In an unquoted value, `=` at `eq` may be the start of ENRICHED interpreted fields glued on without their
@@ -180,6 +294,10 @@ function interpretedKeyStart(text: string, vs: number, eq: number): number {
  * skipped. A quoted value runs to its closing quote; an unterminated one (a truncated line) runs to `end`
  * and sets `scan.truncated`. A `msg=audit(` field means another record was glued onto the line: scanning
  * stops before its `type=` and `scan.gluedAt` says where it starts.
+ *
+ * `labels`: for the kernel's own fields, how LSM labels (`subj=`, `obj=`) are bounded (labelEnd's `next`:
+ * labelNextFor(type), or '$'); their text is one value, never scanned for fields or glued records.
+ * Undefined for text that has no kernel labels (a user-space payload, the ENRICHED part).
  */
 // Fields are written here first and copied out once, sized, per record: cheaper than growing an array.
 let SCRATCH = new Int32Array(STRIDE * 256);
@@ -190,11 +308,12 @@ function grow(): void {
   SCRATCH = bigger;
 }
 
-export function tokenize(text: string, start: number, end: number): Fields {
+export function tokenize(text: string, start: number, end: number, labels?: string): Fields {
   let n = 0;
   scan.truncated = false;
   scan.gluedAt = -1;
   scan.lostSeparatorAt = -1;
+  scan.rawEnd = -1;
   let i = start;
   // Native indexOf does the scanning; `eq` is always the next '=' at or after `i` (or beyond `end`).
   let eq = text.indexOf('=', i);
@@ -237,6 +356,26 @@ export function tokenize(text: string, start: number, end: number): Fields {
       SCRATCH[n + 4] = c === DQUOTE ? Quote.Double : Quote.Single;
       n += STRIDE;
       i = ve + 1;
+      continue;
+    }
+    if (labels !== undefined && isLabelKey(text, ks, ke)) {
+      // An LSM label: its whole text is the value (labelEnd), spaces, `=` and quotes included.
+      let le = labelEnd(text, i, end, labels);
+      if (le > end) {
+        // the label held the 0x1d byte that `end` was: the raw fields end at the 0x1d after the label
+        const gs = text.indexOf('\x1d', le);
+        end = gs === -1 ? text.length : gs;
+        scan.rawEnd = end;
+        if (le > end) le = end;
+      }
+      SCRATCH[n] = ks;
+      SCRATCH[n + 1] = ke;
+      SCRATCH[n + 2] = i;
+      SCRATCH[n + 3] = le;
+      SCRATCH[n + 4] = Quote.None;
+      n += STRIDE;
+      i = le;
+      eq = text.indexOf('=', i);
       continue;
     }
     const vs = i;

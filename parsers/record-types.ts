@@ -69,3 +69,17 @@ export function kindOfType(type: string): RecordKind {
       return type.startsWith('APPARMOR') ? 'apparmor' : 'other';
   }
 }
+
+/**
+ * Whether records of this type carry user-space text: AUDIT_USER (1005) and the user message ranges
+ * AUDIT_FIRST_USER_MSG…AUDIT_LAST_USER_MSG (1100–1199) and AUDIT_FIRST_USER_MSG2…AUDIT_LAST_USER_MSG2
+ * (2100–2999), which the kernel accepts from any process with CAP_AUDIT_WRITE and writes as
+ * `pid= uid= auid= ses= [subj=] msg='<text as sent>'` (kernel/audit.c audit_receive_msg). For a name this
+ * table does not know (auditd names more types than it lists), undefined: the caller decides by content.
+ */
+export function isUserSpaceType(type: string, typeNr: number | undefined): boolean | undefined {
+  const nr = typeNr ?? recordTypeNumber(type);
+  if (nr !== undefined) return nr === 1005 || (nr >= 1100 && nr <= 1199) || (nr >= 2100 && nr <= 2999);
+  if (type.startsWith('USER') || type.startsWith('CRED_')) return true;
+  return undefined;
+}

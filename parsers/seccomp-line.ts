@@ -158,6 +158,9 @@ const K_AUID = pack('auid');
 const K_COMM = pack('comm');
 const K_ARCH = pack('arch');
 const K_CODE = pack('code');
+const K_SUBJ = pack('subj');
+const K_OBJ = pack('obj');
+const PID_KEY = Buffer.from(' pid=', 'latin1');
 const SYSCALL = Buffer.from('syscall', 'latin1');
 
 const HEADER = Buffer.from('type=SECCOMP msg=audit(', 'latin1');
@@ -248,6 +251,22 @@ export function scanSeccompLine(buf: Buffer, start: number, end: number, out: Se
     let ve: number;
     let quoted = false;
     const c0 = p < end ? buf[p]! : SPACE;
+    if (keyLen >= 4 && c0 !== DQUOTE && c0 !== SQUOTE && isLabelKey(buf, ks, keyLen)) {
+      // The task's LSM label (`subj=system_u:system_r:container_t:s0`, `subj=prof (enforce)`): as
+      // fields.ts labelEnd() bounds it for SECCOMP, it runs up to the last ` pid=` of the line. Taken here
+      // only when that is after it and the label is plain (printable ASCII, no `=` but a leading one):
+      // anything else, like a label holding an exec path with `=` in it, goes to parseLine.
+      if (keyLen !== 4) return false; // subj_<lsm>: several LSMs
+      const at = lastIndexOf(buf, PID_KEY, vs, end);
+      if (at < 0) return false;
+      for (let i = vs; i < at; i++) {
+        const c = buf[i]!;
+        if (c < 0x20 || c > 0x7e || (c === EQ && i !== vs)) return false;
+      }
+      p = at;
+      continue;
+    }
+    if (keyLen === 3 && buf[ks] === 0x6f && (((buf[ks]! << 16) | (buf[ks + 1]! << 8) | buf[ks + 2]!) === K_OBJ)) return false;
     if (c0 === DQUOTE) {
       vs = ++p;
       for (;;) {
@@ -348,6 +367,20 @@ export function scanSeccompLine(buf: Buffer, start: number, end: number, out: Se
   out.code = code;
   setAction(out, code);
   return true;
+}
+
+/** `subj`, `subj_*` or `obj_*` at `ks` (fields.ts isLabelKey, for keys of 4 characters or more). */
+function isLabelKey(buf: Buffer, ks: number, n: number): boolean {
+  const c = buf[ks];
+  if (c === 0x73 /* s */) return ((buf[ks]! << 24) | (buf[ks + 1]! << 16) | (buf[ks + 2]! << 8) | buf[ks + 3]!) === K_SUBJ && (n === 4 || buf[ks + 4] === 0x5f);
+  if (c === 0x6f /* o */) return buf[ks + 1] === 0x62 && buf[ks + 2] === 0x6a && buf[ks + 3] === 0x5f;
+  return false;
+}
+
+/** The last offset in [from, end) where `what` starts, or -1. */
+function lastIndexOf(buf: Buffer, what: Buffer, from: number, end: number): number {
+  const at = buf.lastIndexOf(what, end - what.length);
+  return at >= from ? at : -1;
 }
 
 function isNodeOrHost(buf: Buffer, p: number): boolean {

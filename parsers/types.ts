@@ -1,5 +1,7 @@
 // Public types of the parsers library. Pure data: nothing here does I/O.
 
+import type { AuditRecord } from './record';
+
 /** How the line reached us; decides which header form was recognised. */
 export type SourceFormat = 'auditd' | 'auditd-enriched' | 'syslog' | 'kmsg' | 'journal';
 
@@ -45,6 +47,8 @@ export interface AvcInfo {
   permissive: boolean | undefined;
   source: SelinuxContext | undefined;
   target: SelinuxContext | undefined;
+  /** Set when the record was cut short (its line is a `truncated` ParseError): never a profile tuple. */
+  truncated?: true;
 }
 
 export interface SelinuxErrInfo {
@@ -91,6 +95,11 @@ export interface ParseError {
   readonly message: string;
   /** At most the first 256 characters of the offending line, for the log. */
   readonly excerpt: string;
+  /**
+   * `truncated` only: what could still be read from a record cut short, marked `truncated` (the last field,
+   * which the cut may have shortened, dropped). For logs and forensics; never a profile tuple.
+   */
+  readonly partial?: AuditRecord;
 }
 
 /**

@@ -32,6 +32,8 @@ export class SelinuxProfileBuilder {
     const src = avc.source?.type;
     const tgt = avc.target?.type;
     const cls = avc.tclass;
+    // a record cut short (parsers: a `truncated` error's partial) may name a cut type or class
+    if (avc.truncated) return this.reject('record cut short');
     if (!src || !tgt || !cls) return this.reject('missing scontext, tcontext or tclass');
     if (!IDENT.test(src) || !IDENT.test(tgt) || !IDENT.test(cls)) return this.reject('unexpected characters in a type or class');
     const perms = avc.permissions.filter((p) => IDENT.test(p));

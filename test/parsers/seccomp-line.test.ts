@@ -43,6 +43,14 @@ const VARIANTS: Record<string, string[]> = {
   code: ['0x7ffc0000', '0x50001', '0x80000000', '0x0', '0x7fff0000', '0x30005', '7ffc0000', '0X7FFC0000', '0x', '0x123456789', 'zz', '"0x7ffc0000"', '0x7ffc0000AUID="unset"'],
 };
 
+// Labels as the kernel writes them (unquoted), a workload's exec path inside some (AppArmor null profiles).
+const HOSTILE_LABELS = [
+  'system_u:system_r:container_t:s0:c1,c2', 'unconfined', '=cri-containerd.apparmor.d (enforce)', 'docker-default (enforce)',
+  'p//null-/tmp/x syscall=59 pid=7 comm="evil" (complain)', 'p//null-/tmp/KEY="x (complain)', 'p//null-/tmp/a pid=1 (enforce)',
+  'p//null-/tmp/a type=SECCOMP msg=audit(1.000:9): pid=1 syscall=59 (enforce)', 'p//null-/tmp/a\x1dUID="x" (complain)',
+  "p//null-/tmp/a msg='x (complain)", 'p//null-/tmp/a code=0x0 arch=40000003 (enforce)', '', '?',
+];
+
 function vary(body: string, rand: () => number): string {
   let b = body;
   for (const [key, values] of Object.entries(VARIANTS)) {
@@ -57,6 +65,8 @@ function vary(body: string, rand: () => number): string {
   if (rand() < 0.05) b = b.replace(' ', '  '); // doubled separator
   if (rand() < 0.05) b += ' ';
   if (rand() < 0.05) b = b.replace(' sig=', ' subj=system_u:system_r:container_t:s0:c1,c2 sig=');
+  // the task's label where the kernel writes it (before pid=), some of them hostile AppArmor labels
+  if (rand() < 0.1) b = b.replace(/(^| )pid=/, `$1subj=${HOSTILE_LABELS[Math.floor(rand() * HOSTILE_LABELS.length)]!} pid=`);
   return b;
 }
 
@@ -190,6 +200,30 @@ describe('byte-level SECCOMP scanner (hot path)', () => {
       assert.ok(isRecord(r), `accepted what parseLine rejects: ${JSON.stringify(buf.toString('latin1', start, end))}`);
       assert.deepEqual(viewOf(l), recordOf(r));
     }
+  });
+
+  it('hostile labels: whatever the label holds, both read the fields the kernel wrote after it', () => {
+    const tail = 'pid=4242 comm="sleep" exe="/bin/sleep" sig=0 arch=c000003e syscall=165 compat=0 ip=0x1 code=0x7ffc0000';
+    let accepted = 0;
+    for (const label of HOSTILE_LABELS) {
+      for (const enriched of ['', ENRICHED]) {
+        const line = `type=SECCOMP msg=audit(1.000:1): auid=4294967295 uid=0 gid=0 ses=4294967295 subj=${label} ${tail}${enriched}`;
+        const r = parseLine(line);
+        assert.ok(isRecord(r), `${JSON.stringify(line)}: ${JSON.stringify(r)}`);
+        assert.equal(r.fields.get('subj'), label);
+        assert.equal(r.int('pid'), 4242, line);
+        assert.equal(r.str('comm'), 'sleep', line);
+        assert.equal(r.syscall?.nr, 165, line);
+        assert.equal(r.seccomp?.action, 'log', line);
+        assert.equal(r.rest, undefined);
+        const l = scan(line);
+        if (l === undefined) continue;
+        accepted++;
+        assert.deepEqual(viewOf(l), recordOf(r), JSON.stringify(line));
+      }
+    }
+    // SELinux and plain AppArmor labels keep the fast path
+    assert.ok(accepted >= 8, `only ${accepted} hostile-label lines took the fast path`);
   });
 
   it('declines what it does not read exactly like parseLine: those lines take parseLine', () => {
