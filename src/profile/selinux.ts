@@ -18,14 +18,26 @@ export interface SelinuxProfileResource {
   };
 }
 
-// SELinux type, class and permission names are identifiers; anything else in a log is refused rather
-// than written into policy text.
-const IDENT = /^[A-Za-z0-9_.@-]+$/;
+// SELinux type, class and permission names from a log become CIL text (and SelinuxProfile keys), so only
+// what CIL accepts as a name is kept; anything else is refused (counted in `rejected`), never written into
+// policy text. CIL names (libsepol cil_verify_name): a letter, then letters, digits, "_" and "-", under
+// 2048 characters. Types may be dot-qualified (a block's type: my_container.process); classes and
+// permissions may not. Words that mean something else in an allow rule (self: the source; all: every
+// permission; and/or/not/xor…: an expression) are not names, nor is SPO's "@self" placeholder.
+const CIL_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+const CIL_TYPE = /^[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z][A-Za-z0-9_-]*)*$/;
+const CIL_MAX_NAME = 2047;
+const CIL_RESERVED = new Set(['self', 'all', 'and', 'or', 'not', 'xor', 'eq', 'neq', 'dom', 'domby', 'incomp', 'range']);
+
+/** Whether `s` can be written into CIL as a type (`qualified`: dots allowed) or a class/permission name. */
+export function isCilName(s: string, qualified = false): boolean {
+  return s.length <= CIL_MAX_NAME && (qualified ? CIL_TYPE : CIL_NAME).test(s) && !CIL_RESERVED.has(s);
+}
 
 export class SelinuxProfileBuilder {
   private readonly allow = new Map<string, Map<string, Set<string>>>();
   readonly sourceTypes = new Set<string>();
-  /** AVCs that could not be used (no target type, class, or odd characters), by reason. */
+  /** AVCs (or their permissions) that could not be used (no target type or class, not CIL names), by reason. */
   readonly rejected = new Map<string, number>();
 
   add(avc: AvcInfo): void {
@@ -35,8 +47,10 @@ export class SelinuxProfileBuilder {
     // a record cut short (parsers: a `truncated` error's partial) may name a cut type or class
     if (avc.truncated) return this.reject('record cut short');
     if (!src || !tgt || !cls) return this.reject('missing scontext, tcontext or tclass');
-    if (!IDENT.test(src) || !IDENT.test(tgt) || !IDENT.test(cls)) return this.reject('unexpected characters in a type or class');
-    const perms = avc.permissions.filter((p) => IDENT.test(p));
+    if (!isCilName(src, true) || !isCilName(tgt, true)) return this.reject('type is not a CIL name');
+    if (!isCilName(cls)) return this.reject('class is not a CIL name');
+    const perms = avc.permissions.filter((p) => isCilName(p));
+    if (perms.length < avc.permissions.length) this.reject('permission is not a CIL name', avc.permissions.length - perms.length);
     if (perms.length === 0) return this.reject('no permissions');
     this.sourceTypes.add(src);
     const key = tgt === src ? SELF : tgt;
@@ -47,8 +61,8 @@ export class SelinuxProfileBuilder {
     for (const p of perms) set.add(p);
   }
 
-  private reject(reason: string): void {
-    this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
+  private reject(reason: string, n = 1): void {
+    this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + n);
   }
 
   get size(): number {
