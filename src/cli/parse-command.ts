@@ -11,7 +11,7 @@ import type { Command } from './command';
 import { Progress } from './progress';
 import { Summary } from './summary';
 import { OutputWriter } from './output';
-import { checkStdout } from '../io/stdout';
+import { settleStdout } from '../io/stdout';
 
 export const parseCommand: Command = {
   name: 'parse',
@@ -70,7 +70,7 @@ export const parseCommand: Command = {
       // stdout failed (disk full, reader gone): stop reading now, main reports it
       afterChunk: async () => {
         await out.flush();
-        checkStdout();
+        await settleStdout();
       },
       onRaw: (_i, b) => progress?.add(b),
       onSeccomp,

@@ -23,6 +23,7 @@ export interface Input {
 }
 
 const CHUNK = 1 << 20;
+const STDIN_NAMES = ['/dev/stdin', '/dev/fd/0', '/proc/self/fd/0'];
 
 /** An input that cannot be opened or read to its end (the message names it); `cause` is the error underneath. */
 export class InputError extends Error {
@@ -45,6 +46,8 @@ export function openInput(name: string): Input {
   try {
     fd = fs.openSync(name, 'r');
   } catch (e) {
+    // /dev/stdin cannot be reopened when stdin is a socket (a parent's socketpair): it is stdin all the same
+    if ((e as NodeJS.ErrnoException).code === 'ENXIO' && STDIN_NAMES.includes(name)) return streamInput(name, undefined, () => process.stdin);
     throw new InputError(`cannot open ${name}: ${describeError(e)}`, { cause: e });
   }
   const st = fs.fstatSync(fd);

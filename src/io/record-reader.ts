@@ -131,7 +131,15 @@ export async function readRecords(
       }
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
-      // what was read before the problem still counts (its last line too); the other inputs are still read
+      // what was read before the problem still counts; a last line without its newline was cut short by it
+      // (a record cut mid-field could parse as another record): counted as truncated, not parsed
+      const cut = splitter.discard();
+      if (cut > 0) {
+        lineNo++;
+        stats.lines++;
+        failed('truncated', `last line (${cut} bytes) cut short: ${err.message}`);
+      }
+      // the other inputs are still read
       stats.inputErrors.push(err);
     }
     splitter.end(onLine);
