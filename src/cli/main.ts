@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // auditflow command line: one subcommand per job, each with --help. Exit codes: 0 success, 1 failure,
-// 2 usage error.
+// 2 usage error. A failure is one line on stderr ("auditflow CMD: what"), never a stack trace, unless it is a
+// bug. A reader of stdout that goes away (`auditflow parse big.log | head -1`: EPIPE) ends the command
+// quietly, exit 0: the reader chose to stop, as with ripgrep; the rest of the input is not read.
 
 import { helpText, parse, UsageError, type Command } from './command';
 import { InputError } from '../io/input';
+import { guardStdout, isReaderGone, OutputError, settleStdout } from '../io/stdout';
 // Each command's module is loaded only when that command runs (or for --help): `run` pulls in gRPC, `aggregate`
 // kafkajs, `agent` the Kubernetes client — together 0.2–0.45 s of start-up that `auditflow parse` should not pay.
 const COMMANDS: ReadonlyArray<[string, () => Command]> = [
@@ -33,6 +36,8 @@ function usage(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // stdout's errors (ENOSPC, EPIPE) become an OutputError in the command, never an uncaught 'error' event
+  guardStdout();
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const cmd = load(rest[0]);
@@ -54,19 +59,33 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(helpText(cmd));
       return 0;
     }
-    return await cmd.run(p.values, p.positionals);
+    const code = await cmd.run(p.values, p.positionals);
+    // whatever the command wrote must have reached stdout before it may say it succeeded
+    await settleStdout();
+    return code;
   } catch (e) {
+    if (isReaderGone(e)) return 0;
     if (e instanceof UsageError) {
       process.stderr.write(`auditflow ${cmd.name}: ${e.message}\nRun "auditflow ${cmd.name} --help" for usage.\n`);
       return 2;
     }
-    if (e instanceof InputError) {
+    if (e instanceof InputError || e instanceof OutputError) {
       process.stderr.write(`auditflow ${cmd.name}: ${e.message}\n`);
+      return 1;
+    }
+    if (isSystemError(e)) {
+      // a system error nobody wrapped: its message says what and where, a stack would not help
+      process.stderr.write(`auditflow ${cmd.name}: ${(e as Error).message}\n`);
       return 1;
     }
     process.stderr.write(`auditflow ${cmd.name}: ${(e as Error).stack ?? String(e)}\n`);
     return 1;
   }
+}
+
+function isSystemError(e: unknown): boolean {
+  const err = e as NodeJS.ErrnoException;
+  return err instanceof Error && typeof err.code === 'string' && typeof err.syscall === 'string';
 }
 
 if (require.main === module) {

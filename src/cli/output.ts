@@ -15,10 +15,10 @@ export class OutputWriter {
   private full = false;
 
   constructor(private readonly stream: NodeJS.WritableStream) {
-    // A reader that went away (`| head`) is not an error of ours: stop writing quietly.
-    stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') this.closed = true;
-      else throw e;
+    // A failed stream (reader gone: EPIPE; disk full) is not written again; the error is reported by the
+    // command (src/io/stdout.ts), never thrown from this event: that would be an uncaught exception.
+    stream.on('error', () => {
+      this.closed = true;
     });
   }
 

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import type { AuditRecord, SeccompLine } from '../../parsers';
 import { Coalescer } from '../../parsers';
 import { eventFromAuditEvent, eventFromRecord, type EventContext } from '../event/v1';
-import { readRecords } from '../io/record-reader';
+import { failIfInputErrors, readRecords } from '../io/record-reader';
 import type { Input } from '../io/input';
 import { SeccompNdjson } from '../event/seccomp-ndjson';
 import { createLogger } from '../log';
@@ -11,6 +11,7 @@ import type { Command } from './command';
 import { Progress } from './progress';
 import { Summary } from './summary';
 import { OutputWriter } from './output';
+import { settleStdout } from '../io/stdout';
 
 export const parseCommand: Command = {
   name: 'parse',
@@ -66,7 +67,11 @@ export const parseCommand: Command = {
     const t0 = process.hrtime.bigint();
     const stats = await readRecords(files, onRecord, {
       log,
-      afterChunk: () => out.flush(),
+      // stdout failed (disk full, reader gone): stop reading now, main reports it
+      afterChunk: async () => {
+        await out.flush();
+        await settleStdout();
+      },
       onRaw: (_i, b) => progress?.add(b),
       onSeccomp,
     });
@@ -78,6 +83,8 @@ export const parseCommand: Command = {
       out.line(summary.render(stats, secs).trimEnd());
       await out.flush();
     }
+    // everything that could be read is out: now say what could not (exit 1)
+    failIfInputErrors(stats);
     return 0;
   },
 };

@@ -1,6 +1,6 @@
-import * as fs from 'node:fs';
 import type { AuditRecord } from '../../parsers';
-import { readRecords } from '../io/record-reader';
+import { failIfInputErrors, readRecords } from '../io/record-reader';
+import { writeOutputFile, writeStdout } from '../io/stdout';
 import { createLogger } from '../log';
 import { invalidProfileName } from '../profile/names';
 import { RUNC_BASE_SYSCALLS, RUNC_INIT_COMM, type RuntimeBase } from '../profile/runtime-base';
@@ -78,7 +78,7 @@ export const profileCommand: Command = {
     const selinux = new SelinuxProfileBuilder();
     const wantSeccomp = format === 'oci' || format === 'seccompprofile';
     let sawRunc = false;
-    await readRecords(positionals.length ? positionals : ['-'], (r) => {
+    const stats = await readRecords(positionals.length ? positionals : ['-'], (r) => {
       if (!selected(r)) return;
       if (wantSeccomp && r.seccomp && r.syscall) {
         seccomp.add(r.syscall.arch, r.syscall.name, r.syscall.nr);
@@ -90,10 +90,12 @@ export const profileCommand: Command = {
     for (const [key, n] of seccomp.unnamed) log.warn({ syscall: key, count: n }, 'syscall number without a name on its arch: left out of the profile');
     for (const [reason, n] of selinux.rejected) log.warn({ reason, count: n }, 'AVC left out of the profile');
     if (wantSeccomp && seccomp.size === 0) {
+      failIfInputErrors(stats);
       log.error('no SECCOMP records matched: nothing to build a profile from');
       return 1;
     }
     if (!wantSeccomp && selinux.size === 0) {
+      failIfInputErrors(stats);
       log.error('no AVC denials matched: nothing to build a profile from');
       return 1;
     }
@@ -117,9 +119,11 @@ export const profileCommand: Command = {
         text = selinux.toCil(name);
         break;
     }
-    if (v.output) fs.writeFileSync(v.output as string, text);
-    else process.stdout.write(text);
+    if (v.output) await writeOutputFile(v.output as string, text);
+    else await writeStdout(text);
     log.info({ format, syscalls: seccomp.size || undefined, selinuxTargets: selinux.size || undefined, records: seccomp.total || undefined }, 'profile built');
+    // built from what could be read; an input that could not be read to its end still fails the command
+    failIfInputErrors(stats);
     return 0;
   },
 };

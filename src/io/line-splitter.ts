@@ -84,6 +84,16 @@ export class ByteLineSplitter {
     this.carryBytes = 0;
   }
 
+  /** Drops the partial line held (the input ended abnormally, so it is cut short); returns its length in bytes. */
+  discard(): number {
+    const n = this.skipping ? this.skippedBytes : this.carryBytes;
+    this.carry = [];
+    this.carryBytes = 0;
+    this.skipping = false;
+    this.skippedBytes = 0;
+    return n;
+  }
+
   private emit(buf: Buffer, s: number, e: number, clean: boolean, onLine: ByteLineHandler): void {
     if (e - s > this.maxLineBytes) this.onOverlong(e - s);
     else onLine(buf, s, e, clean);

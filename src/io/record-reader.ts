@@ -8,7 +8,7 @@
 
 import { isNonAudit, isParseError, parseLine, scanSeccompLine, SeccompLine, type AuditRecord, type ParseErrorReason } from '../../parsers';
 import type { Logger } from '../log';
-import { openInput, type Input } from './input';
+import { InputError, openInput, type Input } from './input';
 import { ByteLineSplitter } from './line-splitter';
 
 export const MAX_LINE = 64 * 1024;
@@ -26,10 +26,24 @@ export interface ReadStats {
   /** Records whose line had invalid UTF-8 (parsed; the bad bytes read as U+FFFD). */
   invalidUtf8: number;
   bytes: number;
+  /**
+   * Inputs that could not be read to their end (a gzip with a bad CRC or a truncated tail, a read error):
+   * what was read of them before the problem was handed out, and the other inputs were read. The caller
+   * finishes its output, then reports these (`failIfInputErrors`) and exits 1.
+   */
+  inputErrors: InputError[];
 }
 
 export function newStats(): ReadStats {
-  return { lines: 0, records: 0, notAudit: 0, suppressed: 0, errors: new Map(), invalidUtf8: 0, bytes: 0 };
+  return { lines: 0, records: 0, notAudit: 0, suppressed: 0, errors: new Map(), invalidUtf8: 0, bytes: 0, inputErrors: [] };
+}
+
+/** Throws the read errors of the inputs, as one InputError (one line per input), if there were any. */
+export function failIfInputErrors(stats: ReadStats): void {
+  const errs = stats.inputErrors;
+  if (errs.length === 0) return;
+  if (errs.length === 1) throw errs[0]!;
+  throw new InputError(errs.map((e) => e.message).join('\n'), { cause: new AggregateError(errs) });
 }
 
 export function errorCount(s: ReadStats): number {
@@ -109,10 +123,24 @@ export async function readRecords(
       stats.lines++;
       failed('line-too-long', `line of ${bytes} bytes exceeds the limit of ${MAX_LINE}`);
     });
-    for await (const chunk of input.chunks((b) => opts.onRaw?.(input, b))) {
-      stats.bytes += chunk.length;
-      splitter.push(chunk, onLine);
-      await opts.afterChunk?.();
+    try {
+      for await (const chunk of input.chunks((b) => opts.onRaw?.(input, b))) {
+        stats.bytes += chunk.length;
+        splitter.push(chunk, onLine);
+        await opts.afterChunk?.();
+      }
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      // what was read before the problem still counts; a last line without its newline was cut short by it
+      // (a record cut mid-field could parse as another record): counted as truncated, not parsed
+      const cut = splitter.discard();
+      if (cut > 0) {
+        lineNo++;
+        stats.lines++;
+        failed('truncated', `last line (${cut} bytes) cut short: ${err.message}`);
+      }
+      // the other inputs are still read
+      stats.inputErrors.push(err);
     }
     splitter.end(onLine);
     await opts.afterChunk?.();
