@@ -22,6 +22,7 @@ import { Recorder } from '../record/recorder';
 import { NdjsonSink } from '../sink/ndjson';
 import type { ContainerEnd, EventSink } from '../sink/types';
 import { openTailer } from '../tail';
+import type { LostStats } from '../tail/types';
 import type { RunConfig } from './config';
 import { Pipeline, type Route } from './pipeline';
 import { eventFilter } from './route';
@@ -157,7 +158,7 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
       listen: cfg.listen,
       log,
       ready: {
-        tailer: () => ({ ok: pipeline.running, detail: pipeline.running ? `following ${cfg.auditLog}` : 'the tailer is not open' }),
+        tailer: () => ({ ok: pipeline.running, detail: (pipeline.running ? `following ${cfg.auditLog}` : 'the tailer is not open') + lostDetail(tailer.stats?.().lost) }),
         cri: () =>
           !cri
             ? { ok: true, detail: 'disabled' }
@@ -228,4 +229,13 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
     return code;
   })();
   return { pipeline, http, done, stop };
+}
+
+/** The tailer's losses for /readyz: records rotated away before they were read (not a readiness failure). */
+function lostDetail(lost: LostStats | undefined): string {
+  if (!lost || (lost.records === 0 && lost.unknownGaps === 0)) return '';
+  let s = `; lost ${lost.records} audit records deleted by rotation before they were read`;
+  if (lost.last) s += ` (last: serials ${lost.last.fromSerial}-${lost.last.toSerial} at ${lost.last.at})`;
+  if (lost.unknownGaps) s += `; ${lost.unknownGaps} gaps of unknown size`;
+  return s;
 }

@@ -7,6 +7,7 @@
 
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { readFirstStamp, type Stamp } from './stamp';
 
 export const HEAD_BYTES = 64;
 
@@ -20,6 +21,11 @@ export interface ChainFile {
   mtimeMs: number;
   /** The first bytes (at most HEAD_BYTES): tells a reused inode or a rewritten file from the one we knew. */
   head: Buffer;
+  /**
+   * The stamp of its first kernel record (audit time and serial), null while it has none: what tells files
+   * apart and orders them by content, since names shift and inodes are reused.
+   */
+  first: Stamp | null;
 }
 
 function escapeRe(s: string): string {
@@ -65,7 +71,9 @@ export async function openFile(name: string): Promise<ChainFile | null> {
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw new Error(`${name} is not a regular file`);
-    return { name, fh, dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, head: await readHead(fh, st.size) };
+    const head = await readHead(fh, st.size);
+    const first = await readFirstStamp(fh, st.size);
+    return { name, fh, dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, head, first };
   } catch (e) {
     await fh.close().catch(() => undefined);
     throw e;

@@ -1,10 +1,12 @@
-// Reading and writing the tailer's checkpoint. A write is atomic (temp file in the same directory, fsync,
-// rename, fsync of the directory) so a crash at any moment leaves either the old or the new checkpoint,
-// never a torn one. Reading validates every field: a checkpoint that does not parse is "corrupt", never a
-// crash, and the caller falls back to startAt.
+// Reading and writing the tailer's checkpoint. A write goes through the one atomic writer (src/io/atomic.ts:
+// O_EXCL|O_NOFOLLOW temp file, fsync, rename, fsync of the directory) so a crash at any moment leaves either
+// the old or the new checkpoint, never a torn one. Reading validates every field: a checkpoint that does not
+// parse is "corrupt", never a crash, and the caller falls back to startAt. A checkpoint path that is a
+// symlink, device, FIFO, socket or directory is refused at start-up (checkCheckpointPath): it is never read
+// (a FIFO would block) nor replaced.
 
 import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
+import { specialFileKind, writeFileAtomic } from '../io/atomic';
 import type { Logger } from '../log';
 import { tailMetrics } from './metrics';
 import type { Checkpoint, TailPosition } from './types';
@@ -12,6 +14,21 @@ import type { Checkpoint, TailPosition } from './types';
 export type CheckpointLoad =
   | { ok: true; checkpoint: Checkpoint }
   | { ok: false; reason: 'missing' | 'unreadable' | 'corrupt' | 'other-source'; message: string };
+
+/** Throws a clear error when `file` exists and is not a regular file: the tailer must not start on it. */
+export async function checkCheckpointPath(file: string): Promise<void> {
+  let kind: string | undefined;
+  try {
+    kind = await specialFileKind(file);
+  } catch (e) {
+    // a directory component that is a file: no checkpoint can exist there; writing it fails (counted) later
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+    throw new Error(`cannot check the checkpoint path ${file}: ${(e as Error).message}`);
+  }
+  if (kind !== undefined) {
+    throw new Error(`checkpoint path ${file} is ${kind}, not a regular file: refusing to read or replace it (point --checkpoint at a regular file)`);
+  }
+}
 
 export async function loadCheckpoint(file: string, source: string): Promise<CheckpointLoad> {
   let text: string;
@@ -57,6 +74,7 @@ export function checkpointProblem(v: unknown): string | null {
   if (typeof o.savedAt !== 'string' || Number.isNaN(Date.parse(o.savedAt))) return 'savedAt is not a date';
   if (o.head !== undefined && (typeof o.head !== 'string' || !/^(?:[0-9a-f]{2}){0,64}$/.test(o.head))) return 'head is not hex';
   if (o.bootId !== undefined && typeof o.bootId !== 'string') return 'bootId is not a string';
+  if (o.firstStamp !== undefined && (typeof o.firstStamp !== 'string' || !/^\d+\.\d{1,3}:\d+$/.test(o.firstStamp))) return 'firstStamp is not SEC.MS:SERIAL';
   return null;
 }
 
@@ -64,7 +82,7 @@ export function makeCheckpoint(
   source: string,
   position: TailPosition,
   lastStamp: string | null,
-  extra: { head?: string; bootId?: string } = {},
+  extra: { head?: string; bootId?: string; firstStamp?: string } = {},
 ): Checkpoint {
   const cp: Checkpoint = {
     version: 1,
@@ -75,41 +93,17 @@ export function makeCheckpoint(
   };
   if (extra.head !== undefined) cp.head = extra.head;
   if (extra.bootId !== undefined) cp.bootId = extra.bootId;
+  if (extra.firstStamp !== undefined) cp.firstStamp = extra.firstStamp;
   return cp;
 }
 
-let tmpSeq = 0;
-
-/** Writes `cp` to `file` atomically. Throws on failure (the caller counts and logs it). */
+/** Writes `cp` to `file` atomically (mode 0600, the directory created on first use). Throws on failure. */
 export async function saveCheckpoint(file: string, cp: Checkpoint): Promise<void> {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${++tmpSeq}`);
-  // the first save creates the checkpoint's directory (e.g. /var/lib/auditflow on a fresh node)
-  await fsp.mkdir(dir, { recursive: true });
-  const fh = await fsp.open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(JSON.stringify(cp) + '\n');
-    await fh.sync();
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await fsp.rm(tmp, { force: true }).catch(() => undefined);
-    throw e;
-  }
-  await fh.close();
-  try {
-    await fsp.rename(tmp, file);
-  } catch (e) {
-    await fsp.rm(tmp, { force: true }).catch(() => undefined);
-    throw e;
-  }
-  // The rename itself is durable only once the directory is synced.
-  const dh = await fsp.open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
+  await writeFileAtomic(file, JSON.stringify(cp) + '\n', { mode: 0o600, mkdir: true });
 }
+
+/** The checkpoint interval while the reader is behind (a backlog after a restart): a crash re-reads less. */
+export const CATCH_UP_MS = 200;
 
 /**
  * Writes the checkpoint at most every `intervalMs` after a change (an ack), and on close(). Writes are
@@ -132,12 +126,20 @@ export class CheckpointWriter {
     private readonly log: Logger,
   ) {}
 
-  /** The acked position changed: write it within the interval. */
+  /** `writes` when the start position was written (markStarted); -1: no eager first write. */
+  private writesAtStart = -1;
+  private failuresAtStart = 0;
+  /** While this says the reader is behind (catching up), writes come at most CATCH_UP_MS apart. */
+  behind: () => boolean = () => false;
+
+  /** The acked position changed: write it within the interval (at once for the first ack). */
   touch(): void {
     if (this.stopped) return;
     this.dirty = true;
     if (this.timer) return;
-    const delay = Math.max(0, this.lastSaveAt + this.intervalMs - Date.now());
+    const eager = this.writes === this.writesAtStart && this.failures === this.failuresAtStart;
+    const interval = eager ? 0 : this.behind() ? Math.min(this.intervalMs, CATCH_UP_MS) : this.intervalMs;
+    const delay = Math.max(0, this.lastSaveAt + interval - Date.now());
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.flush();
@@ -170,6 +172,15 @@ export class CheckpointWriter {
       if (this.dirty) this.touch();
     });
     return this.chain;
+  }
+
+  /**
+   * The start position is written: the next change (the first ack) is written at once rather than an
+   * interval later, so that a process killed every second still moves its checkpoint forward.
+   */
+  markStarted(): void {
+    this.writesAtStart = this.writes;
+    this.failuresAtStart = this.failures;
   }
 
   /** Final write; afterwards changes are no longer written. */

@@ -19,10 +19,12 @@ import * as path from 'node:path';
 import type { Logger } from '../log';
 import { MAX_LINE } from '../io/record-reader';
 import { closeAll, headMatches, openChain, readHead, type ChainFile } from './chain';
-import { CheckpointWriter, loadCheckpoint, makeCheckpoint } from './checkpoint';
+import { checkCheckpointPath, CheckpointWriter, loadCheckpoint, makeCheckpoint } from './checkpoint';
+import { bootId } from './kmsg';
 import { OffsetLineSplitter, type LineEntry } from './lines';
 import { registerLag, tailMetrics } from './metrics';
-import type { Checkpoint, FileIdentity, TailBatch, Tailer, TailerOptions, TailPosition, TailStats } from './types';
+import { compareStamps, formatStamp, lastStampOf, lineStamp, parseStamp, type Stamp } from './stamp';
+import type { Checkpoint, FileIdentity, LostStats, TailBatch, Tailer, TailerOptions, TailPosition, TailStats } from './types';
 import { SerialReader } from './serial-reader';
 
 const CHUNK = 256 * 1024;
@@ -44,6 +46,8 @@ interface Cursor {
    * truncated and rewritten past our offset meanwhile, as copytruncate followed by busy writes does).
    */
   verify: boolean;
+  /** The last kernel stamp read from this file (what a gap to the next surviving file is measured from). */
+  last: Stamp | null;
 }
 
 interface Queued {
@@ -98,6 +102,14 @@ export class FileTailer extends SerialReader implements Tailer {
 
   private acked: TailPosition | null = null;
   private lastStamp: string | null = null;
+  /** The kernel stamp of the last acked record (checkpointed as lastStamp). */
+  private ackedStamp: Stamp | null = null;
+  /** Batches handed out and not acked yet, with the last kernel stamp in each: an ack knows its stamp. */
+  private outStamps: Array<{ pos: string; stamp: Stamp | null }> = [];
+  private boot = '';
+  /** The reader has more to read right now (a full chunk, queued files): checkpoints come more often. */
+  private behind = false;
+  private readonly lost: LostStats = { records: 0, unknownGaps: 0, last: null };
   private handedOut: TailPosition | null = null;
   private readonly checkpoint: CheckpointWriter | null;
   private unregisterLag: (() => void) | null = null;
@@ -106,6 +118,8 @@ export class FileTailer extends SerialReader implements Tailer {
   private readonly base = new Map<string, number>();
   /** First bytes (hex) of each recent file, stored in the checkpoint. */
   private readonly heads = new Map<string, string>();
+  /** First kernel stamp of each recent file, stored in the checkpoint. */
+  private readonly firsts = new Map<string, Stamp>();
   /** A finished file's end position → where reading continued: an ack of the former means the latter. */
   private readonly finished = new Map<string, TailPosition>();
 
@@ -131,6 +145,7 @@ export class FileTailer extends SerialReader implements Tailer {
     this.checkpoint = opts.checkpointPath
       ? new CheckpointWriter(opts.checkpointPath, this.intervalMs, () => this.snapshot(), this.log)
       : null;
+    if (this.checkpoint) this.checkpoint.behind = () => this.behind;
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -138,7 +153,9 @@ export class FileTailer extends SerialReader implements Tailer {
 
   async start(): Promise<void> {
     let cp: Checkpoint | null = null;
+    this.boot = await bootId().catch(() => '');
     if (this.opts.checkpointPath) {
+      await checkCheckpointPath(this.opts.checkpointPath);
       const r = await loadCheckpoint(this.opts.checkpointPath, this.opts.path);
       if (r.ok) cp = r.checkpoint;
       else if (r.reason === 'missing') this.log.info({ checkpoint: this.opts.checkpointPath }, `no checkpoint yet: starting at the ${this.opts.startAt ?? 'end'}`);
@@ -156,7 +173,10 @@ export class FileTailer extends SerialReader implements Tailer {
       await closeAll(chain);
       throw e;
     }
-    if (cp) this.lastStamp = cp.lastStamp;
+    if (cp) {
+      this.lastStamp = cp.lastStamp;
+      this.ackedStamp = parseStamp(cp.lastStamp);
+    }
     await closeAll(chain.slice(0, place.at));
     const first = chain[place.at]!;
     this.setBase(first, 0);
@@ -173,6 +193,7 @@ export class FileTailer extends SerialReader implements Tailer {
     // The start is acked by definition: a crash before the first ack must resume here, not at a later end.
     this.checkpoint?.touch();
     await this.checkpoint?.flush();
+    this.checkpoint?.markStarted();
   }
 
   /** The chain of the live path; waits briefly when the live file is missing (a rotation in progress). */
@@ -189,7 +210,14 @@ export class FileTailer extends SerialReader implements Tailer {
 
   private placeFromCheckpoint(chain: ChainFile[], cp: Checkpoint): { at: number; start: number } | null {
     const p = cp.position;
-    const exact = chain.findIndex((f) => f.dev === p.dev && f.ino === p.ino && headMatches(f, cp.head));
+    const cpFirst = parseStamp(cp.firstStamp);
+    const cpLast = parseStamp(cp.lastStamp);
+    const stamped = chain.some((f) => f.first !== null);
+    // The same content: the inode, the first bytes and (when both are known) the first record's stamp. A file
+    // empty when checkpointed has no content to recognise it by: where the chain has stamps, it is placed by them.
+    const same = (f: ChainFile) =>
+      headMatches(f, cp.head) && (!cpFirst || !f.first || compareStamps(cpFirst, f.first) === 0) && (!!cp.head || !stamped || p.offset > 0);
+    const exact = chain.findIndex((f) => f.dev === p.dev && f.ino === p.ino && same(f));
     if (exact >= 0 && chain[exact]!.size >= p.offset) {
       this.log.info({ file: chain[exact]!.name, offset: p.offset, lastStamp: cp.lastStamp }, 'resuming from checkpoint');
       return { at: exact, start: p.offset };
@@ -198,7 +226,7 @@ export class FileTailer extends SerialReader implements Tailer {
     if (cp.head) {
       for (let j = chain.length - 1; j >= 0; j--) {
         const f = chain[j]!;
-        if ((f.dev !== p.dev || f.ino !== p.ino) && headMatches(f, cp.head) && f.size >= p.offset) {
+        if ((f.dev !== p.dev || f.ino !== p.ino) && same(f) && f.size >= p.offset) {
           this.countRotation('copytruncate');
           this.log.info({ file: f.name, offset: p.offset }, 'checkpointed file was copied and truncated: resuming in the copy');
           return { at: j, start: p.offset };
@@ -206,22 +234,102 @@ export class FileTailer extends SerialReader implements Tailer {
       }
     }
     const sameIno = chain.findIndex((f) => f.dev === p.dev && f.ino === p.ino);
-    if (sameIno >= 0) {
-      // Shorter than the checkpoint, or other first bytes: truncated and rewritten, or a new file on a reused inode.
-      this.countTruncation();
-      this.log.warn({ file: chain[sameIno]!.name, offset: p.offset, size: chain[sameIno]!.size }, 'checkpointed file was truncated or replaced: reading it from the start');
-      return { at: sameIno, start: 0 };
+    const savedAt = Date.parse(cp.savedAt);
+    if (!stamped || (!cpLast && !cpFirst && p.offset > 0)) {
+      // No audit stamps to order files by (not an audit log): the old rules, by inode and modification time.
+      if (sameIno >= 0) {
+        this.countTruncation();
+        this.log.warn({ file: chain[sameIno]!.name, offset: p.offset, size: chain[sameIno]!.size }, 'checkpointed file was truncated or replaced: reading it from the start');
+        return { at: sameIno, start: 0 };
+      }
+      tailMetrics.checkpointLoadFailures.inc({ reason: 'file-gone' });
+      let at = chain.findIndex((f) => f.mtimeMs >= savedAt - 1000);
+      if (at < 0) at = chain.length - 1;
+      this.countLostUnknown('the checkpointed file is gone and the files carry no audit stamps');
+      this.log.error(
+        { ino: p.ino, offset: p.offset, savedAt: cp.savedAt, from: chain[at]!.name },
+        'the checkpointed file is gone (rotated away while stopped?): records between it and the oldest remaining file may be lost',
+      );
+      return { at, start: 0 };
     }
-    // Gone (rotated out of num_logs, or compressed): resume with the oldest file written since the checkpoint.
-    tailMetrics.checkpointLoadFailures.inc({ reason: 'file-gone' });
-    const since = Date.parse(cp.savedAt) - 1000;
-    let at = chain.findIndex((f) => f.mtimeMs >= since);
+    // Gone (rotated out of num_logs), or replaced (truncated and rewritten, or a new file on the inode of a
+    // deleted one): go on with the oldest file whose content comes after what was acked, and through the
+    // chain from there. Content decides, never names or inodes.
+    const ref = cpLast ?? cpFirst;
+    const newer = (f: ChainFile, k: number): boolean => {
+      if (f.first) return ref ? compareStamps(f.first, ref) > 0 : f.first.timeMs >= savedAt;
+      // no kernel record in it yet: the live file (or a rotated file written since the checkpoint)
+      return k === chain.length - 1 || f.mtimeMs >= savedAt;
+    };
+    let at = chain.findIndex(newer);
     if (at < 0) at = chain.length - 1;
+    const next = chain[at]!;
+    const replaced = next.dev === p.dev && next.ino === p.ino;
+    if (replaced && !cp.head && p.offset === 0) {
+      // checkpointed while still empty, and the first file written since is on its inode: that file itself
+      this.log.info({ file: next.name, offset: 0, lastStamp: cp.lastStamp }, 'resuming from checkpoint');
+      return { at, start: 0 };
+    }
+    if (replaced && !next.first) {
+      // e.g. truncated in place and not written since; nothing to measure a gap against
+      this.countTruncation();
+      this.log.warn({ file: next.name, offset: p.offset, size: next.size }, 'checkpointed file was truncated or replaced: reading it from the start');
+      return { at, start: 0 };
+    }
+    tailMetrics.checkpointLoadFailures.inc({ reason: replaced ? 'file-replaced' : 'file-gone' });
+    // What the previous run had not acked in the vanished file, and every file rotated out after it.
+    const from = cpLast ? { stamp: cpLast, inclusive: false } : cpFirst && p.offset === 0 ? { stamp: cpFirst, inclusive: true } : null;
+    const sameBoot = !!cp.bootId && cp.bootId === this.boot;
+    const range = this.countGap(from, next, sameBoot, 'the checkpointed file is gone');
     this.log.error(
-      { ino: p.ino, offset: p.offset, savedAt: cp.savedAt, from: chain[at]!.name },
-      'the checkpointed file is gone (rotated away while stopped?): records between it and the oldest remaining file may be lost',
+      {
+        ino: p.ino,
+        offset: p.offset,
+        lastStamp: cp.lastStamp,
+        savedAt: cp.savedAt,
+        from: next.name,
+        first: next.first ? formatStamp(next.first) : null,
+        queued: chain.slice(at + 1).map((f) => f.name),
+        lost: range,
+      },
+      range === 'none'
+        ? 'the checkpointed file is gone (rotated away while stopped): resuming with the next file of the chain, nothing lost'
+        : 'the checkpointed file is gone (rotated away while stopped): resuming with the oldest surviving newer file; records between it and the checkpoint are lost',
     );
     return { at, start: 0 };
+  }
+
+  /**
+   * Counts the serials between `from` (the last record read or acked; inclusive: the first unread one) and
+   * the first record of `next` as lost. Returns the range, 'none', or 'unknown'.
+   */
+  private countGap(
+    from: { stamp: Stamp; inclusive: boolean } | null,
+    next: ChainFile,
+    sameBoot: boolean,
+    why: string,
+  ): { fromSerial: number; toSerial: number; records: number } | 'none' | 'unknown' {
+    if (!from || !next.first || !sameBoot || next.first.serial < from.stamp.serial || compareStamps(next.first, from.stamp) < 0) {
+      this.countLostUnknown(`${why}: ${!from ? 'no stamp was acked' : !next.first ? 'the next file has no audit record yet' : 'another boot (serials restarted)'}`);
+      return 'unknown';
+    }
+    const fromSerial = from.stamp.serial + (from.inclusive ? 0 : 1);
+    const toSerial = next.first.serial - 1;
+    if (toSerial < fromSerial) return 'none';
+    const records = toSerial - fromSerial + 1;
+    this.lost.records += records;
+    this.lost.last = { fromSerial, toSerial, at: new Date().toISOString() };
+    tailMetrics.lostRecords.inc(records);
+    tailMetrics.lastLostFirst.set(fromSerial);
+    tailMetrics.lastLostLast.set(toSerial);
+    this.log.error({ fromSerial, toSerial, records, next: next.name, totalLost: this.lost.records }, `${why}: ${records} audit records (serials ${fromSerial}-${toSerial}) were deleted before they could be read`);
+    return { fromSerial, toSerial, records };
+  }
+
+  private countLostUnknown(why: string): void {
+    this.lost.unknownGaps++;
+    tailMetrics.lostUnknown.inc();
+    this.log.error({ unknownGaps: this.lost.unknownGaps }, `${why}: records may have been lost, how many is unknown`);
   }
 
   private async placeFromStartAt(chain: ChainFile[]): Promise<{ at: number; start: number; skip?: boolean }> {
@@ -240,8 +348,9 @@ export class FileTailer extends SerialReader implements Tailer {
 
   private cursor(file: ChainFile, start: number): Cursor {
     setBounded(this.heads, key(file), file.head.toString('hex'));
+    if (file.first) setBounded(this.firsts, key(file), file.first);
     const splitter = new OffsetLineSplitter(MAX_LINE, (bytes, end) => this.overlong(file, bytes, end), start);
-    return { file, splitter, knownSize: Math.max(file.size, start), verify: false };
+    return { file, splitter, knownSize: Math.max(file.size, start), verify: false, last: null };
   }
 
   private startWatch(): void {
@@ -278,6 +387,8 @@ export class FileTailer extends SerialReader implements Tailer {
     const lines = new Array<string>(n);
     for (let i = 0; i < n; i++) lines[i] = this.pending[this.pendingIdx + i]!.text;
     const last = this.pending[this.pendingIdx + n - 1]!;
+    let stamp: Stamp | null = null;
+    for (let i = n - 1; i >= 0 && !stamp; i--) stamp = lineStamp(lines[i]!);
     this.pendingIdx += n;
     if (this.pendingIdx >= this.pending.length) {
       this.pending = [];
@@ -286,6 +397,9 @@ export class FileTailer extends SerialReader implements Tailer {
     const from = this.pendingFrom!;
     const position: TailPosition = { path: from.path, dev: from.dev, ino: from.ino, offset: last.end };
     this.handedOut = position;
+    this.outStamps.push({ pos: posKey(position), stamp });
+    // bounded: a consumer that never acks must not grow this (its stamps are then only approximate)
+    if (this.outStamps.length > 4096) this.outStamps.splice(0, this.outStamps.length - 4096);
     this.counts.linesRead += n;
     tailMetrics.linesRead.inc(n);
     return { lines, position };
@@ -328,14 +442,33 @@ export class FileTailer extends SerialReader implements Tailer {
       this.pendingIdx = 0;
       this.pendingFrom = this.identityOf(cur.file);
       cur.splitter.push(this.buf.subarray(0, n), this.pending);
+      this.noteStamps(cur, 0);
       // A short read reached the end as it was: what is there on the next read may be a rewrite.
       if (n < CHUNK) cur.verify = true;
+      this.behind = n === CHUNK || this.queue.length > 0;
       if (cur.splitter.received > cur.knownSize) cur.knownSize = cur.splitter.received;
       this.counts.bytesRead += n;
       tailMetrics.bytesRead.inc(n);
       return PROGRESS;
     }
     return this.atEof(cur);
+  }
+
+  /** The first and last kernel stamps of what was just read from `cur` (pending from index `from`). */
+  private noteStamps(cur: Cursor, from: number): void {
+    if (this.pending.length <= from) return;
+    const last = lastStampOf(this.pending, (e) => e.text, from);
+    if (last) cur.last = last;
+    if (!cur.file.first && last) {
+      for (let i = from; i < this.pending.length; i++) {
+        const s = lineStamp(this.pending[i]!.text);
+        if (s) {
+          cur.file.first = s;
+          setBounded(this.firsts, key(cur.file), s);
+          break;
+        }
+      }
+    }
   }
 
   private readError(what: string, e: unknown): Fill {
@@ -427,8 +560,12 @@ export class FileTailer extends SerialReader implements Tailer {
       newer = chain.slice(i + 1);
       kind = 'rename';
     } else {
-      // Ours was deleted: the files written since it stopped growing come next.
-      newer = chain.filter((f, k) => f.mtimeMs >= ownMtimeMs || k === chain.length - 1);
+      // Ours was deleted: the files whose content comes after ours come next (by their first records' stamps;
+      // by modification time for files without any).
+      const last = cur.last;
+      newer = chain.filter((f, k) =>
+        k === chain.length - 1 || (f.first && last ? compareStamps(f.first, last) > 0 : f.mtimeMs >= ownMtimeMs),
+      );
       kind = 'delete';
     }
     const keep = new Set(newer);
@@ -438,6 +575,11 @@ export class FileTailer extends SerialReader implements Tailer {
     this.log.info({ from: cur.file.name, ino: cur.file.ino, next: newer.map((f) => f.name), kind }, 'log rotated');
     this.queue = newer.slice(1).map((file) => ({ file, start: 0 }));
     await this.switchTo(cur, { file: newer[0]!, start: 0 });
+    this.noteStamps(cur, 0); // its last line, if it had no newline
+    // Deleted while we read it: files rotated out between it and the next survivor were never opened.
+    if (kind === 'delete' && cur.last) {
+      this.countGap({ stamp: cur.last, inclusive: false }, newer[0]!, true, `${cur.file.name} was deleted while being read`);
+    }
     return PROGRESS;
   }
 
@@ -557,7 +699,19 @@ export class FileTailer extends SerialReader implements Tailer {
       p = n;
     }
     this.acked = { path: p.path, dev: p.dev, ino: p.ino, offset: p.offset };
-    if (lastStamp) this.lastStamp = lastStamp;
+    // the newest kernel stamp among the batches this ack covers (the tailer's own: the consumer's may be
+    // auditd's DAEMON_* counter)
+    const k = posKey(pos);
+    const idx = this.outStamps.findIndex((o) => o.pos === k);
+    let mine: Stamp | null = null;
+    if (idx >= 0) {
+      for (let i = idx; i >= 0 && !mine; i--) mine = this.outStamps[i]!.stamp;
+      this.outStamps.splice(0, idx + 1);
+    }
+    if (mine) {
+      this.ackedStamp = mine;
+      this.lastStamp = formatStamp(mine);
+    } else if (lastStamp && !this.ackedStamp) this.lastStamp = lastStamp;
     if (!this.closed) this.checkpoint?.touch();
   }
 
@@ -565,7 +719,12 @@ export class FileTailer extends SerialReader implements Tailer {
     const acked = this.acked;
     if (!acked) return null;
     const head = this.heads.get(key(acked));
-    return makeCheckpoint(this.opts.path, acked, this.lastStamp, head !== undefined ? { head } : {});
+    const first = this.firsts.get(key(acked));
+    const extra: { head?: string; bootId?: string; firstStamp?: string } = {};
+    if (head !== undefined) extra.head = head;
+    if (first) extra.firstStamp = formatStamp(first);
+    if (this.boot) extra.bootId = this.boot;
+    return makeCheckpoint(this.opts.path, acked, this.lastStamp, extra);
   }
 
   /** The lag with the current size of the file being read (it grows while the consumer does not pull). */
@@ -606,6 +765,7 @@ export class FileTailer extends SerialReader implements Tailer {
       handedOut: this.handedOut,
       acked: this.acked,
       lagBytes: this.lagBytes(),
+      lost: { ...this.lost, last: this.lost.last && { ...this.lost.last } },
     };
   }
 

@@ -7,7 +7,7 @@
 
 import { constants, promises as fsp } from 'node:fs';
 import type { Logger } from '../log';
-import { CheckpointWriter, loadCheckpoint, makeCheckpoint } from './checkpoint';
+import { checkCheckpointPath, CheckpointWriter, loadCheckpoint, makeCheckpoint } from './checkpoint';
 import { tailMetrics } from './metrics';
 import type { Checkpoint, TailBatch, Tailer, TailerOptions, TailPosition, TailStats } from './types';
 import { SerialReader } from './serial-reader';
@@ -92,6 +92,7 @@ export class KmsgTailer extends SerialReader implements Tailer {
     this.boot = await bootId().catch(() => '');
     let cp: Checkpoint | null = null;
     if (this.opts.checkpointPath) {
+      await checkCheckpointPath(this.opts.checkpointPath);
       const r = await loadCheckpoint(this.opts.checkpointPath, this.opts.path);
       if (r.ok && r.checkpoint.bootId !== undefined && r.checkpoint.bootId === this.boot) cp = r.checkpoint;
       else if (r.ok) {

@@ -59,6 +59,26 @@ export const tailMetrics = {
     help: 'Kernel log records overwritten in the ring buffer before the tailer read them',
     registers: [registry],
   }),
+  lostRecords: new Counter({
+    name: 'auditflow_tail_lost_records_total',
+    help: 'Audit records (serials: the records of one event share one) deleted by log rotation before the tailer could read them: the serial gap between the last record read and the first surviving one',
+    registers: [registry],
+  }),
+  lostUnknown: new Counter({
+    name: 'auditflow_tail_lost_unknown_total',
+    help: 'Times files were deleted before being read but the number of records lost cannot be known (checkpoint of another boot, files without audit stamps)',
+    registers: [registry],
+  }),
+  lastLostFirst: new Gauge({
+    name: 'auditflow_tail_last_lost_first_serial',
+    help: 'First audit serial of the last range counted in auditflow_tail_lost_records_total (0: none)',
+    registers: [registry],
+  }),
+  lastLostLast: new Gauge({
+    name: 'auditflow_tail_last_lost_last_serial',
+    help: 'Last audit serial of the last range counted in auditflow_tail_lost_records_total (0: none)',
+    registers: [registry],
+  }),
   checkpointLag: new Gauge({
     name: 'auditflow_tail_checkpoint_lag_bytes',
     help: 'Bytes of the source beyond the last acked (checkpointed) position: what a crash now would re-read or still has to read',

@@ -31,7 +31,11 @@ export interface Checkpoint {
   /** The configured source path (e.g. /var/log/audit/audit.log). */
   source: string;
   position: TailPosition;
-  /** The last audit(ts:serial) stamp handled, as "SEC.MS:SERIAL", for logs and for lag metrics. */
+  /**
+   * The last kernel audit(ts:serial) stamp acked, as "SEC.MS:SERIAL" (auditd's own DAEMON_* records do not
+   * count: they carry auditd's counter). After the checkpointed file is gone, the serials between it and the
+   * first record of the oldest surviving file are the records counted as lost.
+   */
   lastStamp: string | null;
   savedAt: string;
   /**
@@ -39,8 +43,13 @@ export interface Checkpoint {
    * inode of a deleted one is not mistaken for it. Absent in older checkpoints: then dev+ino alone decide.
    */
   head?: string;
-  /** Extension, kmsg only: the boot the sequence numbers belong to (/proc/sys/kernel/random/boot_id). */
+  /**
+   * Extension: the boot the sequence numbers (kmsg) or audit serials (files) belong to
+   * (/proc/sys/kernel/random/boot_id). Serials restart at boot: across boots a gap cannot be counted.
+   */
   bootId?: string;
+  /** Extension, files: the stamp of the checkpointed file's first kernel record (its identity by content). */
+  firstStamp?: string;
 }
 
 export interface Tailer extends AsyncIterable<TailBatch> {
@@ -69,6 +78,18 @@ export interface TailStats {
   acked: TailPosition | null;
   /** Bytes known to the source beyond the acked position (the data a crash now would re-read or still has to read). */
   lagBytes: number;
+  /** Extension, files: what was deleted before it could be read. */
+  lost?: LostStats;
+}
+
+/** Records deleted (rotated out of num_logs) before the tailer read them, counted by audit serial. */
+export interface LostStats {
+  /** serials known lost (events: the records of one event share a serial) */
+  records: number;
+  /** gaps whose size cannot be known (across a reboot, or files without audit stamps) */
+  unknownGaps: number;
+  /** the last range counted, inclusive; null when none */
+  last: { fromSerial: number; toSerial: number; at: string } | null;
 }
 
 export interface TailerOptions {
