@@ -19,6 +19,7 @@ import { podKey, seccompProfilesOf, selinuxProfilesOf, type PodLike } from './po
 import { invalidInstallName, ProfileDir, SECCOMP_OPERATOR_SUBDIR } from './profile-files';
 import { CilError, detectSelinux, selinuxProfileCil, semodule, type SelinuxSupport } from './selinux';
 import { resolveStack, MAX_STACK_DEPTH } from './stack';
+import { resolveStackWithOci, syscallsAnnotationPatch, type OciBases } from './oci-base';
 import { aggregateState, labelValue, nodeStatusName } from './status';
 
 export const LABEL_NODE_NAME = 'spo.x-k8s.io/node-name';
@@ -46,6 +47,8 @@ export interface AgentOptions {
    * (≥ 1.2; Debian 12's 1.1.5 refuses any profile with flags), hence off by default.
    */
   logDenials?: boolean;
+  /** `oci://` base profiles: pulled, verified and cached by this (policy and cache, src/agent/oci-base.ts); without it they are an error. */
+  ociBases?: OciBases;
 }
 
 const NON_DENYING = new Set(['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG']);
@@ -166,7 +169,8 @@ class NodeAgent implements Agent {
       if (!this.usersOf(kind, name).length && (await this.seccompDir.remove(name))) fileOps.inc({ kind, op: 'removed' });
       return this.setNodeStatus(p, 'Pending', 'profile is disabled: not installed');
     }
-    const r = resolveStack(name, (n) => this.seccomp.get(n), this.opts.maxStackDepth ?? MAX_STACK_DEPTH);
+    const depth = this.opts.maxStackDepth ?? MAX_STACK_DEPTH;
+    const r = this.opts.ociBases ? await resolveStackWithOci(name, (n) => this.seccomp.get(n), this.opts.ociBases, depth) : resolveStack(name, (n) => this.seccomp.get(n), depth);
     this.chains.set(name, r.chain);
     if (!r.ok) {
       // A file installed before stays: pods using it keep working; the status says what is wrong.
@@ -180,6 +184,9 @@ class NodeAgent implements Agent {
     const changed = await this.seccompDir.write(name, JSON.stringify(oci, null, 2) + '\n');
     fileOps.inc({ kind, op: changed ? 'written' : 'unchanged' });
     if (changed) this.log.info({ profile: name, path: this.seccompDir.pathFor(name), stack: r.chain }, 'seccomp profile installed');
+    // SPO's `syscalls` annotation: the resolved rules of a stack with an OCI base
+    const patch = 'oci' in r && r.oci ? syscallsAnnotationPatch(p, oci.syscalls) : undefined;
+    if (patch) await this.opts.client.mergePatch(resourcePath(SECCOMP_PROFILES, { name }), patch);
     await this.setNodeStatus(p, 'Installed', undefined);
   }
 

@@ -31,7 +31,16 @@ export type StackResult =
   /** `chain`: the names looked at, including a missing one (so the caller re-resolves when it appears). */
   | { ok: false; reason: string; chain: string[] };
 
-export function resolveStack(name: string, lookup: (name: string) => SeccompProfile | undefined, maxDepth = MAX_STACK_DEPTH): StackResult {
+/**
+ * `oci`: resolves an `oci://` base (src/agent/oci-base.ts: pulled, verified, cached) to its profile or an error; without
+ * it, OCI bases are an error.
+ */
+export function resolveStack(
+  name: string,
+  lookup: (name: string) => SeccompProfile | undefined,
+  maxDepth = MAX_STACK_DEPTH,
+  oci?: (ref: string) => SeccompProfile | { error: string },
+): StackResult {
   const chain: string[] = [];
   const seen = new Set<string>();
   let cur: string | undefined = name;
@@ -41,12 +50,21 @@ export function resolveStack(name: string, lookup: (name: string) => SeccompProf
     if (seen.has(cur)) return { ok: false, reason: `base profile cycle: ${chain.join(' -> ')}`, chain };
     seen.add(cur);
     if (chain.length > maxDepth + 1) return { ok: false, reason: `base profile chain deeper than ${maxDepth}: ${chain.join(' -> ')}`, chain };
-    const p = lookup(cur);
+    let p: SeccompProfile | undefined;
+    if (cur.startsWith('oci://')) {
+      const r = oci!(cur);
+      if ('error' in r) return { ok: false, reason: `base profile "${cur.slice(0, 300)}": ${r.error}`, chain };
+      p = r;
+    } else p = lookup(cur);
     if (!p) return { ok: false, reason: `base profile "${cur}" not found (${chain.join(' -> ')})`, chain };
     profiles.push(p);
     const base: string | undefined = p.spec.baseProfileName;
     if (base === undefined || base === '') break;
-    if (base.startsWith('oci://')) return { ok: false, reason: `base profile "${base}": OCI artifact base profiles are not supported`, chain };
+    if (base.startsWith('oci://')) {
+      if (!oci) return { ok: false, reason: `base profile "${base}": OCI artifact base profiles are not supported`, chain };
+      cur = base;
+      continue;
+    }
     const bad = invalidProfileName(base);
     if (bad) return { ok: false, reason: `base profile name ${JSON.stringify(base.slice(0, 300))} of "${cur}" is invalid: ${bad}`, chain };
     cur = base;

@@ -8,7 +8,45 @@ import { KubeClient } from '../k8s/client';
 import { KubeconfigError } from '../k8s/kubeconfig';
 import { createLogger } from '../log';
 import { enableDefaultMetrics } from '../metrics';
-import { UsageError, type Command } from './command';
+import { list, UsageError, type Command } from './command';
+import * as fs from 'node:fs';
+import { OciBases, DEFAULT_CACHE_ENTRIES, DEFAULT_CACHE_TTL_MS } from '../agent/oci-base';
+import { loadPublicKey } from '../oci/cosign';
+
+/** The policy for `oci://` base profiles (issue 16). */
+function ociBasesFromFlags(v: Record<string, unknown>): OciBases {
+  let keys;
+  try {
+    keys = list(v['oci-verify-key']).map((f) => loadPublicKey(fs.readFileSync(f), f));
+  } catch (e) {
+    throw new UsageError(`--oci-verify-key: ${(e as Error).message}`);
+  }
+  const size = v['oci-cache-size'] !== undefined ? Number(v['oci-cache-size']) : DEFAULT_CACHE_ENTRIES;
+  if (!Number.isInteger(size) || size < 1) throw new UsageError('--oci-cache-size must be a positive integer');
+  let ttlMs = DEFAULT_CACHE_TTL_MS;
+  if (v['oci-cache-ttl'] !== undefined) {
+    const m = /^(\d+)(s|m|h)?$/.exec(String(v['oci-cache-ttl']));
+    if (!m) throw new UsageError('--oci-cache-ttl: expected seconds or a duration such as 30m or 24h');
+    ttlMs = Number(m[1]) * ({ s: 1, m: 60, h: 3600 } as Record<string, number>)[m[2] ?? 's']! * 1000;
+  }
+  let ca;
+  if (v['oci-ca-file'] !== undefined) {
+    try {
+      ca = fs.readFileSync(v['oci-ca-file'] as string);
+    } catch (e) {
+      throw new UsageError(`--oci-ca-file: ${(e as Error).message}`);
+    }
+  }
+  return new OciBases({
+    keys,
+    requireSignature: v['oci-insecure-skip-verify'] !== true,
+    allowedRegistries: list(v['oci-allowed-registry']),
+    maxEntries: size,
+    ttlMs,
+    ...(ca ? { ca } : {}),
+    ...(v['oci-docker-config'] !== undefined ? { dockerConfig: v['oci-docker-config'] as string } : {}),
+  });
+}
 
 export const agentCommand: Command = {
   name: 'agent',
@@ -26,6 +64,13 @@ export const agentCommand: Command = {
     '  --log-denials          add SECCOMP_FILTER_FLAG_LOG to denying profiles so the kernel audits their denials',
     '                         (for auditflow denials); needs runc >= 1.2, older runc rejects profiles with flags',
     '  --listen HOST:PORT     serve /metrics and /healthz there (default: not served); alias --metrics-address',
+    '  --oci-verify-key FILE  cosign public key (PEM) that oci:// base profiles must be signed with (repeatable)',
+    '  --oci-insecure-skip-verify  accept unsigned oci:// base profiles (default: a signature is required)',
+    '  --oci-allowed-registry HOST[:PORT]  registries oci:// bases may come from (repeatable; default: any)',
+    '  --oci-ca-file FILE     extra CA (PEM) for the registries\' TLS',
+    '  --oci-docker-config FILE  docker config.json with registry credentials (default ~/.docker/config.json)',
+    '  --oci-cache-size N     pulled base profiles kept (default 1000)',
+    '  --oci-cache-ttl DUR    how long a pulled base is reused, e.g. 24h, 30m, 600 (s) (default 24h)',
   ].join('\n'),
   options: {
     'node-name': { type: 'string' },
@@ -38,6 +83,13 @@ export const agentCommand: Command = {
     'log-denials': { type: 'boolean' },
     listen: { type: 'string' },
     'metrics-address': { type: 'string' },
+    'oci-verify-key': { type: 'string', multiple: true },
+    'oci-insecure-skip-verify': { type: 'boolean' },
+    'oci-allowed-registry': { type: 'string', multiple: true },
+    'oci-ca-file': { type: 'string' },
+    'oci-docker-config': { type: 'string' },
+    'oci-cache-size': { type: 'string' },
+    'oci-cache-ttl': { type: 'string' },
   },
   async run(v) {
     const nodeName = (v['node-name'] as string | undefined) ?? (v.node as string | undefined) ?? process.env.NODE_NAME ?? os.hostname();
@@ -58,6 +110,7 @@ export const agentCommand: Command = {
         throw new UsageError(`--listen: ${(e as Error).message}`);
       }
     }
+    const ociBases = ociBasesFromFlags(v);
     const log = createLogger('auditflow-agent');
     let client: KubeClient;
     try {
@@ -82,7 +135,7 @@ export const agentCommand: Command = {
       process.once('SIGTERM', resolve);
       process.once('SIGINT', resolve);
     });
-    const opts = { client, nodeName, kubeletDir, namespace, log, ...(v['selinux-dir'] ? { selinuxDir: v['selinux-dir'] as string } : {}), logDenials: v['log-denials'] === true };
+    const opts = { client, nodeName, kubeletDir, namespace, log, ...(v['selinux-dir'] ? { selinuxDir: v['selinux-dir'] as string } : {}), logDenials: v['log-denials'] === true, ociBases };
     // Startup waits for the informers' first lists; a signal during that wait still ends the process.
     const started = startAgent(opts).then((a) => (agent = a));
     await Promise.race([started, stopped]);

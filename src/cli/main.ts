@@ -17,6 +17,8 @@ const COMMANDS: ReadonlyArray<[string, () => Command]> = [
   ['agent', () => (require('./agent-command') as typeof import('./agent-command')).agentCommand],
   ['explain', () => (require('./explain-command') as typeof import('./explain-command')).explainCommand],
   ['denials', () => (require('./denials-command') as typeof import('./denials-command')).denialsCommand],
+  ['push', () => (require('./push-command') as typeof import('./push-command')).pushCommand],
+  ['pull', () => (require('./pull-command') as typeof import('./pull-command')).pullCommand],
 ];
 
 function load(name: string | undefined): Command | undefined {
