@@ -10,7 +10,7 @@
 //   remembered one when its window covers the stamp, else nobody we know.
 // Reads of /proc are skipped for a pid verified alive in the last `freshMs`, which is what keeps a busy
 // container's records cheap.
-import { promises as fsp } from 'node:fs';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { readProcCgroup, readProcStartTime, type CgroupInfo } from './cgroup';
@@ -72,10 +72,19 @@ export class ProcCache {
 
   /** Boot time in wall-clock ms, from /proc/uptime (10 ms resolution, unlike /proc/stat's btime seconds). */
   private boot(): Promise<number> {
-    this.bootMs ??= fsp.readFile(path.join(this.procRoot, 'uptime'), 'utf8').then(
-      (t) => this.now() - Number(t.split(' ')[0]) * 1000,
-      () => 0, // a procRoot without uptime (tests with a fake tree): start times then only order processes
-    );
+    // Read synchronously between two clock readings: an async read's callback can run hundreds of ms after
+    // the kernel answered on a loaded node, which would move boot time (and every start time) that much later
+    // and make a process look younger than records it wrote.
+    this.bootMs ??= Promise.resolve().then(() => {
+      try {
+        const t0 = this.now();
+        const up = Number(fs.readFileSync(path.join(this.procRoot, 'uptime'), 'utf8').split(' ')[0]);
+        const t1 = this.now();
+        return (t0 + t1) / 2 - up * 1000;
+      } catch {
+        return 0; // a procRoot without uptime (tests with a fake tree): start times then only order processes
+      }
+    });
     return this.bootMs;
   }
 

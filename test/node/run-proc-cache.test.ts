@@ -19,12 +19,14 @@ describe('ProcCache and Enricher with real processes', () => {
     const cache = new ProcCache({ retainMs: 5000, freshMs: 0 });
     const child = spawn('sleep', ['0.3']);
     const pid = child.pid!;
-    const alive = await cache.lookup(pid, Date.now());
-    assert.equal(alive.state, 'alive');
+    // A stamp from while the process certainly lived: taken before the lookup that saw it alive (one taken
+    // after it may lie past what the cache verified when the lookup is slow on a loaded machine).
     const seenAt = Date.now();
+    const alive = await cache.lookup(pid, seenAt);
+    assert.equal(alive.state, 'alive');
     await once(child, 'exit');
     await new Promise((r) => setTimeout(r, 50));
-    const during = await cache.lookup(pid, seenAt - 10);
+    const during = await cache.lookup(pid, seenAt);
     assert.equal(during.state, 'remembered');
     assert.equal(during.state === 'remembered' && during.exact, true);
     const after = await cache.lookup(pid, Date.now() + 1000);
