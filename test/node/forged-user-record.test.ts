@@ -11,6 +11,11 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isRecord, parseLine } from '../../parsers';
 import { CriClient } from '../../src/enrich/cri';
+import { eventFromRecord, type EventV1 } from '../../src/event/v1';
+import { createLogger } from '../../src/log';
+import { ProfileDirectory } from '../../src/record/profile-dir';
+import { Recorder } from '../../src/record/recorder';
+import { parseRecordings } from '../../src/run/config';
 import { ROOT } from '../env/cli';
 import { ensureContainerd, removePod, runPod, type RunningPod } from '../env/cri';
 import { auditMark, ensureAuditd, readAuditSince } from '../env/rig';
@@ -125,5 +130,33 @@ describe('forged kernel records inside user-space audit messages (real auditd, c
     assert.deepEqual(seccompForged, []);
     const user = events.filter((e) => e.type === 'USER_AVC' && JSON.stringify(e).includes(marker));
     assert.equal(user.length, 2, `USER_AVC events with the forged text: ${user.length}`);
+  });
+});
+
+describe('forged AVC decisions inside USER_AVC text (recorder)', () => {
+  it("a pod's USER_AVC claiming a denial does not put that tuple into its recorded SelinuxProfile; its kernel AVC does", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-forged-avc-'));
+    try {
+      const r = new Recorder({ recordings: parseRecordings(['se=app=web'], { merge: 'containers' }), out: new ProfileDirectory(dir), stateDir: path.join(dir, '.state'), log: createLogger('test') });
+      const ev = (line: string): EventV1 => {
+        const rec = parseLine(line);
+        assert.ok(isRecord(rec), line);
+        const e = eventFromRecord(rec, { node: 'n1', file: null, raw: false });
+        e.enrichment = 'resolved';
+        e.container = { id: 'c1'.padEnd(64, '0'), name: 'app', runtime: 'containerd', image: 'busybox' };
+        e.pod = { name: 'web-1', namespace: 'demo', uid: 'uid-web-1', labels: { app: 'web' } };
+        return e;
+      };
+      const forged = ev(`type=USER_AVC msg=audit(1795368920.400:76): pid=4242 uid=0 auid=4294967295 ses=4294967295 subj=system_u:system_r:container_t:s0:c1,c2 msg='avc:  denied  { mount } for  pid=4242 comm="app" scontext=system_u:system_r:container_t:s0:c1,c2 tcontext=system_u:object_r:fs_t:s0 tclass=filesystem permissive=0 exe="/app"'`);
+      assert.equal(forged.selinux?.tclass, 'filesystem', 'the USER_AVC is read as an SELinux decision (what a userspace object manager reports)');
+      const real = ev('type=AVC msg=audit(1795368920.500:77): avc:  denied  { read } for  pid=4242 comm="app" name="data" dev="sda1" ino=1 scontext=system_u:system_r:container_t:s0:c1,c2 tcontext=system_u:object_r:var_lib_t:s0 tclass=file permissive=0');
+      await r.write([forged, real]);
+      await r.close();
+      const cil = fs.readFileSync(path.join(dir, 'se-app.cil'), 'utf8');
+      assert.match(cil, /var_lib_t/);
+      assert.doesNotMatch(cil, /filesystem|mount/, cil);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
