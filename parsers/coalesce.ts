@@ -6,6 +6,15 @@
 // records since its last record; or the caller flushes (end of input, or an idle timer in a live tail).
 // Standalone types (SECCOMP, which the kernel emits on its own) are emitted at once, as are records
 // without a serial (journald forms).
+//
+// Memory is bounded per event and in all: the records of one audit(TIME:SERIAL) stamp are untrusted in
+// number (a forged or looping source can write a million records and no EOE under one stamp). An event that
+// reaches `maxRecordsPerEvent` records or `maxBytesPerEvent` bytes of lines is emitted as it is, marked
+// `overflow`, and the stamp's further records start a new event (also capped): nothing is held beyond the
+// caps, and every record still leaves the coalescer exactly once (callers that ack per record rely on it).
+// Each record that did not fit in its stamp's first event is counted in `stats.overflowRecords` and
+// reported through `onOverflow`. Open events are bounded in all by `maxPending` and `maxPendingBytes`
+// (the oldest is emitted first).
 
 import type { AuditRecord } from './record';
 
@@ -13,6 +22,29 @@ export interface AuditEvent {
   timeMs: number;
   serial: number;
   records: AuditRecord[];
+  /**
+   * The stamp had more records than one event may hold: this event was emitted at the cap, and other events
+   * with the same stamp hold the rest (each also marked).
+   */
+  overflow?: true;
+}
+
+/** Reported once for every event cut at a cap. */
+export interface CoalesceOverflow {
+  timeMs: number;
+  serial: number;
+  /** Which cap was reached. */
+  limit: 'records' | 'bytes';
+  /** Records and bytes of the event emitted at the cap. */
+  records: number;
+  bytes: number;
+}
+
+export interface CoalesceStats {
+  /** Events emitted at a cap (maxRecordsPerEvent or maxBytesPerEvent). */
+  overflowEvents: number;
+  /** Records that came after their stamp's first event was full (emitted in continuation events). */
+  overflowRecords: number;
 }
 
 export interface CoalesceOptions {
@@ -22,12 +54,26 @@ export interface CoalesceOptions {
   maxPending?: number;
   /** Types emitted on their own at once. Default: SECCOMP. */
   standalone?: ReadonlySet<string>;
+  /** Most records one event holds. Default 512. */
+  maxRecordsPerEvent?: number;
+  /** Most bytes (UTF-16 code units of the records' lines) one event holds. Default 1 MiB. */
+  maxBytesPerEvent?: number;
+  /** Most bytes held in all open events; the oldest are emitted when exceeded. Default 64 MiB. */
+  maxPendingBytes?: number;
+  /** Called for every event cut at a cap (an error to count and log: see CoalesceStats). */
+  onOverflow?: (o: CoalesceOverflow) => void;
 }
+
+export const DEFAULT_MAX_RECORDS_PER_EVENT = 512;
+export const DEFAULT_MAX_BYTES_PER_EVENT = 1024 * 1024;
 
 interface Pending {
   event: AuditEvent;
   /** Value of `seen` when the event's last record arrived. */
   lastAt: number;
+  bytes: number;
+  /** This stamp already overflowed once: its records are counted as overflow. */
+  continued: boolean;
 }
 
 const DEFAULT_STANDALONE: ReadonlySet<string> = new Set(['SECCOMP']);
@@ -37,7 +83,13 @@ export class Coalescer {
   private readonly grace: number;
   private readonly maxPending: number;
   private readonly standalone: ReadonlySet<string>;
+  private readonly maxRecords: number;
+  private readonly maxBytes: number;
+  private readonly maxPendingBytes: number;
+  private readonly onOverflow: ((o: CoalesceOverflow) => void) | undefined;
   private seen = 0;
+  private heldBytes = 0;
+  readonly stats: CoalesceStats = { overflowEvents: 0, overflowRecords: 0 };
 
   constructor(
     private readonly emit: (event: AuditEvent) => void,
@@ -46,10 +98,26 @@ export class Coalescer {
     this.grace = opts.graceRecords ?? 32;
     this.maxPending = opts.maxPending ?? 4096;
     this.standalone = opts.standalone ?? DEFAULT_STANDALONE;
+    this.maxRecords = Math.max(1, opts.maxRecordsPerEvent ?? DEFAULT_MAX_RECORDS_PER_EVENT);
+    this.maxBytes = Math.max(1, opts.maxBytesPerEvent ?? DEFAULT_MAX_BYTES_PER_EVENT);
+    this.maxPendingBytes = Math.max(1, opts.maxPendingBytes ?? 64 * 1024 * 1024);
+    this.onOverflow = opts.onOverflow;
   }
 
   get pendingCount(): number {
     return this.pending.size;
+  }
+
+  /** Records held in open events. */
+  get pendingRecords(): number {
+    let n = 0;
+    for (const p of this.pending.values()) n += p.event.records.length;
+    return n;
+  }
+
+  /** Bytes (of lines) held in open events. */
+  get pendingBytes(): number {
+    return this.heldBytes;
   }
 
   push(rec: AuditRecord): void {
@@ -65,23 +133,48 @@ export class Coalescer {
     if (rec.type === 'EOE') {
       if (p) {
         this.pending.delete(key);
+        this.heldBytes -= p.bytes;
         this.emit(p.event);
       }
       // A lone EOE carries nothing: the event it ends was already emitted.
       this.expire();
       return;
     }
+    const size = rec.line.length;
     if (p) {
-      p.event.records.push(rec);
-      p.lastAt = this.seen;
-      // Refresh its place: the Map's order is the order events were last touched.
-      this.pending.delete(key);
-      this.pending.set(key, p);
+      const full = p.event.records.length >= this.maxRecords ? 'records' : p.bytes + size > this.maxBytes ? 'bytes' : undefined;
+      if (full !== undefined) {
+        // At a cap: emit what is held, marked; this record starts the stamp's next event.
+        this.pending.delete(key);
+        this.heldBytes -= p.bytes;
+        p.event.overflow = true;
+        this.stats.overflowEvents++;
+        this.onOverflow?.({ timeMs: p.event.timeMs, serial: p.event.serial, limit: full, records: p.event.records.length, bytes: p.bytes });
+        this.emit(p.event);
+        p = undefined;
+        this.stats.overflowRecords++;
+        this.open(key, rec, size, true);
+      } else {
+        if (p.continued) this.stats.overflowRecords++;
+        p.event.records.push(rec);
+        p.bytes += size;
+        this.heldBytes += size;
+        p.lastAt = this.seen;
+        // Refresh its place: the Map's order is the order events were last touched.
+        this.pending.delete(key);
+        this.pending.set(key, p);
+      }
     } else {
-      p = { event: { timeMs: rec.timeMs, serial: rec.serial, records: [rec] }, lastAt: this.seen };
-      this.pending.set(key, p);
+      this.open(key, rec, size, false);
     }
     this.expire();
+  }
+
+  private open(key: string, rec: AuditRecord, size: number, continued: boolean): void {
+    const event: AuditEvent = { timeMs: rec.timeMs, serial: rec.serial, records: [rec] };
+    if (continued) event.overflow = true;
+    this.pending.set(key, { event, lastAt: this.seen, bytes: size, continued });
+    this.heldBytes += size;
   }
 
   /**
@@ -98,8 +191,10 @@ export class Coalescer {
 
   /** Emit every open event (end of input). */
   flush(): void {
-    for (const p of this.pending.values()) this.emit(p.event);
+    const all = [...this.pending.values()];
     this.pending.clear();
+    this.heldBytes = 0;
+    for (const p of all) this.emit(p.event);
   }
 
   /** Emit events whose newest record is older than `olderThanMs` (wall clock of the caller's choosing). */
@@ -108,6 +203,7 @@ export class Coalescer {
       const last = p.event.records[p.event.records.length - 1]!;
       if (last.timeMs < olderThanMs) {
         this.pending.delete(key);
+        this.heldBytes -= p.bytes;
         this.emit(p.event);
       }
     }
@@ -116,8 +212,9 @@ export class Coalescer {
   private expire(): void {
     // Oldest-touched first: stop at the first event still inside its grace window.
     for (const [key, p] of this.pending) {
-      if (this.seen - p.lastAt < this.grace && this.pending.size <= this.maxPending) break;
+      if (this.seen - p.lastAt < this.grace && this.pending.size <= this.maxPending && this.heldBytes <= this.maxPendingBytes) break;
       this.pending.delete(key);
+      this.heldBytes -= p.bytes;
       this.emit(p.event);
     }
   }

@@ -204,7 +204,7 @@ export const scan = {
  *    what is left before them: it ends with its last word that is not such a field (AppArmor always ends a
  *    confined label with ` (mode)`), or is the one word after `subj=` (SELinux and Smack labels have no
  *    spaces).
- * `next` is the key of LABEL_NEXT for the record type, '' for the backwards rule, '$' when the label runs to
+ * `next` is LABEL_NEXT's ` key=` for the record type, '' for the backwards rule, '$' when the label runs to
  * `end` (USER_* records, where the caller cut the text before ` msg='`). Returns the label's end offset.
  */
 export function labelEnd(text: string, vs: number, end: number, next: string): number {
@@ -215,7 +215,7 @@ export function labelEnd(text: string, vs: number, end: number, next: string): n
   const lineEnd = text.length > 0 && text.charCodeAt(text.length - 1) === 0x0d ? text.length - 1 : text.length;
   if (next !== '') {
     // interpreted (ENRICHED) keys are upper case, so ` pid=` is never one of them
-    const at = text.lastIndexOf(' ' + next + '=', lineEnd);
+    const at = text.lastIndexOf(next, lineEnd);
     if (at >= vs) return at;
   }
   // Backwards: words split on spaces and 0x1d; stop at the first one that is not a field.
@@ -258,16 +258,16 @@ function isLabelKey(text: string, ks: number, ke: number): boolean {
 }
 
 /** The key the kernel writes right after the task's label, per record type (see labelEnd). */
-const LABEL_NEXT: Record<string, string> = {
-  SECCOMP: 'pid',
-  ANOM_ABEND: 'pid',
-  SYSCALL: 'key',
-  LOGIN: 'old-auid',
-};
+const LABEL_NEXT = new Map<string, string>([
+  ['SECCOMP', ' pid='],
+  ['ANOM_ABEND', ' pid='],
+  ['SYSCALL', ' key='],
+  ['LOGIN', ' old-auid='],
+]);
 
 /** The `next` argument of tokenize() for a kernel record of `type`: how its labels are bounded. */
 export function labelNextFor(type: string): string {
-  return LABEL_NEXT[type] ?? '';
+  return LABEL_NEXT.get(type) ?? '';
 }
 
 /**

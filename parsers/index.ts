@@ -3,7 +3,7 @@
 
 export * from './types';
 export { parseLine, isParseError, isNonAudit, isRecord, AuditRecord, type ParseOptions } from './record';
-export { Coalescer, type AuditEvent, type CoalesceOptions } from './coalesce';
+export { Coalescer, DEFAULT_MAX_BYTES_PER_EVENT, DEFAULT_MAX_RECORDS_PER_EVENT, type AuditEvent, type CoalesceOptions, type CoalesceOverflow, type CoalesceStats } from './coalesce';
 export { Fields, Quote, tokenize } from './fields';
 export { decodeHexString, isHexString } from './hex';
 export { recordTypeName, recordTypeNumber, kindOfType } from './record-types';

@@ -82,6 +82,11 @@ export interface EventV1 {
   enrichment: Enrichment;
   enrichmentError?: string;
   raw?: string;
+  /**
+   * The audit event had more records than one event may hold (parsers' Coalescer caps): this event has
+   * only some of them, and other events with the same timestamp and serial carry the rest.
+   */
+  truncated?: true;
 }
 
 export interface EventContext {
@@ -197,6 +202,7 @@ export function primaryRecord(event: AuditEvent): AuditRecord {
 export function eventFromAuditEvent(event: AuditEvent, ctx: EventContext): EventV1 {
   const primary = primaryRecord(event);
   const ev = eventFromRecord(primary, ctx);
+  if (event.overflow) ev.truncated = true;
   if (event.records.length === 1) return ev;
   ev.records = event.records.map((r) => r.type);
   const paths: string[] = [];

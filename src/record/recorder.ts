@@ -212,7 +212,10 @@ export class Recorder implements EventSink {
       const c = ev.container;
       if (ev.enrichment !== 'resolved' || !c || c.sandbox || this.rejectedContainers.has(c.id)) continue;
       const isSeccomp = ev.kind === 'seccomp' && (ev.action === 'log' || ev.action === 'allow') && ev.syscallNr !== undefined;
-      const avc = ev.selinux && ev.selinux.decision === 'denied' ? ev.selinux : undefined;
+      // Only the kernel's AVC records make tuples: a USER_AVC's text is whatever its sender wrote (any
+      // process with CAP_AUDIT_WRITE, as a pod's processes have by default), so a pod could allow itself
+      // anything by reporting it. An event cut at the coalescer's caps is not whole: not used either.
+      const avc = ev.type === 'AVC' && !ev.truncated && ev.selinux && ev.selinux.decision === 'denied' ? ev.selinux : undefined;
       if (!isSeccomp && !avc) continue;
       for (const rec of this.recordings.values()) {
         if (!recordingSelects(rec, c, ev.pod)) continue;
