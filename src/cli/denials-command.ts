@@ -8,6 +8,7 @@ import { DEFAULT_EVENTS_TOPIC, KafkaSourceError, type KafkaSourceOptions } from 
 import { parseDuration, parseWhen, TimeSpecError } from '../denials/time';
 import { list, UsageError, type Command } from './command';
 import { OutputWriter } from './output';
+import { terminalText } from './terminal-text';
 
 const KAFKA_DEFAULT_SINCE = '24h';
 
@@ -115,7 +116,7 @@ export const denialsCommand: Command = {
       result = await runQuery({ files, kafka, filter, limit: groupBy ? undefined : limit }, log);
     } catch (e) {
       if (e instanceof KafkaSourceError) {
-        process.stderr.write(`auditflow denials: ${e.message}\n`);
+        process.stderr.write(`auditflow denials: ${terminalText(e.message)}\n`);
         return 1;
       }
       throw e;

@@ -1,5 +1,7 @@
 // A progress bar on stderr for long runs over files, only when stderr is a terminal (never in pipes or CI).
 
+import { terminalText } from './terminal-text';
+
 export class Progress {
   private done = 0;
   private last = 0;
@@ -24,7 +26,8 @@ export class Progress {
     const filled = Math.round(frac * width);
     const secs = (now - this.started) / 1000;
     const rate = secs > 0 ? this.done / secs / 1e6 : 0;
-    this.stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}%  ${rate.toFixed(1)} MB/s `);
+    // only the bar's own carriage return drives the terminal; the text goes through the one escaper
+    this.stream.write('\r' + terminalText(`[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}%  ${rate.toFixed(1)} MB/s `));
   }
 
   finish(): void {

@@ -3,6 +3,7 @@
 
 import type { AuditRecord, SeccompLine } from '../../parsers';
 import { errorCount, type ReadStats } from '../io/record-reader';
+import { terminalText } from './terminal-text';
 
 const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
 
@@ -42,7 +43,8 @@ export class Summary {
     const out: string[] = [];
     const section = (title: string, m: Map<string, number>, limit = Infinity) => {
       if (m.size === 0) return;
-      const rows = [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+      // keys hold names from the log (comm, exe, AppArmor profiles, SELinux types): escaped for the terminal
+      const rows = [...m.entries()].map(([k, v]): [string, number] => [terminalText(k), v]).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
       const shown = rows.slice(0, limit);
       const w = Math.max(...shown.map(([k]) => k.length), title.length);
       out.push('', `${title.padEnd(w)}  ${'count'.padStart(9)}`, `${'-'.repeat(w)}  ${'-'.repeat(9)}`);

@@ -5,10 +5,13 @@
 import { SCHEMA_V1, type EventV1 } from '../event/v1';
 import type { Logger } from '../log';
 import { eventsRead, garbageRead } from './metrics';
+import { badField, tooDeep } from './event-shape';
+import { terminalText } from '../cli/terminal-text';
 
-export type GarbageReason = 'not-json' | 'not-an-event' | 'other-schema' | 'bad-timestamp' | 'line-too-long';
+export type GarbageReason = 'not-json' | 'not-an-event' | 'other-schema' | 'bad-timestamp' | 'bad-field' | 'too-deep' | 'line-too-long';
 
-export type Decoded = { ev: EventV1; timeMs: number } | { garbage: GarbageReason };
+/** An event, or why the input is not one (`field`: the wrongly typed field, for the log). */
+export type Decoded = { ev: EventV1; timeMs: number } | { garbage: GarbageReason; field?: string };
 
 export function decodeEvent(text: string): Decoded {
   let v: unknown;
@@ -24,12 +27,11 @@ export function decodeEvent(text: string): Decoded {
   if (typeof o['source'] !== 'object' || o['source'] === null) return { garbage: 'not-an-event' };
   const t = typeof o['timestamp'] === 'string' ? Date.parse(o['timestamp']) : NaN;
   if (Number.isNaN(t)) return { garbage: 'bad-timestamp' };
-  // Optional objects must be objects when present, so later code can trust their shape.
-  for (const k of ['selinux', 'apparmor', 'container', 'pod'] as const) {
-    const x = o[k];
-    if (x !== undefined && x !== null && typeof x !== 'object') return { garbage: 'not-an-event' };
-  }
-  if (o['selinux'] && !Array.isArray((o['selinux'] as Record<string, unknown>)['permissions'])) return { garbage: 'not-an-event' };
+  // Types at the boundary: every field later code reads has the schema's type, so a filter, a table or a
+  // SIEM mapping can trust it; and no nesting a writer would overflow the stack on.
+  if (tooDeep(o)) return { garbage: 'too-deep' };
+  const field = badField(o);
+  if (field !== undefined) return { garbage: 'bad-field', field: terminalText(field) }; // a path of the input's own keys
   return { ev: o as unknown as EventV1, timeMs: t };
 }
 
@@ -59,7 +61,8 @@ export function countGarbage(
   const n = (counts.garbageByReason.get(reason) ?? 0) + 1;
   counts.garbageByReason.set(reason, n);
   garbageRead.inc({ source, reason });
-  if (n <= logFirst) log.warn({ ...where, reason, excerpt: excerpt.slice(0, 200) }, `skipped input that is not a schema-v1 event (${reason})`);
+  // the excerpt is the input's own text, shown on a terminal: escaped like any name there
+  if (n <= logFirst) log.warn({ ...where, reason, excerpt: terminalText(excerpt.slice(0, 200)) }, `skipped input that is not a schema-v1 event (${reason})`);
 }
 
 export function countEvent(counts: ReadCounts, source: 'file' | 'kafka'): void {

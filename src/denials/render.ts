@@ -3,6 +3,7 @@
 import type { EventV1 } from '../event/v1';
 import { actionOf, whatOf } from './denial';
 import type { Group, GroupKey, Row } from './query';
+import { terminalText } from '../cli/terminal-text';
 
 export type OutputMode = 'table' | 'json' | 'ndjson';
 
@@ -24,22 +25,25 @@ export function podCell(ev: EventV1): string {
   return '-';
 }
 
-/** Control characters in untrusted names (comm, exe, paths) must not drive the terminal. */
-function clean(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
-
 /** Cells wider than this are cut in the middle: a path's start and its file name both stay visible. */
 const MAX_CELL = 72;
 
+/** Cut at code points: half a surrogate pair would be a lone surrogate on the terminal. */
+function cutAt(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  return c >= 0xdc00 && c <= 0xdfff ? i - 1 : i;
+}
+
 function fit(s: string): string {
   if (s.length <= MAX_CELL) return s;
-  const head = Math.floor((MAX_CELL - 1) / 2);
-  return s.slice(0, head) + '…' + s.slice(s.length - (MAX_CELL - 1 - head));
+  const head = cutAt(s, Math.floor((MAX_CELL - 1) / 2));
+  const tail = cutAt(s, s.length - (MAX_CELL - 1 - head));
+  return s.slice(0, head) + '…' + s.slice(tail);
 }
 
 export function table(header: string[], rows: string[][], rightAlign: Set<number> = new Set()): string {
-  const cells = rows.map((r) => r.map((c) => fit(clean(c))));
+  // names in cells come from workloads: escaped so they cannot drive the terminal or fake a column
+  const cells = rows.map((r) => r.map((c) => fit(terminalText(c))));
   const w = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
   const line = (r: string[]) =>
     r

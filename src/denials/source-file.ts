@@ -24,7 +24,7 @@ export async function readEventFiles(
       if (line.trim() === '') return;
       counts.inputs++;
       const d = decodeEvent(line);
-      if ('garbage' in d) return countGarbage(counts, 'file', d.garbage, { input: name, line: lineNo }, line, log);
+      if ('garbage' in d) return countGarbage(counts, 'file', d.garbage, { input: name, line: lineNo, ...(d.field ? { field: d.field } : {}) }, line, log);
       countEvent(counts, 'file');
       onEvent(d.ev, d.timeMs);
     };

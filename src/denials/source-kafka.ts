@@ -117,7 +117,7 @@ export async function readEventsTopic(
           if (sup) onSuppressed?.(sup);
           else if ('garbage' in d) {
             // other producers' records on the topic (other schemas) are expected; say so only at debug
-            countGarbage(counts, 'kafka', d.garbage, { topic: opts.topic, partition: r.partition, offset: m.offset }, text, log, d.garbage === 'other-schema' ? 0 : 5);
+            countGarbage(counts, 'kafka', d.garbage, { topic: opts.topic, partition: r.partition, offset: m.offset, ...(d.field ? { field: d.field } : {}) }, text, log, d.garbage === 'other-schema' ? 0 : 5);
           } else {
             countEvent(counts, 'kafka');
             onEvent(d.ev, d.timeMs);

@@ -1,5 +1,8 @@
 // A one-line status on stderr while `auditflow run` follows a log, only when stderr is a terminal (never
 // in pipes, files or under a DaemonSet): lines, events, rate, lag. Same manner as src/cli/progress.ts.
+
+import { terminalText } from '../cli/terminal-text';
+
 export class StatusLine {
   private readonly enabled: boolean;
   private timer: NodeJS.Timeout | undefined;
@@ -25,7 +28,8 @@ export class StatusLine {
     this.lastLines = s.lines;
     this.lastAt = now;
     const lag = s.lagSeconds === null ? '-' : `${s.lagSeconds.toFixed(1)} s`;
-    this.stream.write(`\r\x1b[Klines ${s.lines}  events ${s.events}  ${rate.toFixed(0)} lines/s  lag ${lag}`);
+    // only the line's own "\r, erase line" drives the terminal; the text goes through the one escaper
+    this.stream.write('\r\x1b[K' + terminalText(`lines ${s.lines}  events ${s.events}  ${rate.toFixed(0)} lines/s  lag ${lag}`));
   }
 
   stop(): void {
