@@ -23,7 +23,7 @@ import { LABEL_CONTAINER_ID, LABEL_RECORDING_ID, LABEL_RECORDING_NAMESPACE, Secc
 import { SELF, SelinuxProfileBuilder } from '../profile/selinux';
 import type { ContainerEnd, EventSink } from '../sink/types';
 import { containerNameOf, profileName, recordingSelects } from './naming';
-import { syncDir, writeFileAtomic } from '../io/atomic';
+import { writeFileAtomic } from '../io/atomic';
 
 const recorderMetrics = {
   events: new Counter({
@@ -266,7 +266,6 @@ export class Recorder implements EventSink {
       try {
         await fsp.mkdir(this.opts.stateDir, { recursive: true });
         await writeFileAtomic(path.join(this.opts.stateDir, `${g.st.kind}.${g.st.name}.json`), JSON.stringify(g.st));
-        await syncDir(this.opts.stateDir);
         return;
       } catch (err) {
         // the pipeline waits (no ack) rather than lose a tuple; the error is logged and counted
