@@ -113,7 +113,7 @@ export class NdjsonSink implements EventSink {
         if (err) {
           this.stdoutGone = true;
           sinkMetrics.dropped.inc({ sink: this.name, reason: 'stdout-closed' }, n);
-          this.opts.log.error({ err: err.message, events: n }, 'stdout cannot be written (reader gone?): events of this sink are dropped from now on, and counted');
+          this.opts.log.error({ err, events: n }, 'stdout cannot be written (reader gone?): events of this sink are dropped from now on, and counted');
         }
         resolve();
       });
