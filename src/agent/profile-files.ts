@@ -1,11 +1,11 @@
 // The node's profile directory: <kubeletDir>/seccomp/operator/<name>.json, what kubelet resolves for
 // `localhostProfile: operator/<name>.json`. Names come from the API, so every path is derived from a
-// validated name and checked to stay inside the directory; files appear atomically (temp file, fsync,
-// rename), so a container starting at that moment reads the old or the new profile, never half of one.
+// validated name and checked to stay inside the directory; files appear atomically (src/io/atomic.ts: temp
+// file, fsync, rename), so a container starting at that moment reads the old or the new profile, never half of one.
 
-import { randomBytes } from 'node:crypto';
-import { constants, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { syncDir, writeFileAtomic } from '../io/atomic';
 import { invalidProfileName } from '../profile/names';
 
 /** Relative to the kubelet directory, as kubelet's `localhostProfile` root is `<kubeletDir>/seccomp`. */
@@ -56,26 +56,9 @@ export class ProfileDir {
     const target = this.pathFor(name);
     if ((await this.read(name)) === content) return false;
     await fsp.mkdir(this.root, { recursive: true, mode: 0o755 });
-    const tmp = path.join(this.root, `.auditflow-${randomBytes(8).toString('hex')}.tmp`);
-    // O_EXCL|O_NOFOLLOW: never write through something planted at the temp name.
-    const fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-    try {
-      await fh.writeFile(content);
-      await fh.chmod(0o644); // the umask may have masked the open mode
-      await fh.sync();
-    } catch (e) {
-      await fh.close();
-      await fsp.rm(tmp, { force: true });
-      throw e;
-    }
-    await fh.close();
-    try {
-      await fsp.rename(tmp, target);
-    } catch (e) {
-      await fsp.rm(tmp, { force: true });
-      throw e;
-    }
-    await this.syncDir();
+    // src/io/atomic.ts: O_EXCL|O_NOFOLLOW temp file, mode 0644 whatever the umask, fsync, rename, directory
+    // fsync. A symlink planted at the target is replaced, never written through (the root is ours alone).
+    await writeFileAtomic(target, content, { mode: 0o644, replaceSymlink: true });
     return true;
   }
 
@@ -91,12 +74,7 @@ export class ProfileDir {
     return true;
   }
 
-  private async syncDir(): Promise<void> {
-    const dh = await fsp.open(this.root, constants.O_RDONLY | constants.O_DIRECTORY);
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
+  private syncDir(): Promise<void> {
+    return syncDir(this.root);
   }
 }

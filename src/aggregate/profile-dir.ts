@@ -10,6 +10,9 @@ import { invalidProfileName } from '../profile/names';
 import type { Evidence, ProfileSink, RecordedProfile } from '../profile/recording';
 import { toYaml } from '../profile/yaml';
 
+/** Each file atomically (src/io/atomic.ts); the directory is synced once, after the last. */
+const ATOMIC = { syncDir: false };
+
 export interface EvidenceFile {
   name: string;
   kind: string;
@@ -28,11 +31,11 @@ export class DirectoryProfileSink implements ProfileSink {
     if (bad) throw new Error(`refusing to write profile "${p.name}": ${bad}`);
     await fs.promises.mkdir(this.dir, { recursive: true });
     const base = path.join(this.dir, p.name);
-    if (p.oci) await writeFileAtomic(`${base}.json`, JSON.stringify(p.oci, null, 2) + '\n');
-    if (p.cil !== undefined) await writeFileAtomic(`${base}.cil`, p.cil);
+    if (p.oci) await writeFileAtomic(`${base}.json`, JSON.stringify(p.oci, null, 2) + '\n', ATOMIC);
+    if (p.cil !== undefined) await writeFileAtomic(`${base}.cil`, p.cil, ATOMIC);
     const ev: EvidenceFile = { name: p.name, kind: p.kind, recording: p.recording.name, container: p.containerName, final: p.final, evidence: p.evidence };
-    await writeFileAtomic(`${base}.evidence.json`, JSON.stringify(ev, null, 2) + '\n');
-    await writeFileAtomic(`${base}.yaml`, toYaml(p.resource));
+    await writeFileAtomic(`${base}.evidence.json`, JSON.stringify(ev, null, 2) + '\n', ATOMIC);
+    await writeFileAtomic(`${base}.yaml`, toYaml(p.resource), ATOMIC);
     await syncDir(this.dir);
   }
 }

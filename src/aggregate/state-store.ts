@@ -13,6 +13,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Partitioners, type Admin, type Consumer, type Kafka, type Producer } from 'kafkajs';
+import { syncDir, writeFileAtomic } from '../io/atomic';
 import type { Logger } from '../log';
 import { parseSession, type SessionState } from './session';
 
@@ -167,22 +168,9 @@ export class FileStateStore implements StateStore {
   }
 
   async save(states: readonly SessionState[]): Promise<void> {
-    for (const s of states) {
-      const file = this.file(s.id);
-      const tmp = `${file}.tmp`;
-      const fh = await fs.promises.open(tmp, 'w');
-      try {
-        await fh.writeFile(JSON.stringify(s));
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await fs.promises.rename(tmp, file);
-    }
-    if (states.length) {
-      const d = await fs.promises.open(this.dir, 'r');
-      await d.sync().finally(() => d.close());
-    }
+    // each file atomically (src/io/atomic.ts), the directory synced once for all of them
+    for (const s of states) await writeFileAtomic(this.file(s.id), JSON.stringify(s), { syncDir: false });
+    if (states.length) await syncDir(this.dir);
   }
 
   async close(): Promise<void> {}

@@ -63,7 +63,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     const code = await cmd.run(p.values, p.positionals);
     // whatever the command wrote must have reached stdout before it may say it succeeded
-    await settleStdout();
+    try {
+      await settleStdout();
+    } catch (e) {
+      if (isReaderGone(e)) return code;
+      throw e;
+    }
     return code;
   } catch (e) {
     if (isReaderGone(e)) return 0;

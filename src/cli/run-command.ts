@@ -1,4 +1,5 @@
 // `auditflow run`: the node pipeline (tail → parse → enrich → events and recorded profiles).
+import { PermanentOutputError } from '../io/errors';
 import { KubeconfigError } from '../k8s/kubeconfig';
 import { createLogger } from '../log';
 import { buildRunConfig, ConfigError, readConfigFile, RUN_DEFAULTS } from '../run/config';
@@ -10,7 +11,9 @@ export const runCommand: Command = {
   summary:
     'Follow the audit log on this node: parse, enrich with container and pod (procfs + CRI), write events, and\n' +
     'record seccomp/SELinux profiles of selected pods to a directory (the embedded default: no Kafka, no cluster).\n' +
-    'Stops on SIGTERM/SIGINT after writing what was read, the profiles and the final checkpoint (exit 0).',
+    'Stops on SIGTERM/SIGINT after writing what was read, the profiles and the final checkpoint (exit 0); within\n' +
+    '--shutdown-grace whatever happens (exit 1 if a sink was still failing: the checkpoint holds what was written).\n' +
+    'An output that cannot be written (a directory, a missing directory, read-only) fails the start (exit 1).',
   usage: 'run [options]',
   help: [
     '  --config FILE          JSON object with any of these options (flags win), e.g. {"record": ["web=app=web"]}',
@@ -58,6 +61,8 @@ export const runCommand: Command = {
     '                         logged; none: off). Alias --metrics-address',
     '  --container-poll-ms N  how often CRI is asked for ended containers (default 2000)',
     '  --no-progress          no status line (it is only shown when stderr is a terminal)',
+    '  --shutdown-grace S     after SIGTERM/SIGINT, end within S seconds (default 10) even when a sink is still',
+    '                         retrying (disk full): what it did not take is not checkpointed, and is read again',
   ].join('\n'),
   options: {
     config: { type: 'string' },
@@ -91,6 +96,7 @@ export const runCommand: Command = {
     'metrics-address': { type: 'string' },
     'container-poll-ms': { type: 'string' },
     'no-progress': { type: 'boolean' },
+    'shutdown-grace': { type: 'string' },
   },
   async run(v, positionals) {
     if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}" (the log is given with --audit-log)`);
@@ -108,9 +114,10 @@ export const runCommand: Command = {
     try {
       node = await startNode(cfg, log);
     } catch (e) {
-      // --kube-fallback with no usable kubeconfig: the message says what is missing, a stack would not
-      if (!(e instanceof KubeconfigError)) throw e;
-      log.error(e.message);
+      // --kube-fallback with no usable kubeconfig, an output that cannot be written: the message says what is
+      // wrong, a stack would not
+      if (!(e instanceof KubeconfigError) && !(e instanceof PermanentOutputError)) throw e;
+      log.error({ err: e }, e.message);
       return 1;
     }
     const onSignal = (sig: NodeJS.Signals) => {
@@ -120,7 +127,10 @@ export const runCommand: Command = {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     try {
-      return await node.done;
+      const code = await node.done;
+      // the grace period ran out: whatever still waits (a sink's retry, open handles) must not keep us alive
+      if (node.forced) process.exit(code);
+      return code;
     } finally {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);

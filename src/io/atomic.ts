@@ -5,9 +5,12 @@
 //    directory (a symlink to /etc/shadow, a FIFO) makes the write fail instead of writing through it.
 // 2. Its content is fsync'ed before the rename, so the rename can never expose an empty file after a crash.
 // 3. The rename replaces the target atomically; the target itself may not be a symlink, a device or a
-//    directory (`refuseSpecial`): replacing a symlink the admin made would silently move where data goes.
+//    directory (`refuseSpecial`): replacing a symlink the admin made would silently move where data goes
+//    (`replaceSymlink` allows replacing a symlink itself, never writing through it, where the directory is
+//    ours alone, as the kubelet profile root is the agent's).
 // 4. The directory is fsync'ed, which makes the rename itself durable.
-// On any error the temporary file is removed and the error is rethrown with the target named in `cause`.
+// On any error the temporary file is removed and an AtomicWriteError naming the target is thrown, with the
+// system error as its `cause` and its `code` (EROFS, ENOSPC, ENAMETOOLONG, …, ENOTREG for a special target).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -21,6 +24,19 @@ export interface AtomicWriteOptions {
   mkdir?: boolean;
   /** fsync the directory after the rename. Default true. */
   syncDir?: boolean;
+  /** A symlink at the target is replaced (the link, not what it points to) instead of refused. Default false. */
+  replaceSymlink?: boolean;
+}
+
+/** A failed atomic write: the message names the target, `code` and `cause` are the underlying error's. */
+export class AtomicWriteError extends Error {
+  readonly code: string | undefined;
+  constructor(readonly file: string, cause: unknown) {
+    const c = cause as NodeJS.ErrnoException;
+    super(`cannot write ${file}: ${c?.code && c.syscall ? `${c.code} (${c.message.replace(/^[A-Z]+: /, '').replace(/, \w+( '.*')?$/, '')})` : c?.message ?? String(cause)}`, { cause });
+    this.name = 'AtomicWriteError';
+    this.code = c?.code;
+  }
 }
 
 /** Raised when the target exists and is not a regular file (symlink, device, FIFO, socket, directory). */
@@ -51,27 +67,39 @@ export async function specialFileKind(file: string): Promise<string | undefined>
   return 'not a regular file';
 }
 
+/** The temporary name the next write of `file` in this process uses (beside it; for tests that plant things there). */
+export function nextTempPath(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file).slice(0, 200)}.tmp-${process.pid}-${seq + 1}`);
+}
+
 export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: AtomicWriteOptions | number = {}): Promise<void> {
   const o: AtomicWriteOptions = typeof opts === 'number' ? { mode: opts } : opts;
   const dir = path.dirname(file);
-  if (o.mkdir) await fs.promises.mkdir(dir, { recursive: true });
-  const special = await specialFileKind(file);
-  if (special !== undefined) throw new NotRegularFileError(file, special);
-  const tmp = path.join(dir, `.${path.basename(file).slice(0, 200)}.tmp-${process.pid}-${++seq}`);
+  const tmp = nextTempPath(file);
+  seq++;
   let fh: fs.promises.FileHandle | undefined;
+  let created = false;
   try {
+    if (o.mkdir) await fs.promises.mkdir(dir, { recursive: true });
+    const special = await specialFileKind(file);
+    if (special !== undefined && !(o.replaceSymlink && special === 'a symbolic link')) throw new NotRegularFileError(file, special);
     fh = await fs.promises.open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW, o.mode ?? 0o644);
+    created = true;
+    // the open mode went through the umask: an explicit mode is set as given
+    if (o.mode !== undefined) await fh.chmod(o.mode);
     await fh.writeFile(data);
     await fh.sync();
     await fh.close();
     fh = undefined;
     await fs.promises.rename(tmp, file);
+    created = false;
+    if (o.syncDir !== false) await syncDir(dir);
   } catch (e) {
     await fh?.close().catch(() => undefined);
-    await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
-    throw e;
+    // only what we created: a name planted at the temporary path (EEXIST) is not ours to remove
+    if (created) await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+    throw e instanceof NotRegularFileError ? e : new AtomicWriteError(file, e);
   }
-  if (o.syncDir !== false) await syncDir(dir);
 }
 
 export async function syncDir(dir: string): Promise<void> {

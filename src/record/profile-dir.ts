@@ -11,6 +11,9 @@ import { invalidProfileName } from '../profile/names';
 import type { ProfileSink, RecordedProfile } from '../profile/recording';
 import { toYaml } from '../profile/yaml';
 
+/** Each file atomically (src/io/atomic.ts); the directory is synced once, after the last. */
+const ATOMIC = { syncDir: false };
+
 /** The files a profile is written to, by kind. */
 export function profileFiles(dir: string, name: string, kind: RecordedProfile['kind']): { resource: string; body: string; evidence: string } {
   const base = path.join(dir, name);
@@ -28,11 +31,11 @@ export class ProfileDirectory implements ProfileSink {
     if (bad) throw new Error(`refusing to write profile "${p.name}": ${bad}`);
     await fs.promises.mkdir(this.dir, { recursive: true });
     const f = profileFiles(this.dir, p.name, p.kind);
-    if (p.oci) await writeFileAtomic(f.body, JSON.stringify(p.oci, null, 2) + '\n');
-    if (p.cil !== undefined) await writeFileAtomic(f.body, p.cil);
+    if (p.oci) await writeFileAtomic(f.body, JSON.stringify(p.oci, null, 2) + '\n', ATOMIC);
+    if (p.cil !== undefined) await writeFileAtomic(f.body, p.cil, ATOMIC);
     const evidence = { name: p.name, kind: p.kind, recording: p.recording.name, container: p.containerName, final: p.final, evidence: p.evidence };
-    await writeFileAtomic(f.evidence, JSON.stringify(evidence, null, 2) + '\n');
-    await writeFileAtomic(f.resource, toYaml(p.resource));
+    await writeFileAtomic(f.evidence, JSON.stringify(evidence, null, 2) + '\n', ATOMIC);
+    await writeFileAtomic(f.resource, toYaml(p.resource), ATOMIC);
     await syncDir(this.dir);
   }
 }

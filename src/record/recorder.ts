@@ -23,7 +23,23 @@ import { LABEL_CONTAINER_ID, LABEL_RECORDING_ID, LABEL_RECORDING_NAMESPACE, Secc
 import { SELF, SelinuxProfileBuilder } from '../profile/selinux';
 import type { ContainerEnd, EventSink } from '../sink/types';
 import { containerNameOf, profileName, recordingSelects } from './naming';
-import { syncDir, writeFileAtomic } from '../io/atomic';
+import { writeFileAtomic } from '../io/atomic';
+import { AbortedError, backoffMs, countIoError, sleepUnlessAborted } from '../io/errors';
+import { profileFiles } from './profile-dir';
+
+/** NAME_MAX of Linux filesystems (ext4, xfs, btrfs, tmpfs): the longest file name, in bytes. */
+const NAME_MAX = 255;
+
+function stateFile(dir: string, st: { kind: string; name: string }): string {
+  return path.join(dir, `${st.kind}.${st.name}.json`);
+}
+
+/** Why a profile of this kind and name cannot have its files (state, profile, evidence), or undefined. */
+function tooLongForFiles(kind: RecordingSpec['kind'], name: string): string | undefined {
+  const f = profileFiles('', name, kind);
+  const longest = Math.max(...[stateFile('', { kind, name }), f.body, f.resource, f.evidence].map((p) => Buffer.byteLength(path.basename(p))));
+  return longest > NAME_MAX ? `too long for a file name (${longest} bytes with its suffix; the limit is ${NAME_MAX})` : undefined;
+}
 
 const recorderMetrics = {
   events: new Counter({
@@ -34,7 +50,7 @@ const recorderMetrics = {
   }),
   rejected: new Counter({
     name: 'auditflow_record_rejected_total',
-    help: 'Selected containers not recorded, by reason (invalid-name: the profile name would not be a DNS-1123 subdomain)',
+    help: 'Selected containers not recorded, by reason (invalid-name: the profile name would not be a DNS-1123 subdomain; name-too-long: its files would exceed NAME_MAX; write-failed: a permanent error writing them)',
     labelNames: ['reason'] as const,
     registers: [registry],
   }),
@@ -46,7 +62,7 @@ const recorderMetrics = {
   }),
   writeErrors: new Counter({
     name: 'auditflow_record_write_errors_total',
-    help: 'Failed writes of recorded profiles or recorder state (retried on the next trigger)',
+    help: 'Failed writes of recorded profiles or recorder state (transient: retried; permanent: the profile is dropped)',
     registers: [registry],
   }),
   groups: new Gauge({ name: 'auditflow_record_groups', help: 'Profile groups being recorded', registers: [registry] }),
@@ -116,6 +132,7 @@ export class Recorder implements EventSink {
   /** containers whose end was reported: late records still count, but do not reopen the session */
   private readonly ended = new Set<string>();
   private readonly recordings: Map<string, RecordingSpec>;
+  private readonly aborter = new AbortController();
 
   constructor(private readonly opts: RecorderOptions) {
     this.recordings = new Map(opts.recordings.map((r) => [`${r.kind}/${r.name}`, r]));
@@ -177,11 +194,11 @@ export class Recorder implements EventSink {
       }
       return g;
     }
-    const bad = invalidProfileName(name);
+    const bad = invalidProfileName(name) ?? tooLongForFiles(rec.kind, name);
     if (bad) {
       if (!this.rejectedContainers.has(container.id)) {
         this.rejectedContainers.add(container.id);
-        recorderMetrics.rejected.inc({ reason: 'invalid-name' });
+        recorderMetrics.rejected.inc({ reason: bad.startsWith('too long') ? 'name-too-long' : 'invalid-name' });
         this.opts.log.warn({ container: container.id, name: name.slice(0, 300), problem: bad }, 'not recording a container: its profile name is invalid');
       }
       return null;
@@ -268,16 +285,40 @@ export class Recorder implements EventSink {
     for (let attempt = 0; ; attempt++) {
       try {
         await fsp.mkdir(this.opts.stateDir, { recursive: true });
-        await writeFileAtomic(path.join(this.opts.stateDir, `${g.st.kind}.${g.st.name}.json`), JSON.stringify(g.st));
-        await syncDir(this.opts.stateDir);
+        await writeFileAtomic(stateFile(this.opts.stateDir, g.st), JSON.stringify(g.st));
         return;
       } catch (err) {
-        // the pipeline waits (no ack) rather than lose a tuple; the error is logged and counted
         recorderMetrics.writeErrors.inc();
-        if (attempt % 20 === 0) this.opts.log.error({ group: g.st.name, err: (err as Error).message }, 'writing recorder state failed; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(attempt, 6))));
+        if (countIoError('recorder-state', err) === 'permanent') {
+          // this group's state can never be written (its name too long for the filesystem, a planted file):
+          // it is dropped and counted, the other groups and the pipeline go on
+          this.drop(g, err);
+          return;
+        }
+        // transient (disk full): the pipeline waits (no ack) rather than lose a tuple; logged and counted
+        if (attempt % 20 === 0) this.opts.log.error({ group: g.st.name, err }, 'writing recorder state failed; retrying');
+        await sleepUnlessAborted(backoffMs(attempt), this.aborter.signal);
       }
     }
+  }
+
+  /** Stops recording a group that cannot be written at all. */
+  private drop(g: Group, err: unknown): void {
+    const key = `${g.st.kind}/${g.st.name}`;
+    if (this.groups.get(key) !== g) return;
+    this.groups.delete(key);
+    for (const id of g.active) {
+      this.byContainer.get(id)?.delete(key);
+      this.rejectedContainers.add(id);
+    }
+    recorderMetrics.groups.set(this.groups.size);
+    recorderMetrics.rejected.inc({ reason: 'write-failed' });
+    this.opts.log.error({ profile: g.st.name, kind: g.st.kind, err }, 'not recording a profile: its files cannot be written (permanent error)');
+  }
+
+  /** Ends a state-write retry in progress (the shutdown grace period is over). */
+  abort(): void {
+    this.aborter.abort(new AbortedError('writing recorder state'));
   }
 
   /** The profile(s) of a group as they stand. */
@@ -337,7 +378,8 @@ export class Recorder implements EventSink {
         this.opts.log.info({ profile: p.name, kind: p.kind, final: p.final, trigger, syscalls: Object.keys(g.st.seccomp).length || undefined }, 'recorded profile written');
       } catch (err) {
         recorderMetrics.writeErrors.inc();
-        this.opts.log.error({ profile: g.st.name, err: (err as Error).message }, 'writing a recorded profile failed');
+        const kind = countIoError('profile', err);
+        this.opts.log.error({ profile: g.st.name, err, kind }, kind === 'permanent' ? 'writing a recorded profile failed (permanent error)' : 'writing a recorded profile failed; written again on the next trigger');
       }
     }
     await this.saveState(g);

@@ -38,6 +38,8 @@ export interface RunConfig {
   kubeFallback: boolean;
   /** null: $KUBECONFIG, in-cluster, ~/.kube/config */
   kubeconfig: string | null;
+  /** after SIGTERM/SIGINT, the process ends within this many ms whatever a sink is waiting for */
+  shutdownGraceMs: number;
 }
 
 export const RUN_DEFAULTS = {
@@ -163,6 +165,7 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
     'audit-log', 'checkpoint', 'from-start', 'once', 'proc-root', 'cri-socket', 'node-name', 'output', 'format', 'events', 'raw',
     'record', 'recording-name', 'record-namespace', 'record-container', 'merge', 'profile-dir', 'listen', 'kafka-brokers',
     'kafka-config', 'spool-dir', 'no-progress', 'container-poll-ms', 'config', 'no-track-forks', 'kube-fallback', 'kubeconfig',
+    'shutdown-grace',
   ]);
   for (const k of Object.keys(f)) if (!known.has(k)) throw new ConfigError(`config file: unknown key "${k}"`);
   const raw: Raw = { ...f, ...c };
@@ -177,6 +180,8 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
   const listen = str(raw, 'listen') ?? RUN_DEFAULTS.listen;
   const pollMs = Number(str(raw, 'container-poll-ms') ?? 2000);
   if (!Number.isFinite(pollMs) || pollMs < 100) throw new ConfigError('--container-poll-ms must be a number of ms >= 100');
+  const grace = Number(str(raw, 'shutdown-grace') ?? 10);
+  if (!Number.isFinite(grace) || grace < 1) throw new ConfigError('--shutdown-grace must be a number of seconds >= 1');
   const brokers = strings(raw, 'kafka-brokers').flatMap((b) => b.split(',')).map((b) => b.trim()).filter(Boolean);
   const ns = str(raw, 'record-namespace');
   const recOpts: Parameters<typeof parseRecordings>[1] = { merge: merge as MergeStrategy, namespace: ns ?? null, containers: strings(raw, 'record-container') };
@@ -211,5 +216,6 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
     containerPollMs: pollMs,
     kubeFallback,
     kubeconfig,
+    shutdownGraceMs: Math.round(grace * 1000),
   };
 }

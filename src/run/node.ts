@@ -15,6 +15,8 @@ import { PodResolver } from '../enrich/pod-resolver';
 import { ProcCache } from '../enrich/proc-cache';
 import { HttpServer } from '../http/server';
 import { KubeClient } from '../k8s/client';
+import { countIoError, PermanentOutputError } from '../io/errors';
+import { describeError } from '../io/input';
 import type { Logger } from '../log';
 import { enableDefaultMetrics } from '../metrics';
 import { ProfileDirectory } from '../record/profile-dir';
@@ -45,7 +47,43 @@ export interface RunningNode {
   http: HttpServer | null;
   /** resolves with the exit code once the node has stopped */
   done: Promise<number>;
+  /** the stop did not finish within the shutdown grace period: the caller must end the process now */
+  forced: boolean;
   stop(): void;
+}
+
+/**
+ * Checks at start-up that recorded profiles can be written in `dir` (created when missing): a regular file, a
+ * dangling symlink, a read-only filesystem there is a PermanentOutputError now, not a retry loop later.
+ */
+export async function checkProfileDir(dir: string): Promise<void> {
+  const fail = (why: string, cause?: unknown) => {
+    if (cause !== undefined) countIoError('profile', cause);
+    return new PermanentOutputError(`--profile-dir ${dir}: ${why}`, cause);
+  };
+  const l = await fs.promises.lstat(dir).catch(() => undefined);
+  if (l?.isSymbolicLink()) {
+    const target = await fs.promises.readlink(dir).catch(() => '?');
+    const st = await fs.promises.stat(dir).catch(() => undefined);
+    if (!st) throw fail(`a dangling symbolic link (to ${target})`, Object.assign(new Error('dangling symlink'), { code: 'ENOENT' }));
+  }
+  if (l && !l.isSymbolicLink() && !l.isDirectory()) throw fail('not a directory', Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: 'ENOTDIR', syscall: 'mkdir' }));
+  try {
+    await fs.promises.mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw fail(describeError(err), err);
+  }
+  const st = await fs.promises.stat(dir);
+  if (!st.isDirectory()) throw fail('not a directory', Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }));
+  // a probe file: read-only filesystems, permissions (root passes access() checks that writes then fail)
+  const probe = path.join(dir, `.auditflow-probe-${process.pid}`);
+  try {
+    const fh = await fs.promises.open(probe, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW, 0o600);
+    await fh.close();
+    await fs.promises.unlink(probe);
+  } catch (err) {
+    throw fail(`cannot create files there: ${describeError(err)}`, err);
+  }
 }
 
 export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNode> {
@@ -70,13 +108,18 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
   const sinks: EventSink[] = [];
   const filter = eventFilter(cfg.events);
   let recorder: Recorder | null = null;
+  let ndjson: NdjsonSink | null = null;
   try {
     if (cfg.output !== null) {
       const s = new NdjsonSink({ output: cfg.output, format: cfg.format, log: log.child({ component: 'ndjson' }) });
+      // opened now: an output that cannot be written fails the start (exit 1), before anything is read
+      await s.open();
+      ndjson = s;
       routes.push({ sink: s, accept: filter });
       sinks.push(s);
     }
     if (cfg.recordings.length) {
+      await checkProfileDir(cfg.profileDir);
       recorder = new Recorder({
         recordings: cfg.recordings,
         out: new ProfileDirectory(cfg.profileDir),
@@ -197,9 +240,32 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
   );
 
   let stopping = false;
+  let forceEnd: ((code: number) => void) | null = null;
+  const forcedEnd = new Promise<number>((resolve) => (forceEnd = resolve));
+  let graceTimer: NodeJS.Timeout | undefined;
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    // Whatever a sink waits for (a disk that stays full), the process ends within the grace period: a while
+    // before it, retries are given up (nothing more is acked); then, if the stop still has not finished, the
+    // tailer is closed (its checkpoint: what was acked) and the caller exits.
+    const graceMs = cfg.shutdownGraceMs;
+    const abortAt = Math.max(graceMs / 2, graceMs - 3000);
+    graceTimer = setTimeout(() => {
+      log.error({ graceSeconds: graceMs / 1000 }, 'shutdown grace period nearly over: giving up on the sinks; what they did not take is not checkpointed, and is read again at the next start');
+      pipeline.abort();
+      ndjson?.abort();
+      recorder?.abort();
+      graceTimer = setTimeout(() => {
+        log.error('the stop did not finish in time: saving the checkpoint of what was written and exiting');
+        node.forced = true;
+        const t = setTimeout(() => forceEnd?.(1), Math.max(100, (graceMs - abortAt) / 3));
+        void tailer.close().catch((err) => log.error({ err }, 'closing the tailer failed')).finally(() => {
+          clearTimeout(t);
+          forceEnd?.(1);
+        });
+      }, Math.max(100, (graceMs - abortAt) / 3));
+    }, abortAt);
     log.info('stopping: finishing what was read, writing profiles and the final checkpoint');
     // container ends still in their grace period go out now, ahead of the final flush
     for (const [t, end] of pendingEnds) {
@@ -214,9 +280,10 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
     try {
       await pipeline.run();
     } catch (err) {
-      log.error({ err: (err as Error).stack ?? String(err) }, 'pipeline failed');
+      log.error({ err }, `pipeline failed: ${(err as Error).message}`);
       code = 1;
     } finally {
+      clearTimeout(graceTimer);
       status?.stop();
       await watch?.stop();
       for (const t of pendingEnds.keys()) clearTimeout(t);
@@ -228,7 +295,8 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
     }
     return code;
   })();
-  return { pipeline, http, done, stop };
+  const node: RunningNode = { pipeline, http, done: Promise.race([done, forcedEnd]), forced: false, stop };
+  return node;
 }
 
 /** The tailer's losses for /readyz: records rotated away before they were read (not a readiness failure). */

@@ -12,6 +12,7 @@ import { isNonAudit, isParseError, parseLine, Coalescer, type AuditEvent, type A
 import { eventFromAuditEvent, type EventContext, type EventV1 } from '../event/v1';
 import type { Enricher, EnrichItem } from '../enrich/enricher';
 import { envMetrics } from '../enrich/envcheck';
+import { AbortedError, backoffMs, PermanentOutputError, sleepUnlessAborted } from '../io/errors';
 import type { Logger } from '../log';
 import type { ContainerEnd, EventSink } from '../sink/types';
 import type { Tailer, TailBatch, TailPosition } from '../tail/types';
@@ -55,7 +56,6 @@ interface BatchState {
 }
 
 const MAX_LINE = 64 * 1024;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class Pipeline {
   readonly stats = { batches: 0, lines: 0, records: 0, events: 0, acks: 0 };
@@ -70,6 +70,8 @@ export class Pipeline {
   private held: { event: AuditEvent; since: number }[] = [];
   private chain: Promise<void> = Promise.resolve();
   private stopping = false;
+  private readonly aborter = new AbortController();
+  private fatal: unknown;
   private stopWake: (() => void) | null = null;
   /** when the pipeline started waiting for the tailer's next batch; null while it processes one */
   private waitingSince: number | null = null;
@@ -103,7 +105,7 @@ export class Pipeline {
     this.idleTimer = setInterval(() => {
       // only while waiting on the tailer: a slow read or a busy pipeline is not a quiet source
       const waited = this.waitingSince === null ? 0 : Date.now() - this.waitingSince;
-      if ((this.coalescer.pendingCount > 0 || this.held.length > 0) && waited >= idleMs) void this.serial(() => this.drain(true));
+      if ((this.coalescer.pendingCount > 0 || this.held.length > 0) && waited >= idleMs) void this.serial(() => this.drain(true)).catch((err) => this.fail(err));
       this.updateLag();
     }, Number.isFinite(idleMs) ? Math.max(50, Math.floor(idleMs / 4)) : 1000).unref();
     const stopped = new Promise<'stop'>((resolve) => (this.stopWake = () => resolve('stop')));
@@ -118,7 +120,9 @@ export class Pipeline {
     } finally {
       this.running = false;
       clearInterval(this.idleTimer);
-      await this.serial(() => this.drain(true));
+      // a sink that failed for good (or a shutdown past its grace) fails this too: what it did not take is not
+      // acked, and the sinks and the tailer (final checkpoint of what was acked) are still closed
+      await this.serial(() => this.drain(true)).catch((err) => this.opts.log.error({ err }, 'final flush failed: events not written are not acked'));
       for (const { sink } of this.opts.routes) {
         try {
           await sink.flush();
@@ -130,12 +134,25 @@ export class Pipeline {
       // after the last ack: close() persists it as the final checkpoint
       await this.opts.tailer.close();
     }
+    if (this.fatal !== undefined) throw this.fatal;
   }
 
   /** Stop reading; run() then finishes what was read and returns. */
   stop(): void {
     this.stopping = true;
     this.stopWake?.();
+  }
+
+  /** A write from the idle flush failed for good: stop, and run() rejects with it. */
+  private fail(err: unknown): void {
+    this.fatal ??= err;
+    this.stop();
+  }
+
+  /** The shutdown grace period is over: sink write retries give up (nothing more is acked). */
+  abort(): void {
+    this.stop();
+    this.aborter.abort(new AbortedError('sink write'));
   }
 
   /** A container ended: every sink that wants to know is told, in order with the events. */
@@ -283,9 +300,11 @@ export class Pipeline {
         await route.sink.write(mine);
         return;
       } catch (err) {
+        // permanent (the output cannot be written at all) or shutting down past the grace: no retry
+        if (err instanceof PermanentOutputError || err instanceof AbortedError || this.aborter.signal.aborted) throw err;
         runMetrics.sinkRetries.inc({ sink: route.sink.name });
-        if (attempt % 10 === 0) this.opts.log.error({ sink: route.sink.name, events: mine.length, attempt, err: (err as Error).message }, 'sink write failed; retrying (nothing is acked meanwhile)');
-        await sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)));
+        if (attempt % 10 === 0) this.opts.log.error({ sink: route.sink.name, events: mine.length, attempt, err }, 'sink write failed; retrying (nothing is acked meanwhile)');
+        await sleepUnlessAborted(backoffMs(attempt), this.aborter.signal);
       }
     }
   }

@@ -1,12 +1,20 @@
 // One JSON object per line, to stdout or a file, in schema v1 or mapped to ECS / OCSF.
 //
-// write() resolves when the batch is durable as far as this sink can make it: for a file, written and
-// fdatasync'ed (one sync per batch, not per event); for stdout, handed to the kernel (a pipe or terminal has
-// no durability beyond that). A file write that fails (disk full) is retried with a backoff and write() does
-// not resolve meanwhile, so the checkpoint does not move past it. A stdout whose reader has gone (EPIPE)
-// cannot be written again: its events are counted as dropped and logged, and the pipeline goes on.
-import { promises as fsp } from 'node:fs';
+// write() resolves when the batch is durable as far as this sink can make it: for a regular file, written and
+// fdatasync'ed (one sync per batch, not per event); for stdout, a character device (/dev/null) or a pipe,
+// handed to the kernel (they have no durability beyond that, and fsync on them fails with EINVAL: they are
+// not fsync'ed). The output is opened and checked at start-up (open()): a directory, a missing directory, a
+// dangling symlink into one, a read-only filesystem is a permanent error, reported before anything runs.
+// During the run, a transient write error (disk full, EIO) is retried with a capped backoff and write() does
+// not resolve meanwhile, so the checkpoint does not move past it; the retry goes on from the byte where the
+// failed write stopped, so the retry itself never duplicates a line. A permanent one is thrown at once
+// (PermanentOutputError): the pipeline stops, exit 1, the checkpoint at what was written. abort() (shutdown
+// grace over) ends a retry. A stdout whose reader has gone (EPIPE) cannot be written again: its events are
+// counted as dropped and logged, and the pipeline goes on.
+import { constants, promises as fsp } from 'node:fs';
 import type { EventV1 } from '../event/v1';
+import { describeError } from '../io/input';
+import { AbortedError, backoffMs, countIoError, PermanentOutputError, sleepUnlessAborted } from '../io/errors';
 import type { Logger } from '../log';
 import { formatter, type EventFormat } from './format';
 import { sinkMetrics } from './metrics';
@@ -19,11 +27,9 @@ export interface NdjsonSinkOptions {
   log: Logger;
   /** for tests: where '-' writes; default process.stdout */
   stdout?: NodeJS.WritableStream;
-  /** fdatasync each batch; default true (files only) */
+  /** fdatasync each batch; default true (regular files only) */
   sync?: boolean;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class NdjsonSink implements EventSink {
   readonly name: string;
@@ -32,14 +38,45 @@ export class NdjsonSink implements EventSink {
   private opening: Promise<fsp.FileHandle> | undefined;
   private stdoutGone = false;
   private closed = false;
+  /** false for outputs that cannot be fsync'ed (character devices, pipes, sockets) */
+  private syncable = true;
+  private readonly aborter = new AbortController();
 
   constructor(private readonly opts: NdjsonSinkOptions) {
     this.name = `ndjson:${opts.format}`;
     this.map = formatter(opts.format);
   }
 
+  /** Opens the output now (start-up check); a PermanentOutputError says why it cannot be written. */
+  async open(): Promise<void> {
+    if (this.opts.output === '-') return;
+    try {
+      await this.file();
+    } catch (err) {
+      countIoError('events', err);
+      throw new PermanentOutputError(`cannot write events to ${this.opts.output}: ${describeError(err)}`, err);
+    }
+  }
+
+  /** Ends a retry in progress (the shutdown grace period is over): write() then rejects. */
+  abort(): void {
+    this.aborter.abort(new AbortedError(`writing events to ${this.opts.output}`));
+  }
+
   private file(): Promise<fsp.FileHandle> {
-    this.opening ??= fsp.open(this.opts.output, 'a+', 0o640).then(async (fh) => {
+    this.opening ??= (async () => {
+      const out = this.opts.output;
+      const st = await fsp.stat(out).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return undefined;
+        throw e;
+      });
+      if (st?.isDirectory()) throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${out}'`), { code: 'EISDIR', syscall: 'open' });
+      if (st && !st.isFile()) {
+        // a character device or a FIFO/socket: write-only (never a reader of our own pipe), never fsync'ed
+        this.syncable = false;
+        return (this.fh = await fsp.open(out, constants.O_WRONLY | constants.O_APPEND));
+      }
+      const fh = await fsp.open(out, 'a+', 0o640);
       // a previous run killed mid-write may have left half a line: end it, so the next event starts a line
       // of its own (that half line's events were not acked, and come again)
       const { size } = await fh.stat();
@@ -49,7 +86,7 @@ export class NdjsonSink implements EventSink {
         if (last[0] !== 0x0a) await fh.write('\n');
       }
       return (this.fh = fh);
-    });
+    })();
     this.opening.catch(() => (this.opening = undefined));
     return this.opening;
   }
@@ -76,7 +113,7 @@ export class NdjsonSink implements EventSink {
         if (err) {
           this.stdoutGone = true;
           sinkMetrics.dropped.inc({ sink: this.name, reason: 'stdout-closed' }, n);
-          this.opts.log.error({ err: err.message, events: n }, 'stdout cannot be written (reader gone?): events of this sink are dropped from now on, and counted');
+          this.opts.log.error({ err, events: n }, 'stdout cannot be written (reader gone?): events of this sink are dropped from now on, and counted');
         }
         resolve();
       });
@@ -85,30 +122,45 @@ export class NdjsonSink implements EventSink {
 
   private async writeFile(text: string): Promise<void> {
     const buf = Buffer.from(text, 'utf8');
+    // how far this batch got: a retry goes on from there (append mode: each write lands at the end)
+    let off = 0;
+    let synced = false;
     for (let attempt = 0; ; attempt++) {
       try {
         const fh = await this.file();
-        // append mode: every write lands at the end; a partial write after a failure is redone whole, which may
-        // duplicate a line (at-least-once) but never loses one
-        let off = 0;
         while (off < buf.length) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
-        if (this.opts.sync !== false) await fh.datasync();
+        if (!synced && this.opts.sync !== false && this.syncable) await this.datasync(fh);
+        synced = true;
         return;
       } catch (err) {
         sinkMetrics.writeErrors.inc({ sink: this.name });
+        const kind = countIoError('events', err);
+        if (kind === 'permanent') {
+          this.opts.log.error({ file: this.opts.output, err }, 'writing events failed permanently');
+          throw new PermanentOutputError(`cannot write events to ${this.opts.output}: ${describeError(err)}`, err);
+        }
         if (this.closed) throw err;
-        if (attempt % 20 === 0) this.opts.log.error({ file: this.opts.output, err: (err as Error).message, attempt }, 'writing events failed; retrying');
-        const fh = this.fh;
-        this.fh = undefined;
-        this.opening = undefined;
-        await fh?.close().catch(() => undefined);
-        await sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)));
+        if (attempt % 20 === 0) this.opts.log.error({ file: this.opts.output, err, attempt, written: off, of: buf.length }, 'writing events failed; retrying');
+        // the handle stays: a reopen could not tell how much of the batch is already in the file
+        await sleepUnlessAborted(backoffMs(attempt), this.aborter.signal);
       }
     }
   }
 
+  /** fdatasync; EINVAL/ENOTSUP means this file cannot be synced at all (a special file behind a name). */
+  private async datasync(fh: fsp.FileHandle): Promise<void> {
+    try {
+      await fh.datasync();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+      this.syncable = false;
+      this.opts.log.warn({ file: this.opts.output, err }, 'this output cannot be fsync\'ed: written without fsync from now on');
+    }
+  }
+
   async flush(): Promise<void> {
-    if (this.fh && this.opts.sync !== false) await this.fh.datasync();
+    if (this.fh && this.opts.sync !== false && this.syncable) await this.datasync(this.fh);
   }
 
   async close(): Promise<void> {
@@ -116,8 +168,8 @@ export class NdjsonSink implements EventSink {
     const fh = this.fh;
     this.fh = undefined;
     if (fh) {
-      await fh.datasync().catch(() => undefined);
-      await fh.close();
+      if (this.syncable) await fh.datasync().catch(() => undefined);
+      await fh.close().catch(() => undefined);
     }
   }
 }
