@@ -83,7 +83,8 @@ export class Enricher {
         if (ev.pid === null || ev.pid <= 0) return this.unresolved(ev, 'no-pid', 'the record names no process');
         const a = await pidOf(ev.pid, timeMs, ev.ppid);
         if (a.kind === 'host') return this.host(ev);
-        if (a.kind === 'gone' && item.mayDefer) {
+        // waiting helps only when a later fork record can name the parent (lineage): else it just holds acks back
+        if (a.kind === 'gone' && item.mayDefer && this.lineage) {
           item.deferred = true;
           return;
         }

@@ -26,6 +26,18 @@ export interface Route {
 
 /** How long an event of an exited process may wait for the record that names its parent. */
 const HOLD_MS = 3000;
+/**
+ * At most this many events wait so (each is enriched again with every delivery). Beyond it, and for events
+ * older than HOLD_AUDIT_MS of audit time than the newest record read (catching up on a backlog, where the parent's
+ * record would already have been read), nothing waits: waiting would hold every ack back and re-read /proc
+ * for every held event with every batch, so a restart loop would never ack and memory would grow.
+ */
+const MAX_HELD = 4096;
+/**
+ * The parent's fork record is stamped when the fork started, before its child's records, and is written a few
+ * ms after them: once records stamped this much later have been read, it is not coming.
+ */
+const HOLD_AUDIT_MS = 1000;
 
 export interface PipelineOptions {
   tailer: Tailer;
@@ -75,6 +87,8 @@ export class Pipeline {
   private waitingSince: number | null = null;
   private idleTimer: NodeJS.Timeout | undefined;
   private lastAckTimeMs = 0;
+  /** audit time of the newest record parsed */
+  private newestTimeMs = 0;
   private readonly typeCounts = new Map<string, number>();
   private readonly lineCounts = { record: 0, 'not-audit': 0, error: 0 };
   private readonly failCounts = new Map<string, number>();
@@ -188,6 +202,7 @@ export class Pipeline {
       this.stats.records++;
       this.typeCounts.set(r.type, (this.typeCounts.get(r.type) ?? 0) + 1);
       st.lastTimeMs = r.timeMs;
+      if (r.timeMs > this.newestTimeMs) this.newestTimeMs = r.timeMs;
       st.lastStamp = `${(r.timeMs / 1000).toFixed(3)}:${r.serial}`;
       st.outstanding++;
       this.recBatch.set(r, st);
@@ -225,7 +240,8 @@ export class Pipeline {
     const items: EnrichItem[] = new Array(auditEvents.length);
     for (let i = 0; i < auditEvents.length; i++) {
       const ae = auditEvents[i]!;
-      items[i] = { ev: eventFromAuditEvent(ae, this.ctx), timeMs: ae.timeMs, mayDefer: !final && now - since(i) < HOLD_MS };
+      const mayDefer = !final && now - since(i) < HOLD_MS && this.newestTimeMs - ae.timeMs < HOLD_AUDIT_MS && (i < retried.length || this.held.length + i < MAX_HELD);
+      items[i] = { ev: eventFromAuditEvent(ae, this.ctx), timeMs: ae.timeMs, mayDefer };
     }
     await this.opts.enricher.enrich(items);
     // A process that exited before its records were read is attributed through its parent, which its exit or
