@@ -12,6 +12,7 @@ import { isNonAudit, isParseError, parseLine, Coalescer, type AuditEvent, type A
 import { eventFromAuditEvent, type EventContext, type EventV1 } from '../event/v1';
 import type { Enricher, EnrichItem } from '../enrich/enricher';
 import { envMetrics } from '../enrich/envcheck';
+import { registerCacheSize } from '../enrich/metrics';
 import type { Logger } from '../log';
 import type { ContainerEnd, EventSink } from '../sink/types';
 import type { Tailer, TailBatch, TailPosition } from '../tail/types';
@@ -97,6 +98,9 @@ export class Pipeline {
 
   constructor(private readonly opts: PipelineOptions) {
     this.coalescer = new Coalescer((e) => this.emitted.push(e));
+    registerCacheSize('coalescer', () => this.coalescer.pendingCount);
+    registerCacheSize('held-events', () => this.held.length);
+    registerCacheSize('unacked-batches', () => this.batches.length);
     this.ctx = { node: opts.node, file: opts.sourceFile, raw: opts.raw ?? false };
   }
 
@@ -120,11 +124,17 @@ export class Pipeline {
       if ((this.coalescer.pendingCount > 0 || this.held.length > 0) && waited >= idleMs) void this.serial(() => this.drain(true));
       this.updateLag();
     }, Number.isFinite(idleMs) ? Math.max(50, Math.floor(idleMs / 4)) : 1000).unref();
-    const stopped = new Promise<'stop'>((resolve) => (this.stopWake = () => resolve('stop')));
     try {
       while (!this.stopping) {
         this.waitingSince = Date.now();
-        const r = await Promise.race([it.next(), stopped]);
+        // Not Promise.race with one long-lived stop promise: every race leaves a reaction on it that keeps the
+        // race's result (a whole batch of lines) alive for the life of the process (issue 11: ~300 bytes per record).
+        const next = it.next();
+        const r = await new Promise<IteratorResult<TailBatch> | 'stop'>((resolve, reject) => {
+          this.stopWake = () => resolve('stop');
+          next.then(resolve, reject);
+        });
+        this.stopWake = null;
         this.waitingSince = null;
         if (r === 'stop' || r.done) break;
         await this.serial(() => this.processBatch(r.value));
