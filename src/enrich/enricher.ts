@@ -6,7 +6,7 @@
 import type { ContainerRef, EventV1, PodRef } from '../event/v1';
 import type { Logger } from '../log';
 import type { ContainerCgroup } from './cgroup';
-import { enrichMetrics } from './metrics';
+import { enrichMetrics, registerCacheSize } from './metrics';
 import type { ProcessLineage } from './lineage';
 import type { ProcCache, ProcLookup } from './proc-cache';
 import type { PodResolver, Resolution } from './pod-resolver';
@@ -62,6 +62,12 @@ export class Enricher {
     this.fallback = opts.fallback ?? null;
     this.lineage = opts.lineage ?? null;
     this.log = opts.log;
+    registerCacheSize('pid', () => this.procs.size);
+    registerCacheSize('pid-gone', () => this.procs.goneSize);
+    const lineage = this.lineage;
+    if (lineage) registerCacheSize('lineage', () => lineage.size);
+    const resolver = this.resolver;
+    if (resolver) registerCacheSize('container', () => resolver.size);
   }
 
   /** Enriches the events in place. Lookups are shared by the events of one process and of one container. */
@@ -83,7 +89,8 @@ export class Enricher {
         if (ev.pid === null || ev.pid <= 0) return this.unresolved(ev, 'no-pid', 'the record names no process');
         const a = await pidOf(ev.pid, timeMs, ev.ppid);
         if (a.kind === 'host') return this.host(ev);
-        if (a.kind === 'gone' && item.mayDefer) {
+        // waiting helps only when a later fork record can name the parent (lineage): else it just holds acks back
+        if (a.kind === 'gone' && item.mayDefer && this.lineage) {
           item.deferred = true;
           return;
         }

@@ -20,6 +20,10 @@ export class ProcessLineage {
     this.parents = new LRUCache({ max: maxEntries });
   }
 
+  get size(): number {
+    return this.parents.size;
+  }
+
   /** Remembers what the event says about parents; cheap for events that say nothing. */
   learn(ev: EventV1): void {
     if (ev.pid === null || ev.pid <= 0) return;

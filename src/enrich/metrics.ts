@@ -1,5 +1,5 @@
 // Enrichment metrics (auditflow_enrich_*, auditflow_cri_*), registered once on the process registry.
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import { registry } from '../metrics';
 import type { CriLookup } from './pod-resolver';
 
@@ -58,4 +58,22 @@ export function timedCri(client: CriLookup): CriLookup {
     version: (o) => time('Version', client.version(o)),
     ...(client.listPodSandbox ? { listPodSandbox: (f, o) => time('ListPodSandbox', client.listPodSandbox!(f, o)) } : {}),
   };
+}
+
+/** Sizes of the process's bounded maps and caches, read at scrape time (each is bounded by count, some by age). */
+const cacheSizes = new Map<string, () => number>();
+
+export const cacheEntries = new Gauge({
+  name: 'auditflow_cache_entries',
+  help: 'Entries held in a bounded in-memory map or cache (pid, pid-gone, lineage, container, sandbox, held-events, coalescer)',
+  labelNames: ['cache'] as const,
+  registers: [registry],
+  collect() {
+    for (const [cache, f] of cacheSizes) this.set({ cache }, f());
+  },
+});
+
+/** Reports a cache's size under auditflow_cache_entries{cache=name} (the latest registration of a name wins). */
+export function registerCacheSize(name: string, size: () => number): void {
+  cacheSizes.set(name, size);
 }

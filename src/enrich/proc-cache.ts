@@ -55,6 +55,13 @@ export class ProcCache {
   private readonly hz: number;
   private readonly now: () => number;
   private readonly entries: LRUCache<number, ProcEntry>;
+  /**
+   * pid → wall-clock ms when /proc said it does not exist. A record stamped before that moment cannot belong to
+   * a process that lives now (a later holder of the pid started after it), so it is answered without reading
+   * /proc again: catching up on a backlog of exited processes' records would otherwise fail an open() for every
+   * pid and second of audit time (about 1000 records/s in all). Bounded like the entries.
+   */
+  private readonly goneAt: LRUCache<number, number>;
   private bootMs: Promise<number> | undefined;
 
   constructor(opts: ProcCacheOptions = {}) {
@@ -64,10 +71,16 @@ export class ProcCache {
     this.hz = opts.ticksPerSecond ?? 100;
     this.now = opts.now ?? Date.now;
     this.entries = new LRUCache<number, ProcEntry>({ max: opts.maxEntries ?? 16384 });
+    this.goneAt = new LRUCache<number, number>({ max: opts.maxEntries ?? 16384 });
   }
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** pids remembered as absent (bounded like the entries) */
+  get goneSize(): number {
+    return this.goneAt.size;
   }
 
   /** Boot time in wall-clock ms, from /proc/uptime (10 ms resolution, unlike /proc/stat's btime seconds). */
@@ -96,9 +109,18 @@ export class ProcCache {
       this.stats.freshHits++;
       return { state: 'alive', entry: known };
     }
+    const gone = this.goneAt.get(pid);
+    if (gone !== undefined && atMs <= gone) {
+      this.stats.freshHits++;
+      return this.remembered(known, atMs);
+    }
     this.stats.procReads++;
     const start = await readProcStartTime(this.procRoot, pid);
-    if (start === null) return this.remembered(known, atMs);
+    if (start === null) {
+      this.goneAt.set(pid, now);
+      return this.remembered(known, atMs);
+    }
+    this.goneAt.delete(pid);
     if (known && known.startTime === start) {
       known.verifiedMs = now;
       return atMs >= known.startMs - SLACK_MS ? { state: 'alive', entry: known } : this.remembered(undefined, atMs);

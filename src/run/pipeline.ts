@@ -12,6 +12,7 @@ import { isNonAudit, isParseError, parseLine, Coalescer, type AuditEvent, type A
 import { eventFromAuditEvent, type EventContext, type EventV1 } from '../event/v1';
 import type { Enricher, EnrichItem } from '../enrich/enricher';
 import { envMetrics } from '../enrich/envcheck';
+import { registerCacheSize } from '../enrich/metrics';
 import { AbortedError, backoffMs, PermanentOutputError, sleepUnlessAborted } from '../io/errors';
 import type { Logger } from '../log';
 import type { ContainerEnd, EventSink } from '../sink/types';
@@ -27,6 +28,18 @@ export interface Route {
 
 /** How long an event of an exited process may wait for the record that names its parent. */
 const HOLD_MS = 3000;
+/**
+ * At most this many events wait so (each is enriched again with every delivery). Beyond it, and for events
+ * older than HOLD_AUDIT_MS of audit time than the newest record read (catching up on a backlog, where the parent's
+ * record would already have been read), nothing waits: waiting would hold every ack back and re-read /proc
+ * for every held event with every batch, so a restart loop would never ack and memory would grow.
+ */
+const MAX_HELD = 4096;
+/**
+ * The parent's fork record is stamped when the fork started, before its child's records, and is written a few
+ * ms after them: once records stamped this much later have been read, it is not coming.
+ */
+const HOLD_AUDIT_MS = 1000;
 
 export interface PipelineOptions {
   tailer: Tailer;
@@ -77,6 +90,8 @@ export class Pipeline {
   private waitingSince: number | null = null;
   private idleTimer: NodeJS.Timeout | undefined;
   private lastAckTimeMs = 0;
+  /** audit time of the newest record parsed */
+  private newestTimeMs = 0;
   private readonly typeCounts = new Map<string, number>();
   private readonly lineCounts = { record: 0, 'not-audit': 0, error: 0 };
   private readonly failCounts = new Map<string, number>();
@@ -85,6 +100,9 @@ export class Pipeline {
 
   constructor(private readonly opts: PipelineOptions) {
     this.coalescer = new Coalescer((e) => this.emitted.push(e));
+    registerCacheSize('coalescer', () => this.coalescer.pendingCount);
+    registerCacheSize('held-events', () => this.held.length);
+    registerCacheSize('unacked-batches', () => this.batches.length);
     this.ctx = { node: opts.node, file: opts.sourceFile, raw: opts.raw ?? false };
   }
 
@@ -108,11 +126,17 @@ export class Pipeline {
       if ((this.coalescer.pendingCount > 0 || this.held.length > 0) && waited >= idleMs) void this.serial(() => this.drain(true)).catch((err) => this.fail(err));
       this.updateLag();
     }, Number.isFinite(idleMs) ? Math.max(50, Math.floor(idleMs / 4)) : 1000).unref();
-    const stopped = new Promise<'stop'>((resolve) => (this.stopWake = () => resolve('stop')));
     try {
       while (!this.stopping) {
         this.waitingSince = Date.now();
-        const r = await Promise.race([it.next(), stopped]);
+        // Not Promise.race with one long-lived stop promise: every race leaves a reaction on it that keeps the
+        // race's result (a whole batch of lines) alive for the life of the process (issue 11: ~300 bytes per record).
+        const next = it.next();
+        const r = await new Promise<IteratorResult<TailBatch> | 'stop'>((resolve, reject) => {
+          this.stopWake = () => resolve('stop');
+          next.then(resolve, reject);
+        });
+        this.stopWake = null;
         this.waitingSince = null;
         if (r === 'stop' || r.done) break;
         await this.serial(() => this.processBatch(r.value));
@@ -205,6 +229,7 @@ export class Pipeline {
       this.stats.records++;
       this.typeCounts.set(r.type, (this.typeCounts.get(r.type) ?? 0) + 1);
       st.lastTimeMs = r.timeMs;
+      if (r.timeMs > this.newestTimeMs) this.newestTimeMs = r.timeMs;
       st.lastStamp = `${(r.timeMs / 1000).toFixed(3)}:${r.serial}`;
       st.outstanding++;
       this.recBatch.set(r, st);
@@ -242,7 +267,8 @@ export class Pipeline {
     const items: EnrichItem[] = new Array(auditEvents.length);
     for (let i = 0; i < auditEvents.length; i++) {
       const ae = auditEvents[i]!;
-      items[i] = { ev: eventFromAuditEvent(ae, this.ctx), timeMs: ae.timeMs, mayDefer: !final && now - since(i) < HOLD_MS };
+      const mayDefer = !final && now - since(i) < HOLD_MS && this.newestTimeMs - ae.timeMs < HOLD_AUDIT_MS && (i < retried.length || this.held.length + i < MAX_HELD);
+      items[i] = { ev: eventFromAuditEvent(ae, this.ctx), timeMs: ae.timeMs, mayDefer };
     }
     await this.opts.enricher.enrich(items);
     // A process that exited before its records were read is attributed through its parent, which its exit or

@@ -29,6 +29,8 @@ import { SerialReader } from './serial-reader';
 
 const CHUNK = 256 * 1024;
 const DEFAULT_BATCH = 1024;
+/** Lines per batch at most while the reader is behind (a backlog). */
+const CATCH_UP_BATCH = 256;
 const DEFAULT_INTERVAL = 1000;
 const DEFAULT_POLL = 250;
 /** How long open waits for the live file to (re)appear, e.g. caught between a rotation's rename and create. */
@@ -383,7 +385,10 @@ export class FileTailer extends SerialReader implements Tailer {
   }
 
   private takeBatch(): TailBatch {
-    const n = Math.min(this.batchLines, this.pending.length - this.pendingIdx);
+    // Small batches while catching up: the consumer acks (and the checkpoint moves) soon after a start, so a
+    // process killed a second after it started still makes progress.
+    const limit = this.behind ? Math.min(this.batchLines, CATCH_UP_BATCH) : this.batchLines;
+    const n = Math.min(limit, this.pending.length - this.pendingIdx);
     const lines = new Array<string>(n);
     for (let i = 0; i < n; i++) lines[i] = this.pending[this.pendingIdx + i]!.text;
     const last = this.pending[this.pendingIdx + n - 1]!;

@@ -1,6 +1,14 @@
 // A typed client for the CRI runtime.v1 RuntimeService over a unix socket (containerd, CRI-O).
 import * as fs from 'node:fs';
-import * as grpc from '@grpc/grpc-js';
+import type * as Grpc from '@grpc/grpc-js';
+
+// Loaded on first use: @grpc/grpc-js costs ~350 ms of start-up, paid by every `auditflow run` (and by each run
+// of a restart loop) even with CRI disabled.
+let grpcLib: typeof Grpc | undefined;
+function grpcMod(): typeof Grpc {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (grpcLib ??= require('@grpc/grpc-js') as typeof Grpc);
+}
 import type * as protoLoader from '@grpc/proto-loader';
 import { loadCriPackageDefinition, RUNTIME_SERVICE } from './proto';
 import {
@@ -52,7 +60,7 @@ export class CriError extends Error {
     readonly socketPath: string,
     message: string,
     /** the gRPC status code, when the failure came from gRPC */
-    readonly code?: grpc.status,
+    readonly code?: Grpc.status,
   ) {
     super(message);
   }
@@ -193,7 +201,7 @@ export class CriClient {
   readonly timeoutMs: number;
   /** RPCs sent so far, by method name, failed ones included */
   readonly calls: Partial<Record<RpcName, number>> = {};
-  private readonly client: grpc.Client;
+  private readonly client: Grpc.Client;
   private readonly service: protoLoader.ServiceDefinition;
 
   constructor(options: CriClientOptions = {}) {
@@ -203,7 +211,7 @@ export class CriClient {
     if (!def || !('Version' in def)) throw new Error(`${RUNTIME_SERVICE} missing from the CRI proto`);
     this.service = def as protoLoader.ServiceDefinition;
     const backoff = options.maxReconnectBackoffMs ?? 1000;
-    this.client = new grpc.Client(`unix:${this.socketPath}`, grpc.credentials.createInsecure(), {
+    this.client = new (grpcMod().Client)(`unix:${this.socketPath}`, grpcMod().credentials.createInsecure(), {
       'grpc.initial_reconnect_backoff_ms': Math.min(100, backoff),
       'grpc.max_reconnect_backoff_ms': backoff,
       // kubelet's limit: ListContainers on a busy node exceeds gRPC's 4 MiB default
@@ -226,26 +234,26 @@ export class CriClient {
         def.requestSerialize,
         def.responseDeserialize,
         request,
-        new grpc.Metadata(),
+        new (grpcMod().Metadata)(),
         { deadline },
         (err, res) => (err ? reject(this.toCriError(method, err)) : resolve(res as Res)),
       );
     });
   }
 
-  private toCriError(method: RpcName, err: grpc.ServiceError): CriError {
+  private toCriError(method: RpcName, err: Grpc.ServiceError): CriError {
     const where = `CRI ${method} on unix:${this.socketPath}`;
     const detail = err.details || err.message;
     switch (err.code) {
-      case grpc.status.DEADLINE_EXCEEDED:
+      case grpcMod().status.DEADLINE_EXCEEDED:
         return new CriError('deadline', method, this.socketPath, `${where}: no answer within the deadline (${detail})`, err.code);
-      case grpc.status.NOT_FOUND:
+      case grpcMod().status.NOT_FOUND:
         return new CriError('not-found', method, this.socketPath, `${where}: not found (${detail})`, err.code);
-      case grpc.status.UNIMPLEMENTED:
+      case grpcMod().status.UNIMPLEMENTED:
         return new CriError('unimplemented', method, this.socketPath, `${where}: not served by the runtime (${detail})`, err.code);
-      case grpc.status.PERMISSION_DENIED:
+      case grpcMod().status.PERMISSION_DENIED:
         return new CriError('permission-denied', method, this.socketPath, `${where}: permission denied (${detail})`, err.code);
-      case grpc.status.UNAVAILABLE: {
+      case grpcMod().status.UNAVAILABLE: {
         let exists = true;
         try {
           fs.statSync(this.socketPath);
@@ -259,7 +267,7 @@ export class CriClient {
         return new CriError('unavailable', method, this.socketPath, `${where}: runtime unavailable (${detail})`, err.code);
       }
       default:
-        return new CriError('rpc-error', method, this.socketPath, `${where}: ${grpc.status[err.code] ?? err.code}: ${detail}`, err.code);
+        return new CriError('rpc-error', method, this.socketPath, `${where}: ${grpcMod().status[err.code] ?? err.code}: ${detail}`, err.code);
     }
   }
 

@@ -9,7 +9,7 @@
 // A container image of auditflow must therefore ship src/enrich/cri/runtime_v1.proto (or set the variable).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as protoLoader from '@grpc/proto-loader';
 
 export const CRI_PROTO_FILE = 'runtime_v1.proto';
 export const CRI_PROTO_ENV = 'AUDITFLOW_CRI_PROTO';
@@ -50,6 +50,8 @@ let cached: protoLoader.PackageDefinition | undefined;
  * their names as strings, 64-bit integers are decimal strings, and unset fields have their proto3 defaults.
  */
 export function loadCriPackageDefinition(): protoLoader.PackageDefinition {
-  cached ??= protoLoader.loadSync(locateCriProto(), { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true });
+  // loaded on first use, like @grpc/grpc-js (client.ts): start-up cost for runs without CRI
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  cached ??= (require('@grpc/proto-loader') as typeof protoLoader).loadSync(locateCriProto(), { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true });
   return cached;
 }
