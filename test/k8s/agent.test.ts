@@ -10,7 +10,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import { startAgent, type Agent } from '../../src/agent/agent';
+import { detectAppArmor } from '../../src/agent/apparmor';
+import { ROOT } from '../env/cli';
 import { nodeStatusName } from '../../src/agent/status';
 import { ANNOTATION_REASON, API_VERSION, FINALIZER_NODE, LABEL_NODE_NAME, LABEL_PROFILE_ID, LABEL_PROFILE_KIND, LABEL_PROFILE_STATE, type SeccompProfile, type SecurityProfileNodeStatus } from '../../src/k8s/api';
 import { ApiError, type KubeClient } from '../../src/k8s/client';
@@ -53,6 +56,7 @@ async function put(p: SeccompProfile): Promise<void> {
 
 const nodeStatus = (profile: string, kind = 'SeccompProfile') => getOrUndefined<SecurityProfileNodeStatus>(admin, resourcePath(NODE_STATUSES, { name: nodeStatusName(kind, profile, NODE) }));
 const reasonOf = (s: SecurityProfileNodeStatus) => s.metadata.annotations?.[ANNOTATION_REASON];
+const nodeStatusOn = (profile: string, kind: string, node: string) => getOrUndefined<SecurityProfileNodeStatus>(admin, resourcePath(NODE_STATUSES, { name: nodeStatusName(kind, profile, node) }));
 const getProfile = (name: string) => getOrUndefined<SeccompProfile>(admin, profilePath(name));
 
 async function waitNodeState(profile: string, state: string, reason?: RegExp): Promise<SecurityProfileNodeStatus> {
@@ -315,6 +319,48 @@ describe('node agent: LSM profiles on a node without SELinux or AppArmor (this V
       await eventually(`${c.kind} and node status gone`, async () => (await getOrUndefined(admin, p)) === undefined && (await nodeStatus(name, c.kind)) === undefined);
     });
   }
+});
+
+describe('node agent: AppArmorProfile on a node with AppArmor (enabled file Y, apparmor_parser compile-only)', () => {
+  // This VM has no AppArmor LSM: the node's enabled file is a temporary one saying Y, and "apparmor_parser" a
+  // wrapper running Debian's real apparmor_parser in compile-only mode (-QT -K) on what the agent pipes in.
+  const aaTmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-aa-'));
+  const node = `${NODE}-aa`;
+  let aaAgent: Agent | undefined;
+
+  it('installs (compiles and keeps) the rendered profile, reports Installed; an unusable path is an Error; deletion removes it', async () => {
+    execFileSync('bash', [path.join(ROOT, 'test', 'env', 'packages.sh'), 'apparmor'], { stdio: 'inherit' });
+    const enabled = path.join(aaTmp, 'enabled');
+    fs.writeFileSync(enabled, 'Y\n');
+    const wrapper = path.join(aaTmp, 'apparmor_parser');
+    fs.writeFileSync(wrapper, '#!/bin/sh\ncase "$*" in *--remove*) cat >/dev/null; exit 0;; esac\nexec /usr/sbin/apparmor_parser -QT -K\n', { mode: 0o755 });
+    const support = detectAppArmor(enabled);
+    assert.equal(support.ok, true, JSON.stringify(support));
+    aaAgent = await startAgent({ client: agentClient, nodeName: node, kubeletDir, log: createLogger('agent-aa'), apparmor: { ok: true, parser: wrapper }, apparmorDir: path.join(aaTmp, 'profiles') });
+    const good = uniqueName('aa-good');
+    const bad = uniqueName('aa-bad');
+    const p = (n: string) => resourcePath(APPARMOR_PROFILES, { name: n });
+    try {
+      await admin.apply(p(good), { apiVersion: API_VERSION, kind: 'AppArmorProfile', metadata: { name: good }, spec: { abstract: { filesystem: { readOnlyPaths: ['/etc/hosts'] }, network: { allowedProtocols: { allowTcp: true } } } } });
+      await admin.apply(p(bad), { apiVersion: API_VERSION, kind: 'AppArmorProfile', metadata: { name: bad }, spec: { abstract: { filesystem: { readOnlyPaths: ['/etc/x, /etc/shadow rw'] } } } });
+      await eventually(`${good} Installed on ${node}`, async () => (await nodeStatusOn(good, 'AppArmorProfile', node))?.status?.status === 'Installed');
+      const text = fs.readFileSync(path.join(aaTmp, 'profiles', good), 'utf8');
+      assert.match(text, new RegExp(`^profile ${good} `, 'm'));
+      assert.match(text, /^ {2}\/etc\/hosts r,$/m);
+      const st = await eventually(`${bad} Error on ${node}`, async () => {
+        const s = await nodeStatusOn(bad, 'AppArmorProfile', node);
+        return s?.status?.status === 'Error' ? s : undefined;
+      });
+      assert.match(reasonOf(st)!, /not an absolute path AppArmor can take/);
+      await admin.delete(p(good));
+      await eventually('profile file removed and profile gone', async () => !fs.existsSync(path.join(aaTmp, 'profiles', good)) && (await getOrUndefined(admin, p(good))) === undefined);
+    } finally {
+      await aaAgent?.stop();
+      await forgetNode(admin, node);
+      for (const n of [good, bad]) await admin.delete(p(n)).catch(() => undefined);
+      fs.rmSync(aaTmp, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('node agent: apiserver restart', () => {
