@@ -4,10 +4,11 @@
 export interface SecurityContextLike {
   seccompProfile?: { type?: string; localhostProfile?: string };
   seLinuxOptions?: { type?: string };
+  appArmorProfile?: { type?: string; localhostProfile?: string };
 }
 
 export interface PodLike {
-  metadata: { name: string; namespace?: string };
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
   spec?: {
     nodeName?: string;
     securityContext?: SecurityContextLike;
@@ -59,6 +60,21 @@ export function selinuxProfilesOf(pod: PodLike): Set<string> {
   for (const c of contexts(pod)) {
     const t = c.seLinuxOptions?.type;
     if (t?.endsWith('.process')) out.add(t.slice(0, -'.process'.length));
+  }
+  return out;
+}
+
+const APPARMOR_ANNOTATION = 'container.apparmor.security.beta.kubernetes.io/';
+
+/** Names of the AppArmor profiles a pod uses: appArmorProfile Localhost, or the older annotation localhost/<name>. */
+export function appArmorProfilesOf(pod: PodLike): Set<string> {
+  const out = new Set<string>();
+  if (podIsDone(pod)) return out;
+  for (const c of contexts(pod)) {
+    if (c.appArmorProfile?.type === 'Localhost' && c.appArmorProfile.localhostProfile) out.add(c.appArmorProfile.localhostProfile);
+  }
+  for (const [k, v] of Object.entries(pod.metadata.annotations ?? {})) {
+    if (k.startsWith(APPARMOR_ANNOTATION) && v.startsWith('localhost/')) out.add(v.slice('localhost/'.length));
   }
   return out;
 }

@@ -9,7 +9,7 @@ import type { SelinuxProfile } from '../k8s/api';
 export type SelinuxSupport = { ok: true; semodule: string } | { ok: false; reason: string };
 
 export function detectSelinux(selinuxfs = '/sys/fs/selinux'): SelinuxSupport {
-  if (!existsSync(path.join(selinuxfs, 'enforce'))) return { ok: false, reason: `unsupported on this node: SELinux is not enabled (no ${selinuxfs}/enforce)` };
+  if (!existsSync(path.join(selinuxfs, 'enforce'))) return { ok: false, reason: `SELinux is not enabled on this node (no ${selinuxfs}/enforce)` };
   for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
     const p = path.join(dir, 'semodule');
     try {
@@ -19,7 +19,7 @@ export function detectSelinux(selinuxfs = '/sys/fs/selinux'): SelinuxSupport {
       // next PATH entry
     }
   }
-  return { ok: false, reason: 'unsupported on this node: SELinux is enabled but semodule is not installed' };
+  return { ok: false, reason: 'SELinux is enabled on this node but semodule is not installed' };
 }
 
 // CIL identifiers: no dots (the namespace separator in CIL), no parentheses or spaces.
@@ -34,10 +34,11 @@ export function selinuxProfileCil(p: SelinuxProfile): string {
   if (!IDENT.test(name)) throw new CilError(`name "${name}" cannot be a CIL block name (letters, digits, "-" and "_" only)`);
   const lines = [`(block ${name}`];
   for (const i of p.spec.inherit ?? [{ kind: 'System' as const, name: 'container' }]) {
+    // kind System: a template of the node's policy; kind SelinuxProfile: another profile's block, by its name.
     if (!IDENT.test(i.name)) throw new CilError(`inherit "${i.name}" is not a CIL name`);
     lines.push(`    (blockinherit ${i.name})`);
   }
-  if (p.spec.permissive) lines.push('    (typepermissive process)');
+  if (p.spec.mode === 'Permissive') lines.push('    (typepermissive process)');
   for (const tgt of Object.keys(p.spec.allow ?? {}).sort()) {
     if (tgt !== SELF && !IDENT.test(tgt)) throw new CilError(`target type "${tgt}" is not a CIL name`);
     const byClass = p.spec.allow![tgt]!;
@@ -59,4 +60,11 @@ export function semodule(bin: string, args: string[]): Promise<void> {
       else resolve();
     });
   });
+}
+
+/** A RawSelinuxProfile's policy: SPO installs the CIL text as given; the same checks on its name apply. */
+export function rawSelinuxProfileCil(name: string, policy: string | undefined): string {
+  if (!IDENT.test(name)) throw new CilError(`name "${name}" cannot be a CIL module name (letters, digits, "-" and "_" only)`);
+  if (!policy || !policy.trim()) throw new CilError('spec.policy is empty');
+  return policy.endsWith('\n') ? policy : policy + '\n';
 }

@@ -6,10 +6,11 @@ import { invalidProfileName } from '../profile/names';
 import { RUNC_BASE_SYSCALLS, RUNC_INIT_COMM, type RuntimeBase } from '../profile/runtime-base';
 import { SeccompProfileBuilder } from '../profile/seccomp';
 import { SelinuxProfileBuilder } from '../profile/selinux';
+import { AppArmorProfileBuilder } from '../profile/apparmor';
 import { toYaml } from '../profile/yaml';
 import { list, parseTime, UsageError, type Command } from './command';
 
-const FORMATS = ['oci', 'seccompprofile', 'selinuxprofile', 'cil'] as const;
+const FORMATS = ['oci', 'seccompprofile', 'selinuxprofile', 'cil', 'apparmor', 'apparmorprofile'] as const;
 type Format = (typeof FORMATS)[number];
 
 export const profileCommand: Command = {
@@ -20,7 +21,8 @@ export const profileCommand: Command = {
   usage: 'profile [options] [FILE...|-]',
   help: [
     '  --format F             oci (runtime-spec seccomp JSON, default), seccompprofile (SPO resource YAML),',
-    '                         selinuxprofile (SPO resource YAML), cil (SELinux CIL module)',
+    '                         selinuxprofile (SPO resource YAML), cil (SELinux CIL module), apparmorprofile (SPO',
+    '                         AppArmorProfile YAML from AppArmor ALLOWED/AUDIT records), apparmor (AppArmor profile text)',
     '  --name NAME            profile name (default "recorded"); a DNS-1123 subdomain',
     '  --base B               auto (default): add runc\'s base syscalls when the records show runc\'s init;',
     '                         runc: always add them; none: only what the records show',
@@ -76,7 +78,9 @@ export const profileCommand: Command = {
     const log = createLogger('auditflow-profile');
     const seccomp = new SeccompProfileBuilder();
     const selinux = new SelinuxProfileBuilder();
+    const apparmor = new AppArmorProfileBuilder();
     const wantSeccomp = format === 'oci' || format === 'seccompprofile';
+    const wantAppArmor = format === 'apparmor' || format === 'apparmorprofile';
     let sawRunc = false;
     const stats = await readRecords(positionals.length ? positionals : ['-'], (r) => {
       if (!selected(r)) return;
@@ -84,6 +88,7 @@ export const profileCommand: Command = {
         seccomp.add(r.syscall.arch, r.syscall.name, r.syscall.nr);
         if (!sawRunc && r.str('comm') === RUNC_INIT_COMM) sawRunc = true;
       }
+      else if (wantAppArmor) apparmor.add(r);
       else if (!wantSeccomp && r.avc && r.avc.decision === 'denied') selinux.add(r.avc);
     }, { log });
 
@@ -94,7 +99,13 @@ export const profileCommand: Command = {
       log.error('no SECCOMP records matched: nothing to build a profile from');
       return 1;
     }
-    if (!wantSeccomp && selinux.size === 0) {
+    for (const [reason, n] of apparmor.rejected) log.warn({ reason, count: n }, 'AppArmor record left out of the profile');
+    if (wantAppArmor && apparmor.size === 0) {
+      failIfInputErrors(stats);
+      log.error('no AppArmor ALLOWED or AUDIT records matched: nothing to build a profile from');
+      return 1;
+    }
+    if (!wantSeccomp && !wantAppArmor && selinux.size === 0) {
       failIfInputErrors(stats);
       log.error('no AVC denials matched: nothing to build a profile from');
       return 1;
@@ -117,6 +128,12 @@ export const profileCommand: Command = {
         break;
       case 'cil':
         text = selinux.toCil(name);
+        break;
+      case 'apparmorprofile':
+        text = toYaml(apparmor.toResource(name));
+        break;
+      case 'apparmor':
+        text = apparmor.toText(name);
         break;
     }
     if (v.output) await writeOutputFile(v.output as string, text);

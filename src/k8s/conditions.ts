@@ -7,7 +7,8 @@ export function setCondition(list: Condition[] | undefined, c: Omit<Condition, '
   const out = (list ?? []).filter((x) => x.type !== c.type);
   const prev = (list ?? []).find((x) => x.type === c.type);
   const next: Condition = { ...c, lastTransitionTime: prev && prev.status === c.status ? prev.lastTransitionTime : now.toISOString().replace(/\.\d+Z$/, 'Z') };
-  if (next.message === undefined) delete next.message;
+  // SPO's CRDs (metav1.Condition) require a message, even an empty one.
+  next.message ??= '';
   out.push(next);
   return out.sort((a, b) => a.type.localeCompare(b.type));
 }

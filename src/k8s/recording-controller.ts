@@ -3,11 +3,16 @@
 // SeccompProfile / SelinuxProfile resources (server-side apply, field manager "auditflow"), and the
 // recording's status says what was written.
 //
-// Deviation from the issue text ("owner-referenced to the recording"): SeccompProfile and SelinuxProfile
-// are cluster-scoped and ProfileRecording is namespaced, and the garbage collector rejects an owner
-// reference from a cluster-scoped object to a namespaced one. As SPO does, profiles are linked to their
-// recording by the labels spo.x-k8s.io/recording-id and spo.x-k8s.io/recording-namespace, and the
-// finalizer spo.x-k8s.io/recording-cleanup on the recording deletes them when the recording is deleted.
+// As in SPO, recorded profiles outlive their recording: deleting a ProfileRecording is how a recording ends.
+// Profiles are linked to it by the labels spo.x-k8s.io/recording-id and spo.x-k8s.io/recording-namespace (a
+// cluster-scoped profile cannot have a namespaced owner). The finalizer spo.x-k8s.io/recording-cleanup holds
+// the deleted recording until, for mergeStrategy Containers, its partial profiles (label spo.x-k8s.io/partial,
+// e.g. per-replica profiles SPO's recorder wrote) are merged per container into <recording>-<container> and
+// removed, as SPO's recording merger does; auditflow itself merges as it goes, so its own profiles are final
+// already. Nothing else is deleted.
+//
+// A spec auditflow cannot record (recorder Bpf, kind AppArmorProfile, ...) is accepted by the CRD as SPO's is;
+// the recording's Ready condition says why nothing will be recorded.
 
 import { Counter } from 'prom-client';
 import type { Logger } from '../log';
@@ -15,7 +20,7 @@ import { registry } from '../metrics';
 import { invalidProfileName } from '../profile/names';
 import type { ProfileSink, RecordedProfile, RecordingSource, RecordingSpec } from '../profile/recording';
 import { ANNOTATION_COVERAGE } from '../profile/seccomp';
-import { API_VERSION, FINALIZER_RECORDING, LABEL_CONTAINER_ID, LABEL_RECORDING_ID, LABEL_RECORDING_NAMESPACE, type Condition, type ProfileRecording } from './api';
+import { API_VERSION, FINALIZER_RECORDING, LABEL_CONTAINER_ID, LABEL_PARTIAL, LABEL_RECORDING_ID, LABEL_RECORDING_NAMESPACE, type Condition, type ProfileRecording, type SeccompProfile, type SelinuxProfile } from './api';
 import { ApiError, isConflict, isNotFound, KubeClient } from './client';
 import { sameConditions, setCondition } from './conditions';
 import { Informer, type KObject } from './informer';
@@ -32,9 +37,9 @@ const profileWrites = new Counter({
   labelNames: ['kind', 'result'] as const,
   registers: [registry],
 });
-const cleanups = new Counter({
-  name: 'auditflow_k8s_recording_cleanups_total',
-  help: 'Profiles deleted because their ProfileRecording was deleted',
+const merges = new Counter({
+  name: 'auditflow_k8s_recording_merges_total',
+  help: 'Partial profiles merged (and then deleted) because their ProfileRecording (mergeStrategy Containers) was deleted',
   labelNames: ['kind'] as const,
   registers: [registry],
 });
@@ -44,19 +49,26 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const OPERATORS = new Set(['In', 'NotIn', 'Exists', 'DoesNotExist']);
 
 type Recording = ProfileRecording & KObject;
+type PObj = KObject & { metadata: { labels?: Record<string, string> }; spec?: Record<string, unknown> };
 
-/** The RecordingSpec of a ProfileRecording, or why it cannot be used. */
-export function recordingSpecOf(r: ProfileRecording): { spec: RecordingSpec } | { error: string } {
+/** The RecordingSpec of a ProfileRecording, or why it cannot be used (`reason`: the Ready condition's). */
+export function recordingSpecOf(r: ProfileRecording): { spec: RecordingSpec } | { error: string; reason: string } {
   const name = r.metadata.name;
-  if (name.length > 63 || !DNS1123_LABEL.test(name)) return { error: `name "${name}" must be a DNS-1123 label (it becomes a label value and a profile name prefix)` };
+  if (name.length > 63 || !DNS1123_LABEL.test(name)) return { reason: 'InvalidName', error: `name "${name}" must be a DNS-1123 label (it becomes a label value and a profile name prefix): nothing will be recorded` };
   const s = r.spec ?? ({} as ProfileRecording['spec']);
-  // SPO's own CRD spells the enums in lower case (logs, containers); both spellings are SPO-compatible.
-  if (s.recorder !== 'Logs' && (s.recorder as string) !== 'logs') return { error: `recorder "${String(s.recorder)}" is not supported: auditflow records from audit logs (recorder: Logs)` };
-  if (s.kind !== 'SeccompProfile' && s.kind !== 'SelinuxProfile') return { error: `kind "${String(s.kind)}" must be SeccompProfile or SelinuxProfile` };
-  if (!s.podSelector || typeof s.podSelector !== 'object') return { error: 'podSelector is required' };
+  // v1 spells the enums Logs/Containers, SPO's v1alpha1 logs/containers: both are SPO's.
+  if ((s.recorder as string) === 'Bpf' || (s.recorder as string) === 'bpf') {
+    return { reason: 'UnsupportedRecorder', error: 'recorder Bpf is not supported: auditflow records from the audit log only (recorder: Logs); nothing will be recorded' };
+  }
+  if (s.recorder !== 'Logs' && (s.recorder as string) !== 'logs') return { reason: 'UnsupportedRecorder', error: `recorder "${String(s.recorder)}" is not supported: auditflow records from the audit log (recorder: Logs); nothing will be recorded` };
+  if (s.kind !== 'SeccompProfile' && s.kind !== 'SelinuxProfile') {
+    return { reason: 'UnsupportedKind', error: `kind "${String(s.kind)}" is not recorded by the recording controller (SeccompProfile and SelinuxProfile are; AppArmorProfile: \`auditflow profile --format apparmorprofile\`); nothing will be recorded` };
+  }
+  if (!s.podSelector || typeof s.podSelector !== 'object') return { reason: 'InvalidSelector', error: 'podSelector is required' };
   for (const e of s.podSelector.matchExpressions ?? []) {
-    if (!OPERATORS.has(e.operator)) return { error: `podSelector: unknown operator "${e.operator}"` };
-    if ((e.operator === 'In' || e.operator === 'NotIn') && !(e.values ?? []).length) return { error: `podSelector: ${e.key} ${e.operator} needs values` };
+    if (!OPERATORS.has(e.operator)) return { reason: 'InvalidSelector', error: `podSelector: unknown operator "${e.operator}": nothing will be recorded` };
+    if ((e.operator === 'In' || e.operator === 'NotIn') && !(e.values ?? []).length) return { reason: 'InvalidSelector', error: `podSelector: ${e.key} ${e.operator} needs values: nothing will be recorded` };
+    if ((e.operator === 'Exists' || e.operator === 'DoesNotExist') && (e.values ?? []).length) return { reason: 'InvalidSelector', error: `podSelector: ${e.key} ${e.operator} takes no values: nothing will be recorded` };
   }
   const spec: RecordingSpec = {
     name,
@@ -165,14 +177,15 @@ class Controller implements RecordingSource, ProfileSink {
     const finalizers = r.metadata.finalizers ?? [];
     if (r.metadata.deletionTimestamp) {
       if (!finalizers.includes(FINALIZER_RECORDING)) return;
-      await this.deleteProfilesOf(namespace, name);
+      // The recording ends here; its profiles stay (SPO). Partial ones are merged as SPO's merger does.
+      const merged = isContainersMerge(r) ? await this.mergePartialProfiles(r) : 0;
       this.active.delete(key);
       try {
         await this.client.mergePatch(path, { metadata: { resourceVersion: r.metadata.resourceVersion, finalizers: finalizers.filter((f) => f !== FINALIZER_RECORDING) } });
       } catch (e) {
         if (!isNotFound(e)) throw e;
       }
-      this.log.info({ recording: key }, 'recording deleted: its profiles were deleted');
+      this.log.info({ recording: key, partialProfilesMerged: merged }, 'recording deleted: its profiles are kept');
       return;
     }
     if (!finalizers.includes(FINALIZER_RECORDING)) {
@@ -183,26 +196,60 @@ class Controller implements RecordingSource, ProfileSink {
     const ready: Omit<Condition, 'lastTransitionTime'> =
       'spec' in s
         ? { type: 'Ready', status: 'True', reason: 'Recording', message: `recording ${s.spec.kind} for pods in ${namespace} matching the pod selector` }
-        : { type: 'Ready', status: 'False', reason: 'Invalid', message: s.error };
+        : { type: 'Ready', status: 'False', reason: s.reason, message: s.error };
     if ('error' in s) this.log.warn({ recording: key, reason: s.error }, 'recording is invalid: ignored');
     const want = setCondition(r.status?.conditions, ready);
     if (sameConditions(r.status?.conditions, want)) return;
     await this.updateStatus(namespace, name, (st) => ({ ...st, conditions: setCondition(st.conditions, ready) }));
   }
 
-  private async deleteProfilesOf(namespace: string, name: string): Promise<void> {
-    const labelSelector = `${LABEL_RECORDING_ID}=${name},${LABEL_RECORDING_NAMESPACE}=${namespace}`;
-    for (const t of [SECCOMP_PROFILES, SELINUX_PROFILES]) {
-      const list = await this.client.get<{ items: KObject[] }>(resourcePath(t), { labelSelector });
-      for (const p of list.items ?? []) {
+  /**
+   * SPO's recording merger, for mergeStrategy Containers: the recording's profiles labelled
+   * spo.x-k8s.io/partial=true are grouped by their spo.x-k8s.io/container-id label, unioned (seccomp: syscalls
+   * per action; SELinux: allow rules) into <recording>-<container> together with what that profile already holds
+   * (so nothing a user kept or added there is lost), and then deleted. Profiles without the partial label are
+   * never touched. Returns how many partial profiles were merged.
+   */
+  private async mergePartialProfiles(r: Recording): Promise<number> {
+    const { namespace, name } = r.metadata as { namespace: string; name: string };
+    const kind = r.spec.kind;
+    const t = TYPES[kind];
+    if (!t) return 0;
+    const labelSelector = `${LABEL_RECORDING_ID}=${name},${LABEL_RECORDING_NAMESPACE}=${namespace},${LABEL_PARTIAL}=true`;
+    const list = await this.client.get<{ items: PObj[] }>(resourcePath(t), { labelSelector });
+    const byContainer = new Map<string, PObj[]>();
+    for (const p of list.items ?? []) {
+      const c = p.metadata.labels?.[LABEL_CONTAINER_ID];
+      if (!c) continue; // as SPO: a partial profile without a container is left alone
+      byContainer.set(c, [...(byContainer.get(c) ?? []), p]);
+    }
+    let merged = 0;
+    for (const [container, parts] of [...byContainer].sort(([a], [b]) => a.localeCompare(b))) {
+      const target = `${name}-${container}`;
+      const existing = await this.client.get<PObj>(resourcePath(t, { name: target })).catch((e: unknown) => {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      });
+      const sources = [...(existing ? [existing] : []), ...parts.filter((p) => p.metadata.name !== target)];
+      const spec = kind === 'SeccompProfile' ? mergeSeccompSpecs(sources.map((p) => p.spec as SeccompProfile['spec'])) : mergeSelinuxSpecs(sources.map((p) => p.spec as SelinuxProfile['spec']));
+      await this.client.apply(resourcePath(t, { name: target }), {
+        apiVersion: API_VERSION,
+        kind,
+        metadata: { name: target, labels: { [LABEL_RECORDING_ID]: name, [LABEL_RECORDING_NAMESPACE]: namespace, [LABEL_CONTAINER_ID]: container } },
+        spec,
+      });
+      for (const p of parts) {
+        if (p.metadata.name === target) continue;
         try {
           await this.client.delete(resourcePath(t, { name: p.metadata.name }));
-          cleanups.inc({ kind: t.kind });
         } catch (e) {
           if (!isNotFound(e)) throw e;
         }
+        merges.inc({ kind });
+        merged++;
       }
     }
+    return merged;
   }
 
   /** Read-modify-write of the recording's status, resourceVersion-checked, retried on conflicts. */
@@ -276,8 +323,9 @@ class Controller implements RecordingSource, ProfileSink {
         apiVersion: API_VERSION,
         kind,
         metadata: { name: p.name, labels, ...(p.resource.metadata.annotations ? { annotations: p.resource.metadata.annotations } : {}) },
-        // As SPO: a recording may ask for its final profiles to be created disabled (not installed on nodes).
-        spec: rec.spec.disableProfileAfterRecording && p.final ? { ...p.resource.spec, disabled: true } : p.resource.spec,
+        // As SPO: disableProfileAfterRecording writes the recorded profiles with state Disabled (not installed on
+        // nodes). Otherwise state is left out: the CRD defaults it to Enabled, and a state a user set stays theirs.
+        spec: rec.spec.disableProfileAfterRecording ? { ...p.resource.spec, state: 'Disabled' } : p.resource.spec,
       };
       await this.client.apply(path, body);
     } catch (e) {
@@ -322,4 +370,47 @@ function coverageTotal(p: RecordedProfile): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+function isContainersMerge(r: ProfileRecording): boolean {
+  const m = r.spec?.mergeStrategy as string | undefined;
+  return m === 'Containers' || m === 'containers';
+}
+
+/** SPO's util.UnionSyscalls: names unioned per action; everything else from the first spec. */
+export function mergeSeccompSpecs(specs: SeccompProfile['spec'][]): SeccompProfile['spec'] {
+  const base = { ...specs[0]! };
+  const byAction = new Map<string, Set<string>>();
+  for (const s of specs) for (const r of s.syscalls ?? []) {
+    if (r.args?.length || r.errnoRet !== undefined) continue; // rules with arguments are kept as they are below
+    const set = byAction.get(r.action) ?? new Set<string>();
+    for (const n of r.names) set.add(n);
+    byAction.set(r.action, set);
+  }
+  const special = specs.flatMap((s) => (s.syscalls ?? []).filter((r) => r.args?.length || r.errnoRet !== undefined));
+  const seen = new Set<string>();
+  const kept = special.filter((r) => {
+    const k = JSON.stringify(r);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+  base.syscalls = [...[...byAction].sort(([a], [b]) => a.localeCompare(b)).map(([action, names]) => ({ action, names: [...names].sort() })), ...kept];
+  const arch = new Set(specs.flatMap((s) => s.architectures ?? []));
+  if (arch.size) base.architectures = [...arch].sort();
+  return base;
+}
+
+/** SPO's addAllow: allow rules unioned; everything else from the first spec. */
+export function mergeSelinuxSpecs(specs: SelinuxProfile['spec'][]): SelinuxProfile['spec'] {
+  const base = { ...specs[0]! };
+  const allow: Record<string, Record<string, string[]>> = {};
+  for (const s of specs) {
+    for (const [tgt, classes] of Object.entries(s.allow ?? {})) {
+      const t = (allow[tgt] ??= {});
+      for (const [cls, perms] of Object.entries(classes)) t[cls] = [...new Set([...(t[cls] ?? []), ...perms])].sort();
+    }
+  }
+  base.allow = allow;
+  return base;
 }

@@ -14,12 +14,15 @@ export interface ResourceType {
 export const SECCOMP_PROFILES: ResourceType = { group: GROUP, version: VERSION, plural: 'seccompprofiles', kind: 'SeccompProfile', namespaced: false };
 export const SELINUX_PROFILES: ResourceType = { group: GROUP, version: VERSION, plural: 'selinuxprofiles', kind: 'SelinuxProfile', namespaced: false };
 export const PROFILE_RECORDINGS: ResourceType = { group: GROUP, version: VERSION, plural: 'profilerecordings', kind: 'ProfileRecording', namespaced: true };
+export const RAW_SELINUX_PROFILES: ResourceType = { group: GROUP, version: VERSION, plural: 'rawselinuxprofiles', kind: 'RawSelinuxProfile', namespaced: false };
+export const APPARMOR_PROFILES: ResourceType = { group: GROUP, version: VERSION, plural: 'apparmorprofiles', kind: 'AppArmorProfile', namespaced: false };
+export const PROFILE_BINDINGS: ResourceType = { group: GROUP, version: VERSION, plural: 'profilebindings', kind: 'ProfileBinding', namespaced: true };
 export const NODE_STATUSES: ResourceType = {
   group: GROUP,
   version: NODE_STATUS_VERSION,
   plural: 'securityprofilenodestatuses',
   kind: 'SecurityProfileNodeStatus',
-  namespaced: true,
+  namespaced: false,
 };
 export const PODS: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true };
 

@@ -61,3 +61,6 @@ export const runMetrics = {
     registers: [registry],
   }),
 };
+
+// SPO's audit metric names (security_profiles_operator_*_profile_audit_total), bounded per-pod series.
+export { observeSpoAudit, spoAudit, setSpoMaxSeries } from './spo-metrics';

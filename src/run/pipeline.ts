@@ -17,7 +17,7 @@ import { AbortedError, backoffMs, PermanentOutputError, sleepUnlessAborted } fro
 import type { Logger } from '../log';
 import type { ContainerEnd, EventSink } from '../sink/types';
 import type { Tailer, TailBatch, TailPosition } from '../tail/types';
-import { runMetrics } from './metrics';
+import { observeSpoAudit, runMetrics } from './metrics';
 import { isDenial } from './route';
 
 /** A sink and the events it wants. */
@@ -300,6 +300,7 @@ export class Pipeline {
     for (const ev of events) {
       const k = `${ev.kind}\0${isDenial(ev)}`;
       kinds.set(k, (kinds.get(k) ?? 0) + 1);
+      observeSpoAudit(ev);
       if (ev.enrichment === 'resolved' && ev.container && this.opts.onContainer) this.opts.onContainer(ev.container.id);
     }
     for (const [k, n] of kinds) {

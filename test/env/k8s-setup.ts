@@ -71,9 +71,9 @@ export async function ensureNamespace(admin: KubeClient, ns: string): Promise<vo
  * `<node>-delete` finalizer on every profile, which would hold their deletion forever, and its per-node
  * status objects.
  */
-export async function forgetNode(admin: KubeClient, node: string, namespace = 'auditflow'): Promise<void> {
+export async function forgetNode(admin: KubeClient, node: string, _namespace = 'auditflow'): Promise<void> {
   const finalizer = `${node}-delete`;
-  for (const plural of ['seccompprofiles', 'selinuxprofiles']) {
+  for (const plural of ['seccompprofiles', 'selinuxprofiles', 'rawselinuxprofiles', 'apparmorprofiles']) {
     const base = `/apis/security-profiles-operator.x-k8s.io/v1/${plural}`;
     const list = await admin.get<{ items: { metadata: { name: string; finalizers?: string[] } }[] }>(base);
     for (const p of list.items) {
@@ -90,7 +90,8 @@ export async function forgetNode(admin: KubeClient, node: string, namespace = 'a
       }
     }
   }
-  const statuses = `/apis/security-profiles-operator.x-k8s.io/v1alpha1/namespaces/${namespace}/securityprofilenodestatuses`;
-  const list = await admin.get<{ items: { metadata: { name: string }; nodeName: string }[] }>(statuses);
-  for (const s of list.items) if (s.nodeName === node) await admin.delete(`${statuses}/${s.metadata.name}`).catch(() => undefined);
+  // SPO 1.0's node statuses: cluster-scoped v1, spec.nodeName.
+  const statuses = `/apis/security-profiles-operator.x-k8s.io/v1/securityprofilenodestatuses`;
+  const list = await admin.get<{ items: { metadata: { name: string }; spec?: { nodeName?: string } }[] }>(statuses);
+  for (const s of list.items) if (s.spec?.nodeName === node) await admin.delete(`${statuses}/${s.metadata.name}`).catch(() => undefined);
 }

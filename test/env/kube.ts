@@ -122,14 +122,32 @@ function makeEnv(file: EnvFile): KubeEnv {
       await runStart('restart-apiserver');
     },
     applyCrds: async () => {
-      await applyCrds(file.kubectl, admin.kubeconfig);
+      await applyCrdDir(file.kubectl, admin.kubeconfig, path.join(repoRoot(), 'deploy', 'base', 'crds'));
     },
   };
 }
 
-async function applyCrds(kubectl: string, kubeconfig: string): Promise<void> {
-  const dir = path.join(repoRoot(), 'deploy', 'base', 'crds');
-  const ap = await kubectlWithRetry(kubectl, kubeconfig, ['apply', '--server-side', '--force-conflicts', '--field-manager=auditflow-test', '-k', dir]);
+/** CRDs whose apply failed because a field that cannot change (spec.scope) differs from the installed CRD's. */
+function immutableCrds(stderr: string): string[] {
+  const out = new Set<string>();
+  for (const m of stderr.matchAll(/customresourcedefinitions?\.apiextensions\.k8s\.io "([^"]+)" is invalid: [^\n]*spec\.scope/g)) out.add(m[1]!);
+  return [...out];
+}
+
+/**
+ * Server-side applies `dir`'s CRDs and waits until Established. A CRD installed before with another scope (the
+ * rig is shared: an older checkout's namespaced SecurityProfileNodeStatus, or SPO's own CRDs a test installed)
+ * cannot be changed in place: it is deleted (with its objects) and applied again.
+ */
+export async function applyCrdDir(kubectl: string, kubeconfig: string, dir: string): Promise<void> {
+  const args = ['apply', '--server-side', '--force-conflicts', '--field-manager=auditflow-test', '-k', dir];
+  let ap = await kubectlWithRetry(kubectl, kubeconfig, args);
+  const stale = ap.status !== 0 ? immutableCrds(ap.stderr) : [];
+  if (stale.length) {
+    const d = await kubectlWithRetry(kubectl, kubeconfig, ['delete', '--wait=true', '--timeout=120s', ...stale.map((n) => `crd/${n}`)]);
+    if (d.status !== 0) throw new Error(`deleting CRDs ${stale.join(', ')} (scope changed) failed:\n${d.stderr}`);
+    ap = await kubectlWithRetry(kubectl, kubeconfig, args);
+  }
   if (ap.status !== 0) throw new Error(`kubectl apply -k ${dir} failed:\n${ap.stderr}${ap.stdout}`);
   const names = ap.stdout
     .split('\n')

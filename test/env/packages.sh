@@ -6,7 +6,7 @@
 # per install, serialized with concurrent callers (flock). `npm test` runs it before the suites; the other
 # env scripts call it for what they need when run on their own.
 set -euo pipefail
-ALL=(auditd seccomp libseccomp-dev gcc libc6-dev gcc-multilib libc6-dev-i386 busybox-static containerd runc etcd-server python3-yaml)
+ALL=(auditd seccomp libseccomp-dev gcc libc6-dev gcc-multilib libc6-dev-i386 busybox-static containerd runc etcd-server python3-yaml apparmor)
 [ $# -gt 0 ] || set -- "${ALL[@]}"
 CACHE=${AUDITFLOW_CACHE:-/var/cache/auditflow}
 die() { echo "packages.sh: error: $*" >&2; exit 1; }

@@ -3,28 +3,35 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { profileNameOfLocalhost, seccompProfilesOf, selinuxProfilesOf, type PodLike } from '../../src/agent/pods';
 import { CilError, selinuxProfileCil } from '../../src/agent/selinux';
-import { aggregateState, labelValue, nodeStatusName } from '../../src/agent/status';
+import { aggregateState, labelValue, lowerOfTwoStates, nodeStatusName, profileId } from '../../src/agent/status';
 import { API_VERSION, type SelinuxProfile } from '../../src/k8s/api';
 import { sameConditions, setCondition } from '../../src/k8s/conditions';
 
 describe('aggregateState', () => {
-  it('combines the nodes\' states', () => {
+  it("is SPO's lowest common state: Error < Terminating < Partial < Disabled < Pending < InProgress < Installed", () => {
     assert.equal(aggregateState([]), 'Pending');
     assert.equal(aggregateState(['Installed', 'Installed']), 'Installed');
     assert.equal(aggregateState(['Installed', 'Error', 'Terminating']), 'Error');
-    assert.equal(aggregateState(['Installed', 'Terminating']), 'Terminating');
-    assert.equal(aggregateState(['Installed', 'Pending']), 'InProgress');
-    assert.equal(aggregateState(['Pending', 'Pending']), 'Pending');
-    assert.equal(aggregateState(['Unsupported', 'Unsupported']), 'Unsupported');
-    assert.equal(aggregateState(['Installed', 'Unsupported']), 'Partial');
+    assert.equal(aggregateState(['Installed', 'Terminating', 'Partial']), 'Terminating');
+    assert.equal(aggregateState(['Disabled', 'Partial', 'Pending']), 'Partial');
+    assert.equal(aggregateState(['Installed', 'Disabled', 'Pending']), 'Disabled');
+    assert.equal(aggregateState(['Installed', 'InProgress', 'Pending']), 'Pending');
+    assert.equal(aggregateState(['Installed', 'InProgress']), 'InProgress');
+    const order = ['Error', 'Terminating', 'Partial', 'Disabled', 'Pending', 'InProgress', 'Installed'] as const;
+    for (let i = 0; i < order.length; i++) for (let j = i; j < order.length; j++) {
+      assert.equal(lowerOfTwoStates(order[i]!, order[j]!), order[i]);
+      assert.equal(lowerOfTwoStates(order[j]!, order[i]!), order[i]);
+    }
   });
 });
 
 describe('names of node status objects and label values', () => {
-  it('is <profile>-<node> when it fits, a bounded valid name with a hash otherwise', () => {
-    assert.equal(nodeStatusName('app', 'n1'), 'app-n1');
-    const a = nodeStatusName('p'.repeat(250), 'node-a');
-    const b = nodeStatusName('p'.repeat(250), 'node-b');
+  it("is SPO's <kind lower case>-<profile>-<node> when it fits, a bounded valid name with a hash otherwise", () => {
+    assert.equal(nodeStatusName('SeccompProfile', 'app', 'n1'), 'seccompprofile-app-n1');
+    assert.equal(nodeStatusName('RawSelinuxProfile', 'app', 'n1'), 'rawselinuxprofile-app-n1');
+    assert.equal(profileId('SelinuxProfile', 'app'), 'SelinuxProfile-app');
+    const a = nodeStatusName('SeccompProfile', 'p'.repeat(250), 'node-a');
+    const b = nodeStatusName('SeccompProfile', 'p'.repeat(250), 'node-b');
     assert.ok(a.length <= 253 && b.length <= 253);
     assert.notEqual(a, b);
     assert.match(a, /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);

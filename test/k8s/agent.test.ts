@@ -1,7 +1,8 @@
 // The node agent against the real kube-apiserver, with its own service-account identity (deploy/'s RBAC and
 // admission policy): create / update / delete of SeccompProfiles into a temporary kubelet directory,
 // stacking, hostile names, deletion held while a pod on the node uses the profile, and an apiserver restart
-// in the middle of the watches.
+// in the middle of the watches; SPO 1.0's spec.state Disabled and node status objects; SelinuxProfile,
+// RawSelinuxProfile and AppArmorProfile on a node without SELinux or AppArmor.
 process.env.AUDITFLOW_LOG_LEVEL ??= 'warn';
 
 import { strict as assert } from 'node:assert';
@@ -9,11 +10,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import { startAgent, type Agent } from '../../src/agent/agent';
+import { detectAppArmor } from '../../src/agent/apparmor';
+import { ROOT } from '../env/cli';
 import { nodeStatusName } from '../../src/agent/status';
-import { API_VERSION, FINALIZER_NODE, type SeccompProfile, type SecurityProfileNodeStatus } from '../../src/k8s/api';
+import { ANNOTATION_REASON, API_VERSION, FINALIZER_NODE, LABEL_NODE_NAME, LABEL_PROFILE_ID, LABEL_PROFILE_KIND, LABEL_PROFILE_STATE, type SeccompProfile, type SecurityProfileNodeStatus } from '../../src/k8s/api';
 import { ApiError, type KubeClient } from '../../src/k8s/client';
-import { NODE_STATUSES, resourcePath, SECCOMP_PROFILES, SELINUX_PROFILES } from '../../src/k8s/resources';
+import { APPARMOR_PROFILES, NODE_STATUSES, RAW_SELINUX_PROFILES, resourcePath, SECCOMP_PROFILES, SELINUX_PROFILES } from '../../src/k8s/resources';
 import { createLogger } from '../../src/log';
 import { registry } from '../../src/metrics';
 import { clientAs, ensureDeployed, ensureNamespace, eventually, forgetNode, getOrUndefined, uniqueName } from '../env/k8s-setup';
@@ -50,13 +54,15 @@ async function put(p: SeccompProfile): Promise<void> {
   await admin.apply(profilePath(p.metadata.name), p);
 }
 
-const nodeStatus = (profile: string) => getOrUndefined<SecurityProfileNodeStatus>(admin, resourcePath(NODE_STATUSES, { namespace: SA_NAMESPACE, name: nodeStatusName(profile, NODE) }));
+const nodeStatus = (profile: string, kind = 'SeccompProfile') => getOrUndefined<SecurityProfileNodeStatus>(admin, resourcePath(NODE_STATUSES, { name: nodeStatusName(kind, profile, NODE) }));
+const reasonOf = (s: SecurityProfileNodeStatus) => s.metadata.annotations?.[ANNOTATION_REASON];
+const nodeStatusOn = (profile: string, kind: string, node: string) => getOrUndefined<SecurityProfileNodeStatus>(admin, resourcePath(NODE_STATUSES, { name: nodeStatusName(kind, profile, node) }));
 const getProfile = (name: string) => getOrUndefined<SeccompProfile>(admin, profilePath(name));
 
 async function waitNodeState(profile: string, state: string, reason?: RegExp): Promise<SecurityProfileNodeStatus> {
   return eventually(`node status of ${profile} on ${NODE} is ${state}${reason ? ` (${reason})` : ''}`, async () => {
     const s = await nodeStatus(profile);
-    return s && s.status === state && (!reason || reason.test(s.reason ?? '')) ? s : undefined;
+    return s && s.status?.status === state && (!reason || reason.test(reasonOf(s) ?? '')) ? s : undefined;
   });
 }
 
@@ -106,8 +112,13 @@ describe('node agent: SeccompProfile lifecycle', () => {
     assert.deepEqual(readJson(name), { defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ action: 'SCMP_ACT_ALLOW', names: ['exit_group', 'read', 'write'] }] });
     assert.equal(fs.statSync(fileOf(name)).mode & 0o777, 0o644);
     const ns = await waitNodeState(name, 'Installed');
-    assert.equal(ns.nodeName, NODE);
-    assert.equal(ns.securityProfileKind, 'SeccompProfile');
+    // SPO 1.0's node status: cluster-scoped v1, spec.nodeName, status.status, SPO's labels, owned by the profile.
+    assert.equal(ns.apiVersion, 'security-profiles-operator.x-k8s.io/v1');
+    assert.equal(ns.metadata.namespace, undefined);
+    assert.equal(ns.metadata.name, `seccompprofile-${name}-${NODE}`);
+    assert.deepEqual(ns.spec, { nodeName: NODE });
+    assert.deepEqual(ns.metadata.labels, { [LABEL_PROFILE_ID]: `SeccompProfile-${name}`, [LABEL_NODE_NAME]: NODE, [LABEL_PROFILE_STATE]: 'Installed', [LABEL_PROFILE_KIND]: 'SeccompProfile' });
+    assert.deepEqual(ns.metadata.ownerReferences?.map((o) => [o.kind, o.name]), [['SeccompProfile', name]]);
     const p = await eventually('profile status Installed', async () => {
       const p = await getProfile(name);
       return p?.status?.status === 'Installed' ? p : undefined;
@@ -138,7 +149,7 @@ describe('node agent: stacking', () => {
   it('reports a missing base as Error and writes nothing, then installs the merged stack when the base appears', async () => {
     await put(seccomp(app, ['write'], { baseProfileName: base }));
     const st = await waitNodeState(app, 'Error', new RegExp(`base profile "${base}" not found`));
-    assert.match(st.reason!, new RegExp(`${app} -> ${base}`));
+    assert.match(reasonOf(st)!, new RegExp(`${app} -> ${base}`));
     await eventually('profile-wide status Error', async () => (await getProfile(app))?.status?.status === 'Error');
     assert.equal(fs.existsSync(fileOf(app)), false);
 
@@ -178,9 +189,9 @@ describe('node agent: stacking', () => {
 });
 
 describe('node agent: hostile names', () => {
-  it('the apiserver refuses names that are not DNS-1123 or too long for a file; nothing reaches the disk', async () => {
+  it('the apiserver refuses names that are not DNS-1123; a name too long for a file is an Error on the node; nothing reaches the disk', async () => {
     const before = filesUnder(tmp);
-    for (const bad of ['../escape', 'a/b', 'UPPER', '.', 'x'.repeat(251)]) {
+    for (const bad of ['../escape', 'a/b', 'UPPER', '.', 'x'.repeat(254)]) {
       await assert.rejects(
         admin.create(resourcePath(SECCOMP_PROFILES), seccomp(bad, ['read'])),
         (e: unknown) => e instanceof ApiError && e.status >= 400 && e.status < 500,
@@ -191,6 +202,10 @@ describe('node agent: hostile names', () => {
     const longest = `${uniqueName('l')}-${'a'.repeat(240)}`.slice(0, 250);
     await put(seccomp(longest, ['read']));
     await waitFile(longest, (n) => n.includes('read'), 'installed');
+    // 251 characters: a valid object name (SPO's CRD accepts it), but "<name>.json" exceeds NAME_MAX.
+    const tooLong = `${uniqueName('t')}-${'b'.repeat(245)}`.slice(0, 251);
+    await put(seccomp(tooLong, ['read']));
+    await waitNodeState(tooLong, 'Error', /invalid profile name/);
     assert.deepEqual(
       filesUnder(tmp).filter((f) => !before.includes(f)),
       [path.join('kubelet', 'seccomp', 'operator', `${longest}.json`)],
@@ -222,7 +237,7 @@ describe('node agent: deletion while in use', () => {
     try {
       await admin.delete(profilePath(name));
       const st = await waitNodeState(name, 'Terminating', new RegExp(`${TEST_NS}/${pod}`));
-      assert.doesNotMatch(st.reason!, new RegExp(elsewhere));
+      assert.doesNotMatch(reasonOf(st)!, new RegExp(elsewhere));
       const p = await getProfile(name);
       assert.ok(p?.metadata.deletionTimestamp, 'the profile waits for this node');
       assert.ok(fs.existsSync(fileOf(name)), 'the file stays while the pod may (re)start containers');
@@ -237,23 +252,114 @@ describe('node agent: deletion while in use', () => {
   });
 });
 
-describe('node agent: SelinuxProfile on a node without SELinux', () => {
-  it('reports Unsupported with the reason, on the node and profile-wide', async () => {
-    const name = uniqueName('selinux');
-    const p = resourcePath(SELINUX_PROFILES, { name });
-    await admin.apply(p, { apiVersion: API_VERSION, kind: 'SelinuxProfile', metadata: { name }, spec: { inherit: [{ kind: 'System', name: 'container' }], allow: { var_log_t: { file: ['read'] } } } });
+describe('node agent: spec.state Disabled (SPO)', () => {
+  const name = uniqueName('disabled');
+  const pod = uniqueName('dis-user');
+
+  it('does not install a Disabled profile and reports Disabled; installs it once Enabled', async () => {
+    await put(seccomp(name, ['read'], { state: 'Disabled' }));
+    await waitNodeState(name, 'Disabled');
+    await eventually('profile-wide status Disabled', async () => (await getProfile(name))?.status?.status === 'Disabled');
+    assert.equal(fs.existsSync(fileOf(name)), false, 'nothing installed');
+    await put(seccomp(name, ['read'], { state: 'Enabled' }));
+    await waitFile(name, (n) => n.includes('read'), 'installed once Enabled');
+    await waitNodeState(name, 'Installed');
+  });
+
+  it('removes a Disabled profile from the node, but only once no pod on the node uses it', async () => {
+    await admin.create(`/api/v1/namespaces/${TEST_NS}/pods`, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: pod, namespace: TEST_NS },
+      spec: { nodeName: NODE, automountServiceAccountToken: false, containers: [{ name: 'c', image: 'busybox', securityContext: { seccompProfile: { type: 'Localhost', localhostProfile: `operator/${name}.json` } } }] },
+    });
     try {
-      const st = await eventually('SelinuxProfile node status', async () => {
-        const s = await getOrUndefined<SecurityProfileNodeStatus>(admin, resourcePath(NODE_STATUSES, { namespace: SA_NAMESPACE, name: nodeStatusName(name, NODE) }));
-        return s?.status === 'Unsupported' ? s : undefined;
-      });
-      assert.equal(st.securityProfileKind, 'SelinuxProfile');
-      assert.match(st.reason!, /unsupported on this node/);
-      await eventually('profile-wide status Unsupported', async () => (await getOrUndefined<{ status?: { status?: string } }>(admin, p))?.status?.status === 'Unsupported');
+      await put(seccomp(name, ['read'], { state: 'Disabled' }));
+      const st = await waitNodeState(name, 'Disabled', new RegExp(`${TEST_NS}/${pod}`));
+      assert.match(reasonOf(st)!, /file kept/);
+      assert.ok(fs.existsSync(fileOf(name)), 'kept while the pod may restart containers');
     } finally {
-      await admin.delete(p).catch(() => undefined);
+      await admin.delete(`/api/v1/namespaces/${TEST_NS}/pods/${pod}`, { gracePeriodSeconds: 0 });
     }
-    await eventually('SelinuxProfile and node status gone', async () => (await getOrUndefined(admin, p)) === undefined && (await nodeStatus(name)) === undefined);
+    await eventually('file removed once the pod is gone', () => !fs.existsSync(fileOf(name)));
+    await eventually('node status Disabled without the "file kept" reason once the file is gone', async () => {
+      const st = await nodeStatus(name);
+      return st?.status?.status === 'Disabled' && reasonOf(st) === undefined;
+    });
+  });
+});
+
+describe('node agent: LSM profiles on a node without SELinux or AppArmor (this VM)', () => {
+  const cases = [
+    { kind: 'SelinuxProfile', type: SELINUX_PROFILES, spec: { inherit: [{ kind: 'System', name: 'container' }], allow: { var_log_t: { file: ['read'] } } }, why: /^Unsupported: .*SELinux is not enabled/ },
+    { kind: 'RawSelinuxProfile', type: RAW_SELINUX_PROFILES, spec: { policy: '(blockinherit container)\n(allow process var_log_t (file (read)))' }, why: /^Unsupported: .*SELinux is not enabled/ },
+    { kind: 'AppArmorProfile', type: APPARMOR_PROFILES, spec: { abstract: { filesystem: { readOnlyPaths: ['/etc/hosts'] } } }, why: /^Unsupported: AppArmor is not enabled/ },
+  ] as const;
+  for (const c of cases) {
+    it(`${c.kind}: the node status is SPO's Error with an "Unsupported: ..." reason; profile-wide Error, Ready reason Unsupported`, async () => {
+      const name = uniqueName(c.kind.toLowerCase());
+      const p = resourcePath(c.type, { name });
+      await admin.apply(p, { apiVersion: API_VERSION, kind: c.kind, metadata: { name }, spec: c.spec });
+      try {
+        const st = await eventually(`${c.kind} node status`, async () => {
+          const s = await nodeStatus(name, c.kind);
+          return s?.status?.status === 'Error' ? s : undefined;
+        });
+        assert.equal(st.metadata.labels?.[LABEL_PROFILE_KIND], c.kind);
+        assert.match(reasonOf(st)!, c.why);
+        const prof = await eventually('profile-wide status Error', async () => {
+          const x = await getOrUndefined<{ status?: { status?: string; conditions?: { type: string; reason: string }[] } }>(admin, p);
+          return x?.status?.status === 'Error' ? x : undefined;
+        });
+        assert.equal(prof.status?.conditions?.find((x) => x.type === 'Ready')?.reason, 'Unsupported');
+        assert.deepEqual(await getOrUndefined<{ metadata: { finalizers?: string[] } }>(admin, p).then((x) => x?.metadata.finalizers ?? []), [], 'nothing installed: no finalizer');
+      } finally {
+        await admin.delete(p).catch(() => undefined);
+      }
+      await eventually(`${c.kind} and node status gone`, async () => (await getOrUndefined(admin, p)) === undefined && (await nodeStatus(name, c.kind)) === undefined);
+    });
+  }
+});
+
+describe('node agent: AppArmorProfile on a node with AppArmor (enabled file Y, apparmor_parser compile-only)', () => {
+  // This VM has no AppArmor LSM: the node's enabled file is a temporary one saying Y, and "apparmor_parser" a
+  // wrapper running Debian's real apparmor_parser in compile-only mode (-QT -K) on what the agent pipes in.
+  const aaTmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-aa-'));
+  const node = `${NODE}-aa`;
+  let aaAgent: Agent | undefined;
+
+  it('installs (compiles and keeps) the rendered profile, reports Installed; an unusable path is an Error; deletion removes it', async () => {
+    execFileSync('bash', [path.join(ROOT, 'test', 'env', 'packages.sh'), 'apparmor'], { stdio: 'inherit' });
+    const enabled = path.join(aaTmp, 'enabled');
+    fs.writeFileSync(enabled, 'Y\n');
+    const wrapper = path.join(aaTmp, 'apparmor_parser');
+    fs.writeFileSync(wrapper, '#!/bin/sh\ncase "$*" in *--remove*) cat >/dev/null; exit 0;; esac\nexec /usr/sbin/apparmor_parser -QT -K\n', { mode: 0o755 });
+    const support = detectAppArmor(enabled);
+    assert.equal(support.ok, true, JSON.stringify(support));
+    aaAgent = await startAgent({ client: agentClient, nodeName: node, kubeletDir, log: createLogger('agent-aa'), apparmor: { ok: true, parser: wrapper }, apparmorDir: path.join(aaTmp, 'profiles') });
+    const good = uniqueName('aa-good');
+    const bad = uniqueName('aa-bad');
+    const p = (n: string) => resourcePath(APPARMOR_PROFILES, { name: n });
+    try {
+      await admin.apply(p(good), { apiVersion: API_VERSION, kind: 'AppArmorProfile', metadata: { name: good }, spec: { abstract: { filesystem: { readOnlyPaths: ['/etc/hosts'] }, network: { allowedProtocols: { allowTcp: true } } } } });
+      await admin.apply(p(bad), { apiVersion: API_VERSION, kind: 'AppArmorProfile', metadata: { name: bad }, spec: { abstract: { filesystem: { readOnlyPaths: ['/etc/x, /etc/shadow rw'] } } } });
+      await eventually(`${good} Installed on ${node}`, async () => (await nodeStatusOn(good, 'AppArmorProfile', node))?.status?.status === 'Installed');
+      const text = fs.readFileSync(path.join(aaTmp, 'profiles', good), 'utf8');
+      assert.match(text, new RegExp(`^profile ${good} `, 'm'));
+      assert.match(text, /^ {2}\/etc\/hosts r,$/m);
+      const st = await eventually(`${bad} Error on ${node}`, async () => {
+        const s = await nodeStatusOn(bad, 'AppArmorProfile', node);
+        return s?.status?.status === 'Error' ? s : undefined;
+      });
+      assert.match(reasonOf(st)!, /not an absolute path AppArmor can take/);
+      await admin.delete(p(good));
+      await eventually('profile file removed and profile gone', async () => !fs.existsSync(path.join(aaTmp, 'profiles', good)) && (await getOrUndefined(admin, p(good))) === undefined);
+    } finally {
+      await aaAgent?.stop();
+      await forgetNode(admin, node);
+      for (const n of [good, bad]) await admin.delete(p(n)).catch(() => undefined);
+      fs.rmSync(aaTmp, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 // deploy/ against the real kube-apiserver (test/env/kube.ts): the kustomize overlays pass a server-side dry-run
-// apply, the CRDs serve exactly the shapes of src/k8s/api.ts (nothing pruned, status through the subresource,
-// printer columns), every README example under deploy/examples is accepted and invalid objects are rejected by
+// apply, the CRDs serve the shapes of src/k8s/api.ts (nothing pruned, status through the subresource, SPO's
+// printer columns; spo-compat.test.ts checks them against SPO's own CRDs), every README example under deploy/examples is accepted and invalid objects are rejected by
 // the schema, naming the offending field.
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
@@ -73,7 +73,7 @@ describe('deploy/ on a real kube-apiserver', () => {
     const standalone = await kustomize(env, 'overlays/standalone');
     const withSpo = await kustomize(env, 'overlays/with-spo');
     const crds = standalone.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name).sort();
-    assert.deepEqual(crds, ['profilerecordings', 'seccompprofiles', 'securityprofilenodestatuses', 'selinuxprofiles'].map((p) => `${p}.${GROUP}`));
+    assert.deepEqual(crds, ['apparmorprofiles', 'profilebindings', 'profilerecordings', 'rawselinuxprofiles', 'seccompprofiles', 'securityprofilenodestatuses', 'selinuxprofiles'].map((p) => `${p}.${GROUP}`));
     assert.ok(kindsAndNames(standalone).includes('DaemonSet/auditflow-agent'));
     assert.ok(kindsAndNames(standalone).includes('ServiceAccount/auditflow-agent'));
     const spo = kindsAndNames(withSpo);
@@ -129,20 +129,24 @@ describe('deploy/ on a real kube-apiserver', () => {
     assert.equal(agg.securityContext.runAsNonRoot, true);
   });
 
-  it('CRDs are Established with SPO group/versions, scopes, the status subresource and printer columns', async () => {
-    const want: Record<string, { scope: string; version: string; status: boolean; columns: string[] }> = {
-      seccompprofiles: { scope: 'Cluster', version: 'v1', status: true, columns: ['Status', 'LocalhostProfile', 'Age', 'Disabled'] },
-      selinuxprofiles: { scope: 'Cluster', version: 'v1', status: true, columns: ['Usage', 'Status', 'Age', 'Permissive'] },
-      profilerecordings: { scope: 'Namespaced', version: 'v1', status: true, columns: ['Kind', 'Recording', 'Age', 'PodSelector', 'Profiles'] },
-      securityprofilenodestatuses: { scope: 'Namespaced', version: NODE_STATUS_VERSION, status: false, columns: ['Profile', 'Kind', 'Node', 'Status', 'Age', 'Reason'] },
+  it("CRDs are Established with SPO's group/versions, scopes, the status subresource and printer columns", async () => {
+    const want: Record<string, { scope: string; versions: string[]; columns: string[] }> = {
+      seccompprofiles: { scope: 'Cluster', versions: ['v1', 'v1beta1'], columns: ['Status', 'Age', 'LocalhostProfile'] },
+      selinuxprofiles: { scope: 'Cluster', versions: ['v1', 'v1alpha2'], columns: ['Usage', 'State'] },
+      rawselinuxprofiles: { scope: 'Cluster', versions: ['v1', 'v1alpha2'], columns: ['Usage', 'State'] },
+      apparmorprofiles: { scope: 'Cluster', versions: ['v1', 'v1alpha1'], columns: ['Status'] },
+      profilerecordings: { scope: 'Namespaced', versions: ['v1', 'v1alpha1'], columns: ['PodSelector'] },
+      profilebindings: { scope: 'Namespaced', versions: ['v1', 'v1alpha1'], columns: [] },
+      securityprofilenodestatuses: { scope: 'Cluster', versions: [NODE_STATUS_VERSION, 'v1alpha1'], columns: ['Status', 'Age', 'Node'] },
     };
     for (const [plural, w] of Object.entries(want)) {
       const crd = JSON.parse(await ok(env, ['get', 'crd', `${plural}.${GROUP}`, '-o', 'json']));
       assert.equal(crd.spec.scope, w.scope, plural);
-      assert.deepEqual(crd.spec.versions.map((v: any) => v.name), [w.version], plural);
+      assert.deepEqual(crd.spec.versions.map((v: any) => v.name), w.versions, plural);
+      assert.deepEqual(crd.spec.versions.map((v: any) => [v.served, v.storage]), w.versions.map((_, i) => [true, i === 0]), `${plural}: all served, the first stored`);
       const v = crd.spec.versions[0];
-      assert.equal(!!v.subresources?.status, w.status, `${plural} status subresource`);
-      assert.deepEqual(v.additionalPrinterColumns.map((c: any) => c.name), w.columns, plural);
+      assert.equal(!!v.subresources?.status, true, `${plural} status subresource`);
+      assert.deepEqual((v.additionalPrinterColumns ?? []).map((c: any) => c.name), w.columns, plural);
       const established = crd.status.conditions.find((c: any) => c.type === 'Established');
       assert.equal(established?.status, 'True', `${plural} Established`);
       assert.equal(crd.status.conditions.find((c: any) => c.type === 'NonStructuralSchema'), undefined, `${plural} schema is structural`);
@@ -161,7 +165,8 @@ describe('deploy/ on a real kube-apiserver', () => {
         assert.equal(r.status, 0, `${f} (${doc.kind}/${doc.metadata.name}) rejected:\n${r.stderr}`);
         const back = JSON.parse(r.stdout);
         assert.equal(back.kind, doc.kind, f);
-        if (doc.apiVersion === API_VERSION) assert.deepEqual(back.spec, doc.spec, `${f}: the server kept the spec as written`);
+        // as written, plus SPO's defaults (state: Enabled, mergeStrategy, ...)
+        if (doc.apiVersion === API_VERSION) for (const [k, v] of Object.entries(doc.spec)) assert.deepEqual(back.spec[k], v, `${f}: the server kept spec.${k} as written`);
       }
     }
   });
@@ -185,9 +190,9 @@ describe('deploy/ on a real kube-apiserver', () => {
         ],
         baseProfileName: 'runc-v1.1.12',
         flags: ['SECCOMP_FILTER_FLAG_LOG'],
-        listenerPath: '/run/seccomp-agent.sock',
+        listenerPath: '/var/run/security-profiles-operator/agent.sock',
         listenerMetadata: 'meta',
-        disabled: false,
+        state: 'Enabled',
       },
     };
     const seccompStatus: NonNullable<SeccompProfile['status']> = {
@@ -204,13 +209,13 @@ describe('deploy/ on a real kube-apiserver', () => {
       spec: {
         inherit: [{ kind: 'System', name: 'container' }],
         allow: { '@self': { tcp_socket: ['listen'] }, var_log_t: { file: ['append', 'open'] } },
-        permissive: true,
-        disabled: false,
+        mode: 'Permissive',
+        state: 'Disabled',
       },
     };
     const selinuxStatus: NonNullable<SelinuxProfile['status']> = {
       status: 'Partial',
-      conditions: [{ type: 'Ready', status: 'False', reason: 'Installing', lastTransitionTime: t }],
+      conditions: [{ type: 'Ready', status: 'False', reason: 'Installing', message: '', lastTransitionTime: t }],
       usage: `${selinux.metadata.name}.process`,
       activeWorkloads: [],
     };
@@ -235,19 +240,19 @@ describe('deploy/ on a real kube-apiserver', () => {
     const nodeStatus: SecurityProfileNodeStatus = {
       apiVersion: `${GROUP}/${NODE_STATUS_VERSION}`,
       kind: 'SecurityProfileNodeStatus',
-      metadata: { name: `${seccomp.metadata.name}-node-1`, namespace: NS, labels: { 'spo.x-k8s.io/profile-id': `SeccompProfile-${seccomp.metadata.name}` } },
-      nodeName: 'node-1',
-      securityProfileName: seccomp.metadata.name,
-      securityProfileKind: 'SeccompProfile',
-      status: 'Error',
-      reason: 'write /var/lib/kubelet/seccomp/operator: read-only file system',
+      metadata: {
+        name: `seccompprofile-${seccomp.metadata.name}-node-1`,
+        labels: { 'spo.x-k8s.io/profile-id': `SeccompProfile-${seccomp.metadata.name}`, 'spo.x-k8s.io/node-name': 'node-1', 'spo.x-k8s.io/profile-state': 'Error', 'spo.x-k8s.io/profile-kind': 'SeccompProfile' },
+        annotations: { 'auditflow.dev/reason': 'write /var/lib/kubelet/seccomp/operator: read-only file system' },
+      },
+      spec: { nodeName: 'node-1' },
     };
 
     const cases: [Obj, Record<string, unknown> | undefined, string][] = [
       [seccomp as Obj, seccompStatus, 'seccompprofiles'],
       [selinux as Obj, selinuxStatus, 'selinuxprofiles'],
       [recording as Obj, recordingStatus, 'profilerecordings'],
-      [nodeStatus as unknown as Obj, undefined, 'securityprofilenodestatuses'],
+      [nodeStatus as unknown as Obj, { status: 'Error' }, 'securityprofilenodestatuses'],
     ];
     for (const [obj, status, plural] of cases) {
       const ns = obj.metadata.namespace ? ['-n', obj.metadata.namespace] : [];
@@ -269,8 +274,8 @@ describe('deploy/ on a real kube-apiserver', () => {
       assert.deepEqual(patched.spec, obj.spec, `${plural}: a status update leaves the spec alone`);
     }
 
-    // both spellings of the recording enums (SPO's own CRD uses lower case) are accepted
-    const lower = { ...recording, metadata: { name: `rt-rec-lower-${suffix}`, namespace: NS }, spec: { ...recording.spec, recorder: 'logs', mergeStrategy: 'none' } };
+    // SPO's v1alpha1 spells the recording enums in lower case: served as SPO serves it
+    const lower = { ...recording, apiVersion: `${GROUP}/v1alpha1`, metadata: { name: `rt-rec-lower-${suffix}`, namespace: NS }, spec: { ...recording.spec, recorder: 'logs', mergeStrategy: 'none' } };
     await ok(env, ['create', '--dry-run=server', '-f', '-'], JSON.stringify(lower));
   });
 
@@ -281,10 +286,11 @@ describe('deploy/ on a real kube-apiserver', () => {
     await ok(env, ['patch', 'sp', name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { status: 'Installed', localhostProfile: `operator/${name}.json` } })]);
     const out = await ok(env, ['get', 'seccompprofile', name]);
     const [head, row] = out.trim().split('\n');
-    assert.deepEqual(head!.split(/\s+/), ['NAME', 'STATUS', 'LOCALHOSTPROFILE', 'AGE']);
-    assert.deepEqual(row!.split(/\s+/).slice(0, 3), [name, 'Installed', `operator/${name}.json`]);
-    const wide = await ok(env, ['get', 'seccompprofile', name, '-o', 'wide']);
-    assert.match(wide.split('\n')[0]!, /DISABLED/);
+    assert.deepEqual(head!.split(/\s+/), ['NAME', 'STATUS', 'AGE']);
+    assert.deepEqual(row!.split(/\s+/).slice(0, 2), [name, 'Installed']);
+    const wide = (await ok(env, ['get', 'seccompprofile', name, '-o', 'wide'])).trim().split('\n');
+    assert.deepEqual(wide[0]!.split(/\s+/), ['NAME', 'STATUS', 'AGE', 'LOCALHOSTPROFILE']);
+    assert.equal(wide[1]!.split(/\s+/)[3], `operator/${name}.json`);
   });
 
   describe('invalid objects are rejected by the schema', () => {
@@ -296,12 +302,7 @@ describe('deploy/ on a real kube-apiserver', () => {
       ['a ProfileRecording without podSelector', recording({ kind: 'SeccompProfile', recorder: 'Logs' }), /spec\.podSelector: Required value/],
       ['a ProfileRecording without kind', recording({ recorder: 'Logs', podSelector: {} }), /spec\.kind: Required value/],
       ['a ProfileRecording of an unknown kind', recording({ ...goodRec, kind: 'ApparmorProfile' }), /spec\.kind: Unsupported value: "ApparmorProfile"/],
-      ['a ProfileRecording with the bpf recorder', recording({ ...goodRec, recorder: 'bpf' }), /spec\.recorder: Unsupported value: "bpf"/],
-      ['an In requirement without values', recording({ ...goodRec, podSelector: { matchExpressions: [{ key: 'app', operator: 'In' }] } }), /values must be non-empty for In and NotIn/],
-      ['an Exists requirement with values', recording({ ...goodRec, podSelector: { matchExpressions: [{ key: 'app', operator: 'Exists', values: ['x'] }] } }), /empty for Exists and DoesNotExist/],
-      ['an unknown selector operator', recording({ ...goodRec, podSelector: { matchExpressions: [{ key: 'app', operator: 'Like', values: ['x'] }] } }), /operator: Unsupported value: "Like"/],
-      ['a container name that is not a DNS label', recording({ ...goodRec, containers: ['../etc'] }), /spec\.containers\[0\]: Invalid value/],
-      ['a ProfileRecording name with a dot', recording(goodRec, `bad.${suffix}`), /name must be a DNS-1123 label/],
+      ['a ProfileRecording with the v1alpha1 spelling in v1', recording({ ...goodRec, recorder: 'bpf' }), /spec\.recorder: Unsupported value: "bpf"/],
       ['a SeccompProfile with a bad defaultAction', seccomp({ defaultAction: 'SCMP_ACT_MAYBE' }), /spec\.defaultAction: Unsupported value: "SCMP_ACT_MAYBE"/],
       ['a SeccompProfile without defaultAction', seccomp({ syscalls: [] }), /spec\.defaultAction: Required value/],
       ['an unknown architecture', seccomp({ defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_Z80'] }), /spec\.architectures\[0\]: Unsupported value: "SCMP_ARCH_Z80"/],
@@ -313,12 +314,14 @@ describe('deploy/ on a real kube-apiserver', () => {
       ['an SELinux class smuggling CIL', selinux({ allow: { var_log_t: { 'file (read)))': ['read'] } } }), /object classes must be SELinux identifiers/],
       ['an SELinux permission smuggling CIL', selinux({ allow: { var_log_t: { file: ['read ) )'] } } }), /spec\.allow\.var_log_t\.file\[0\]: Invalid value/],
       ['an SELinux inherit of an unknown kind', selinux({ inherit: [{ kind: 'Module', name: 'container' }] }), /spec\.inherit\[0\]\.kind: Unsupported value: "Module"/],
-      ['a SelinuxProfile name with a dot', selinux({}, `bad.${suffix}`), /name must be a DNS-1123 label/],
-      [
-        'a SecurityProfileNodeStatus without nodeName and with an unknown state',
-        { apiVersion: `${GROUP}/${NODE_STATUS_VERSION}`, kind: 'SecurityProfileNodeStatus', metadata: { name: `bad-${suffix}`, namespace: NS }, securityProfileName: 'p', securityProfileKind: 'SeccompProfile', status: 'Done' },
-        /nodeName: Required value[\s\S]*status: Unsupported value: "Done"|status: Unsupported value: "Done"[\s\S]*nodeName: Required value/,
-      ],
+      ['a SecurityProfileNodeStatus without spec', { apiVersion: `${GROUP}/${NODE_STATUS_VERSION}`, kind: 'SecurityProfileNodeStatus', metadata: { name: `bad-${suffix}` } }, /spec: Required value/],
+      ['a SecurityProfileNodeStatus with an empty nodeName', { apiVersion: `${GROUP}/${NODE_STATUS_VERSION}`, kind: 'SecurityProfileNodeStatus', metadata: { name: `bad-${suffix}` }, spec: { nodeName: '' } }, /spec\.nodeName: Invalid value/],
+      ['a spec.state other than Enabled/Disabled', seccomp({ defaultAction: 'SCMP_ACT_ERRNO', state: 'Off' }), /spec\.state: Unsupported value: "Off"/],
+      ['the never-released spec.disabled', seccomp({ defaultAction: 'SCMP_ACT_ERRNO', disabled: true }), /unknown field "spec\.disabled"/],
+      ['a ProfileBinding without profileRef', { apiVersion: API_VERSION, kind: 'ProfileBinding', metadata: { name: `bad-${suffix}`, namespace: NS }, spec: { image: 'nginx' } }, /spec\.profileRef: Required value/],
+      ['a ProfileBinding to an unknown kind', { apiVersion: API_VERSION, kind: 'ProfileBinding', metadata: { name: `bad-${suffix}`, namespace: NS }, spec: { image: 'nginx', profileRef: { kind: 'Pod', name: 'x' } } }, /spec\.profileRef\.kind: Unsupported value: "Pod"/],
+      ['an AppArmorProfile in an unknown mode', { apiVersion: API_VERSION, kind: 'AppArmorProfile', metadata: { name: `bad-${suffix}` }, spec: { mode: 'Audit' } }, /spec\.mode: Unsupported value: "Audit"/],
+      ['a RawSelinuxProfile with an empty policy', { apiVersion: API_VERSION, kind: 'RawSelinuxProfile', metadata: { name: `bad-${suffix}` }, spec: { policy: '' } }, /spec\.policy: Invalid value/],
     ];
     for (const [what, obj, expected] of cases) {
       it(`rejects ${what}`, async () => {

@@ -43,6 +43,9 @@ const profiles = `seccompprofiles.${GROUP}`;
 const selinux = `selinuxprofiles.${GROUP}`;
 const recordings = `profilerecordings.${GROUP}`;
 const nodeStatuses = `securityprofilenodestatuses.${GROUP}`;
+const raw = `rawselinuxprofiles.${GROUP}`;
+const apparmor = `apparmorprofiles.${GROUP}`;
+const bindings = `profilebindings.${GROUP}`;
 
 const matrix: Record<string, Check[]> = {
   // the tailer uses no Kubernetes API at all (procfs + CRI for enrichment, Kafka for output)
@@ -68,11 +71,20 @@ const matrix: Record<string, Check[]> = {
     ['create', profiles, null, false],
     ['delete', profiles, null, false],
     ['delete', selinux, null, false],
+    ['watch', raw, null, true],
+    ['watch', apparmor, null, true],
+    ['patch', `${raw}/status`, null, true],
+    ['patch', `${apparmor}/status`, null, true],
+    ['update', `${apparmor}/finalizers`, null, true],
+    ['create', raw, null, false],
+    ['delete', apparmor, null, false],
+    ['list', bindings, null, false],
     ['list', 'pods', null, true],
-    ['create', nodeStatuses, SA_NAMESPACE, true],
-    ['delete', nodeStatuses, SA_NAMESPACE, true],
-    ['create', nodeStatuses, 'default', false],
-    ['list', nodeStatuses, null, false],
+    // SPO 1.0's node statuses are cluster-scoped
+    ['create', nodeStatuses, null, true],
+    ['delete', nodeStatuses, null, true],
+    ['list', nodeStatuses, null, true],
+    ['patch', `${nodeStatuses}/status`, null, true],
     ['create', 'events', 'default', true],
     ['list', recordings, null, false],
     ['list', 'secrets', SA_NAMESPACE, false],
@@ -90,7 +102,9 @@ const matrix: Record<string, Check[]> = {
     ['update', profiles, null, true],
     ['list', 'pods', null, true],
     ['create', 'events', 'default', true],
-    ['create', nodeStatuses, SA_NAMESPACE, false],
+    ['create', nodeStatuses, null, false],
+    ['create', raw, null, false],
+    ['list', bindings, null, false],
     ['list', 'secrets', SA_NAMESPACE, false],
     ['create', 'pods', 'default', false],
     ['list', 'nodes', null, false],
@@ -193,16 +207,14 @@ describe('RBAC of deploy/ on a real kube-apiserver', () => {
     const ns = {
       apiVersion: `${GROUP}/${NODE_STATUS_VERSION}`,
       kind: 'SecurityProfileNodeStatus',
-      metadata: { name: `${profileName}-node-1` },
-      nodeName: 'node-1',
-      securityProfileName: profileName,
-      securityProfileKind: 'SeccompProfile',
-      status: 'Installed',
+      metadata: { name: `seccompprofile-${profileName}-node-1`, labels: { 'spo.x-k8s.io/profile-id': `SeccompProfile-${profileName}` } },
+      spec: { nodeName: 'node-1' },
     };
-    expectStatus(await apiRequest(env, as, 'POST', `${GNS}/namespaces/${SA_NAMESPACE}/securityprofilenodestatuses`, ns), 201, 'create node status in its namespace');
-    expectStatus(await apiRequest(env, as, 'PATCH', `${GNS}/namespaces/${SA_NAMESPACE}/securityprofilenodestatuses/${ns.metadata.name}`, { status: 'Terminating' }, 'application/merge-patch+json'), 200, 'update node status');
-    expectStatus(await apiRequest(env, as, 'DELETE', `${GNS}/namespaces/${SA_NAMESPACE}/securityprofilenodestatuses/${ns.metadata.name}`), 200, 'delete node status');
-    expectStatus(await apiRequest(env, as, 'POST', `${GNS}/namespaces/default/securityprofilenodestatuses`, ns), 403, 'create node status elsewhere');
+    expectStatus(await apiRequest(env, as, 'POST', `${GNS}/securityprofilenodestatuses`, ns), 201, 'create a (cluster-scoped) node status');
+    const stp = await apiRequest(env, as, 'PATCH', `${GNS}/securityprofilenodestatuses/${ns.metadata.name}/status`, { status: { status: 'Terminating' } }, 'application/merge-patch+json');
+    expectStatus(stp, 200, 'update node status through its status subresource');
+    assert.equal(stp.body.status.status, 'Terminating');
+    expectStatus(await apiRequest(env, as, 'DELETE', `${GNS}/securityprofilenodestatuses/${ns.metadata.name}`), 200, 'delete node status');
     expectStatus(
       await apiRequest(env, as, 'POST', '/api/v1/namespaces/default/events', {
         apiVersion: 'v1',
@@ -251,7 +263,7 @@ describe('RBAC of deploy/ on a real kube-apiserver', () => {
       as,
       'PATCH',
       `${G}/namespaces/default/profilerecordings/${recordingName}/status`,
-      { status: { conditions: [{ type: 'Recording', status: 'True', reason: 'PodsSelected', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }], profiles: [name] } },
+      { status: { conditions: [{ type: 'Recording', status: 'True', reason: 'PodsSelected', message: '2 pods', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }], profiles: [name] } },
       'application/merge-patch+json',
     );
     expectStatus(rs, 200, 'patch recording status');
@@ -273,7 +285,7 @@ describe('RBAC of deploy/ on a real kube-apiserver', () => {
       403,
       'create a recording',
     );
-    expectStatus(await apiRequest(env, as, 'GET', `${GNS}/namespaces/${SA_NAMESPACE}/securityprofilenodestatuses`), 403, 'read node statuses');
+    expectStatus(await apiRequest(env, as, 'GET', `${GNS}/securityprofilenodestatuses`), 403, 'read node statuses');
     expectStatus(await apiRequest(env, as, 'GET', `/api/v1/namespaces/${SA_NAMESPACE}/secrets`), 403, 'list secrets');
     expectStatus(await apiRequest(env, as, 'GET', '/api/v1/pods?labelSelector=app%3Dx'), 200, 'list the selected pods');
   });
@@ -295,7 +307,7 @@ describe('RBAC of deploy/ on a real kube-apiserver', () => {
   });
 
   it('the unprivileged user "nobody" is refused everything auditflow serves', async () => {
-    for (const p of [`${G}/seccompprofiles`, `${G}/selinuxprofiles`, `${G}/profilerecordings`, `${GNS}/securityprofilenodestatuses`, '/api/v1/pods']) {
+    for (const p of [`${G}/seccompprofiles`, `${G}/selinuxprofiles`, `${G}/rawselinuxprofiles`, `${G}/apparmorprofiles`, `${G}/profilerecordings`, `${G}/profilebindings`, `${GNS}/securityprofilenodestatuses`, '/api/v1/pods']) {
       expectStatus(await apiRequest(env, { user: 'nobody' }, 'GET', p), 403, `nobody GET ${p}`);
     }
     expectStatus(await apiRequest(env, { token: 'not-a-token' }, 'GET', '/api/v1/pods'), 401, 'a bad token');

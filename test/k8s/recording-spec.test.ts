@@ -24,7 +24,8 @@ describe('recordingSpecOf', () => {
   });
   it('refuses what cannot be recorded from logs, with a reason', () => {
     const bad: [ProfileRecording, RegExp][] = [
-      [rec('demo', { recorder: 'bpf' as 'Logs' }), /recorder "bpf" is not supported/],
+      [rec('demo', { recorder: 'Bpf' }), /recorder Bpf is not supported: auditflow records from the audit log only/],
+      [rec('demo', { recorder: 'bpf' as 'Logs' }), /recorder Bpf is not supported/],
       [rec('demo', { kind: 'AppArmorProfile' as 'SeccompProfile' }), /kind "AppArmorProfile"/],
       [rec('x'.repeat(64), {}), /DNS-1123 label/],
       [rec('demo', { podSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: [] }] } }), /needs values/],
@@ -33,6 +34,7 @@ describe('recordingSpecOf', () => {
       const s = recordingSpecOf(r);
       assert.ok('error' in s, JSON.stringify(r.spec));
       assert.match(s.error, re);
+      assert.match(s.error, /nothing will be recorded|needs values/);
     }
   });
 });

@@ -2,8 +2,9 @@
 // (deploy/'s RBAC and admission policy): ProfileRecording → RecordingSource; schema-v1 events from real audit
 // records, carrying pod labels, selected by the recording's podSelector in a tiny in-test aggregation; the
 // sink writes the SeccompProfile (labels linking it to the recording: cluster-scoped profiles cannot have an
-// owner reference to a namespaced recording) and the recording's status; deleting the recording deletes its
-// profiles through the finalizer.
+// owner reference to a namespaced recording) and the recording's status; as in SPO, deleting the recording
+// keeps its profiles and merges its partial ones (mergeStrategy Containers); disableProfileAfterRecording
+// writes state Disabled; a Bpf recording is accepted and says why nothing is recorded.
 process.env.AUDITFLOW_LOG_LEVEL ??= 'warn';
 
 import { strict as assert } from 'node:assert';
@@ -12,7 +13,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isRecord, parseLine } from '../../parsers';
 import { eventFromRecord, type EventV1 } from '../../src/event/v1';
-import { API_VERSION, FINALIZER_RECORDING, LABEL_CONTAINER_ID, LABEL_RECORDING_ID, LABEL_RECORDING_NAMESPACE, type ProfileRecording, type SeccompProfile } from '../../src/k8s/api';
+import { API_VERSION, FINALIZER_RECORDING, LABEL_CONTAINER_ID, LABEL_PARTIAL, LABEL_RECORDING_ID, LABEL_RECORDING_NAMESPACE, type ProfileRecording, type SeccompProfile } from '../../src/k8s/api';
 import type { KubeClient } from '../../src/k8s/client';
 import { startRecordingController, type RecordingController } from '../../src/k8s/recording-controller';
 import { PROFILE_RECORDINGS, resourcePath, SECCOMP_PROFILES } from '../../src/k8s/resources';
@@ -214,11 +215,62 @@ describe('recording controller: round trip through the API', () => {
     assert.equal(await metric('auditflow_k8s_profile_writes_total', { kind: 'SeccompProfile', result: 'no-recording' }), before + 1);
   });
 
-  it('deleting the recording deletes its profiles (finalizer), leaves others, and leaves the source', async () => {
+  it('disableProfileAfterRecording writes the profiles with spec.state Disabled (SPO)', async () => {
+    const rec = uniqueName('dis');
+    const p = resourcePath(PROFILE_RECORDINGS, { namespace: NS, name: rec });
+    await admin.apply(p, { apiVersion: API_VERSION, kind: 'ProfileRecording', metadata: { name: rec, namespace: NS }, spec: { kind: 'SeccompProfile', recorder: 'Logs', podSelector: { matchLabels: { app: 'demo' } }, mergeStrategy: 'Containers', disableProfileAfterRecording: true } });
+    try {
+      const spec = await eventually('recording in the source', () => ctl!.source.list().find((s) => s.name === rec));
+      const prof = aggregate(spec, fixtureEvents(), false)[0]!;
+      extraProfiles.push(prof.name);
+      await ctl!.sink.write(prof);
+      const sp = await admin.get<SeccompProfile>(profilePath(prof.name));
+      assert.equal(sp.spec.state, 'Disabled');
+      assert.equal((sp.spec as Record<string, unknown>).disabled, undefined, 'no invented field');
+    } finally {
+      await admin.delete(p).catch(() => undefined);
+    }
+  });
+
+  it('a Bpf recording is accepted and its Ready condition says why nothing is recorded', async () => {
+    const rec = uniqueName('bpf');
+    const p = resourcePath(PROFILE_RECORDINGS, { namespace: NS, name: rec });
+    await admin.apply(p, { apiVersion: API_VERSION, kind: 'ProfileRecording', metadata: { name: rec, namespace: NS }, spec: { kind: 'SeccompProfile', recorder: 'Bpf', podSelector: { matchLabels: { app: 'demo' } } } });
+    try {
+      const ready = await eventually('Ready=False UnsupportedRecorder', async () => (await getOrUndefined<ProfileRecording>(admin, p))?.status?.conditions?.find((c) => c.type === 'Ready' && c.reason === 'UnsupportedRecorder'));
+      assert.equal(ready.status, 'False');
+      assert.match(ready.message!, /recorder Bpf is not supported: auditflow records from the audit log only .*nothing will be recorded/);
+      assert.ok(!ctl!.source.list().some((s) => s.name === rec), 'not offered to the aggregator');
+    } finally {
+      await admin.delete(p).catch(() => undefined);
+    }
+  });
+
+  it("deleting the recording keeps its profiles (SPO), merges its partial profiles per container and removes them, and leaves the source", async () => {
+    // Partial per-replica profiles as SPO's recorder writes them (label spo.x-k8s.io/partial), next to
+    // auditflow's merged-as-it-goes <rec>-web: on deletion they are unioned into <rec>-web, then removed.
+    const labels = (c: string, partial: boolean) => ({ [LABEL_RECORDING_ID]: REC, [LABEL_RECORDING_NAMESPACE]: NS, [LABEL_CONTAINER_ID]: c, ...(partial ? { [LABEL_PARTIAL]: 'true' } : {}) });
+    const put = async (name: string, l: Record<string, string>, names: string[]) => {
+      extraProfiles.push(name);
+      await admin.apply(profilePath(name), { apiVersion: API_VERSION, kind: 'SeccompProfile', metadata: { name, labels: l }, spec: { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ action: 'SCMP_ACT_ALLOW', names }] } });
+    };
+    await put(`${REC}-web-aaaaa`, labels('web', true), ['zz_partial_one', 'read']);
+    await put(`${REC}-web-bbbbb`, labels('web', true), ['zz_partial_two']);
+    await put(`${REC}-side-ccccc`, labels('side', true), ['getpid']);
+    await put(`${REC}-kept`, labels('web', false), ['write']);
+    const webBefore = (await admin.get<SeccompProfile>(profilePath(`${REC}-web`))).spec.syscalls![0]!.names;
+
     const changesBefore = changes;
     await admin.delete(recPath);
-    await eventually('recording gone (finalizer removed after cleanup)', async () => (await getRec()) === undefined);
-    await eventually('its profile deleted', async () => (await getOrUndefined(admin, profilePath(`${REC}-web`))) === undefined);
+    await eventually('recording gone (finalizer removed after the merge)', async () => (await getRec()) === undefined);
+    const web = await admin.get<SeccompProfile>(profilePath(`${REC}-web`));
+    assert.deepEqual(web.spec.syscalls, [{ action: 'SCMP_ACT_ALLOW', names: [...new Set([...webBefore, 'zz_partial_one', 'zz_partial_two', 'read'])].sort() }], 'recorded profile kept, partials merged in');
+    const side = await admin.get<SeccompProfile>(profilePath(`${REC}-side`));
+    assert.deepEqual(side.spec.syscalls, [{ action: 'SCMP_ACT_ALLOW', names: ['getpid'] }], 'a container with partials only gets its merged profile');
+    assert.equal(side.metadata.labels?.[LABEL_PARTIAL], undefined);
+    for (const n of [`${REC}-web-aaaaa`, `${REC}-web-bbbbb`, `${REC}-side-ccccc`]) assert.equal(await getOrUndefined(admin, profilePath(n)), undefined, `partial ${n} removed`);
+    extraProfiles.push(`${REC}-side`);
+    assert.ok(await getOrUndefined(admin, profilePath(`${REC}-kept`)), 'a non-partial profile of the recording is kept');
     assert.ok(await getOrUndefined(admin, profilePath(`${REC}-taken`)), 'a profile without its labels is not touched');
     await eventually('source no longer lists it', () => !ctl!.source.list().some((s) => s.name === REC));
     assert.ok(changes > changesBefore, 'onChange was called');
