@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Tries to build SPO's `spoc` CLI from the Go module proxy, for interop tests against the real tool; prints its path.
+#
+# SPO's module (sigs.k8s.io/security-profiles-operator) is served by the proxy per version (its version list is
+# not: `go list -m -versions` answers 403), so the version is pinned. spoc links libseccomp (cgo) and libbpfgo,
+# which builds against a libbpf that its module zip does not carry (a git submodule upstream), so the build may
+# fail here; the OCI tests then use artifacts laid out as spoc's source writes them (test/oci/spoc-layout.test.ts).
+#
+# Cached under $AUDITFLOW_CACHE/spoc/<version>; the output of the last failed attempt is kept in build.log there.
+set -euo pipefail
+VERSION=${SPOC_VERSION:-v0.9.0}
+CACHE=${AUDITFLOW_CACHE:-/var/cache/auditflow}/spoc
+OUT=$CACHE/$VERSION/spoc
+mkdir -p "$CACHE/$VERSION"
+exec 9>"$CACHE/.lock"
+flock -w 3600 9 || { echo "spoc-build.sh: timed out waiting for $CACHE/.lock" >&2; exit 1; }
+if [ -x "$OUT" ] && "$OUT" version >/dev/null 2>&1; then echo "$OUT"; exit 0; fi
+bash "$(dirname "$0")/packages.sh" libseccomp-dev pkg-config gcc libc6-dev
+command -v go >/dev/null || { echo "spoc-build.sh: the Go toolchain (go) is missing" >&2; exit 1; }
+export GOPATH=$CACHE/gopath GOMODCACHE=$CACHE/gopath/pkg/mod GOCACHE=$CACHE/gocache GOFLAGS="-mod=mod -modcacherw" CGO_ENABLED=1
+echo "spoc-build.sh: building spoc $VERSION (Go module proxy) ..." >&2
+if ! GOBIN=$CACHE/$VERSION go install "sigs.k8s.io/security-profiles-operator/cmd/spoc@$VERSION" >"$CACHE/$VERSION/build.log" 2>&1; then
+  echo "spoc-build.sh: building spoc $VERSION failed; the last lines of $CACHE/$VERSION/build.log:" >&2
+  tail -25 "$CACHE/$VERSION/build.log" >&2
+  exit 1
+fi
+echo "$OUT"
