@@ -22,7 +22,7 @@ const goString = (s: string) => JSON.stringify(s).replace(/</g, '\\u003c').repla
 
 function layer(content: Buffer, title: string, annotations: Record<string, string> = {}, platform?: { architecture: string; os: string; variant?: string }, mediaType = 'application/vnd.oci.image.layer.v1.tar'): string {
   // Go map keys are sorted; Descriptor field order: mediaType, digest, size, annotations, platform
-  const ann = { ...annotations, 'org.opencontainers.image.title': title };
+  const ann: Record<string, string> = { ...annotations, 'org.opencontainers.image.title': title };
   const annJson = '{' + Object.keys(ann).sort().map((k) => `${goString(k)}:${goString(ann[k]!)}`).join(',') + '}';
   const plat = platform ? `,"platform":{"architecture":${goString(platform.architecture)},"os":${goString(platform.os)}${platform.variant ? `,"variant":${goString(platform.variant)}` : ''}}` : '';
   return `{"mediaType":"${mediaType}","digest":"${sha256(content)}","size":${content.length},"annotations":${annJson}${plat}}`;
