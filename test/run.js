@@ -14,6 +14,7 @@ const groups = {
   kafka: ['kafka'],
   k8s: ['k8s'],
   e2e: ['e2e'],
+  oci: ['oci'],
 };
 
 // `unit`: every test file, from every folder, that needs neither root nor a service (auditd, containerd,

@@ -27,6 +27,12 @@ export const runMetrics = {
     labelNames: ['reason'] as const,
     registers: [registry],
   }),
+  eventOverflows: new Counter({
+    name: 'auditflow_event_overflows_total',
+    help: 'Audit events cut at the per-event cap (records or bytes) of the coalescer: one audit(ts:serial) with more records than any kernel event writes; the rest of its records start a new event marked truncated',
+    labelNames: ['limit'] as const,
+    registers: [registry],
+  }),
   events: new Counter({
     name: 'auditflow_events_total',
     help: 'Events built from coalesced records, by kind (seccomp, selinux, apparmor, other) and whether they are denials',

@@ -99,7 +99,15 @@ export class Pipeline {
   private readonly failLogged = new Map<string, number>();
 
   constructor(private readonly opts: PipelineOptions) {
-    this.coalescer = new Coalescer((e) => this.emitted.push(e));
+    this.coalescer = new Coalescer((e) => this.emitted.push(e), {
+      onOverflow: (o) => {
+        runMetrics.eventOverflows.inc({ limit: o.limit });
+        // one line per 1000 at most: a flood of one serial must not become a flood of log lines
+        if ((this.coalescer.stats.overflowEvents - 1) % 1000 === 0) {
+          this.opts.log.warn({ serial: o.serial, limit: o.limit, records: o.records, bytes: o.bytes, total: this.coalescer.stats.overflowEvents }, 'audit event over the per-event cap: cut, the rest starts a new event marked truncated');
+        }
+      },
+    });
     registerCacheSize('coalescer', () => this.coalescer.pendingCount);
     registerCacheSize('held-events', () => this.held.length);
     registerCacheSize('unacked-batches', () => this.batches.length);

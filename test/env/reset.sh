@@ -10,6 +10,7 @@
 #   kube-apiserver + etcd of test/env/kube        $AUDITFLOW_CACHE/kube/run (certs, tokens, etcd data)
 #   the private containerd of test/env/cri.sh     its pods and containers, mounts, $CTD_DIR root and state
 #   runc containers of test/env/runc.ts           /run/auditflow-runc
+#   docker-registry of test/env/registry.sh       $AUDITFLOW_CACHE/registry/run (cosign and spoc builds kept)
 #   auditd (test/env/auditd.sh)                   the auditflow-fork lineage rule; the log files are kept
 #   scratch directories of the tests              /tmp/auditflow-*
 # Later services add a stop_* function below and a line to the list at the end.
@@ -124,6 +125,14 @@ stop_runc() {
   rm -rf "$RUNC_ROOT"
 }
 
+stop_registry() {
+  [ -d "$CACHE/registry/run" ] || return 0
+  bash "$HERE/registry.sh" stop >/dev/null 2>&1 || true
+  stop_pids "$(echo $(pgrep -f "docker-registry serve $CACHE/registry/run/" || true))" 50
+  rm -rf "$CACHE/registry/run"
+  note "registry stopped, $CACHE/registry/run removed"
+}
+
 stop_auditd() {
   if command -v auditctl >/dev/null; then
     # only our own rule: a machine's other audit rules are not the rig's to remove
@@ -147,6 +156,7 @@ stop_kafka
 stop_kube
 stop_containerd
 stop_runc
+stop_registry
 stop_auditd
 clean_scratch
 note "rig is cold (caches kept under $CACHE)"

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { startAgent, type Agent } from '../../src/agent/agent';
 import { ANNOTATION_SYSCALLS, OciBases } from '../../src/agent/oci-base';
 import { nodeStatusName } from '../../src/agent/status';
-import { API_VERSION, type SeccompProfile, type SecurityProfileNodeStatus } from '../../src/k8s/api';
+import { ANNOTATION_REASON, API_VERSION, type SeccompProfile, type SecurityProfileNodeStatus } from '../../src/k8s/api';
 import type { KubeClient } from '../../src/k8s/client';
 import { NODE_STATUSES, resourcePath, SECCOMP_PROFILES } from '../../src/k8s/resources';
 import { createLogger } from '../../src/log';
@@ -64,10 +64,12 @@ async function put(name: string, base: string, extra: Partial<SeccompProfile['sp
 
 const fileOf = (name: string) => path.join(kubeletDir, 'seccomp', 'operator', `${name}.json`);
 
+const reasonOf = (s: SecurityProfileNodeStatus) => s.metadata.annotations?.[ANNOTATION_REASON];
+
 async function nodeState(name: string, state: string, reason?: RegExp): Promise<SecurityProfileNodeStatus> {
   return eventually(`node status of ${name} is ${state} ${reason ?? ''}`, async () => {
-    const s = await getOrUndefined<SecurityProfileNodeStatus>(admin, resourcePath(NODE_STATUSES, { namespace: SA_NAMESPACE, name: nodeStatusName(name, NODE) }));
-    return s && s.status === state && (!reason || reason.test(s.reason ?? '')) ? s : undefined;
+    const s = await getOrUndefined<SecurityProfileNodeStatus>(admin, resourcePath(NODE_STATUSES, { name: nodeStatusName('SeccompProfile', name, NODE) }));
+    return s && s.status?.status === state && (!reason || reason.test(reasonOf(s) ?? '')) ? s : undefined;
   }, 60_000);
 }
 
@@ -139,7 +141,7 @@ describe('node agent: oci:// base profiles', () => {
     const name = uniqueName('oci-unsigned');
     await put(name, await push('unsigned'));
     const s = await nodeState(name, 'Error', /no signature/);
-    assert.match(s.reason!, /oci:\/\//);
+    assert.match(reasonOf(s)!, /oci:\/\//);
     assert.equal(fs.existsSync(fileOf(name)), false);
     const p = await eventually('profile status Error', async () => {
       const p = await getOrUndefined<SeccompProfile>(admin, resourcePath(SECCOMP_PROFILES, { name }));
