@@ -201,6 +201,28 @@ class Controller implements RecordingSource, ProfileSink {
     const want = setCondition(r.status?.conditions, ready);
     if (sameConditions(r.status?.conditions, want)) return;
     await this.updateStatus(namespace, name, (st) => ({ ...st, conditions: setCondition(st.conditions, ready) }));
+    // A Warning event as well, as SPO reports: with SPO's own CRD the status has no conditions (pruned).
+    if ('error' in s) await this.warn(r, s.reason, s.error);
+  }
+
+  private async warn(r: Recording, reason: string, message: string): Promise<void> {
+    const { namespace, name, uid } = r.metadata as { namespace: string; name: string; uid?: string };
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    await this.client
+      .create(`/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { generateName: `${name}.`, namespace },
+        involvedObject: { apiVersion: API_VERSION, kind: 'ProfileRecording', name, namespace, ...(uid ? { uid } : {}) },
+        reason,
+        message: message.slice(0, 1024),
+        type: 'Warning',
+        source: { component: 'auditflow-recording-controller' },
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      })
+      .catch((e: Error) => this.log.warn({ err: e.message }, 'cannot create event'));
   }
 
   /**

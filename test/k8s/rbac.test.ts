@@ -306,6 +306,35 @@ describe('RBAC of deploy/ on a real kube-apiserver', () => {
     expectStatus(await apiRequest(env, { token }, 'DELETE', `${G}/seccompprofiles/${profileName}`), 403, 'delete a profile');
   });
 
+  it("an agent token bound to a node (authentication.kubernetes.io/node-name) may write only that node's SecurityProfileNodeStatus", async () => {
+    const node = `rbac-node-${suffix}`;
+    await ok(env, ['apply', '--server-side', '--field-manager=auditflow-test', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: node } }));
+    try {
+      const uid = (await ok(env, ['get', 'node', node, '-o', 'jsonpath={.metadata.uid}'])).trim();
+      const token = (await ok(env, ['-n', SA_NAMESPACE, 'create', 'token', 'auditflow-agent', '--duration=10m', '--bound-object-kind=Node', `--bound-object-name=${node}`, `--bound-object-uid=${uid}`])).trim();
+      const who = await apiRequest(env, { token }, 'POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' });
+      assert.deepEqual(who.body.status.userInfo.extra?.['authentication.kubernetes.io/node-name'], [node], 'the token names its node');
+      const status = (nodeName: string, name: string) => ({ apiVersion: `${GROUP}/${NODE_STATUS_VERSION}`, kind: 'SecurityProfileNodeStatus', metadata: { name }, spec: { nodeName } });
+      const own = `seccompprofile-${profileName}-${node}`;
+      await eventually('the own-node policy is enforced', async () => {
+        const r = await apiRequest(env, { token }, 'POST', `${GNS}/securityprofilenodestatuses`, status(`other-${node}`, `seccompprofile-${profileName}-other-${node}`));
+        if (r.status === 201) {
+          await ok(env, ['delete', nodeStatuses, `seccompprofile-${profileName}-other-${node}`]);
+          return false;
+        }
+        expectStatus(r, 403, "create another node's status");
+        assert.match(r.body.message, /may write only the SecurityProfileNodeStatus objects of its own node/);
+        return true;
+      });
+      expectStatus(await apiRequest(env, { token }, 'POST', `${GNS}/securityprofilenodestatuses`, status(node, own)), 201, "create its own node's status");
+      expectStatus(await apiRequest(env, { token }, 'PATCH', `${GNS}/securityprofilenodestatuses/${own}/status`, { status: { status: 'Installed' } }, 'application/merge-patch+json'), 200, 'update its status');
+      expectStatus(await apiRequest(env, { token }, 'PATCH', `${GNS}/securityprofilenodestatuses/${own}`, { spec: { nodeName: 'elsewhere' } }, 'application/merge-patch+json'), 403, 'move it to another node');
+      expectStatus(await apiRequest(env, { token }, 'DELETE', `${GNS}/securityprofilenodestatuses/${own}`), 200, 'delete its own');
+    } finally {
+      await kubectl(env, ['delete', '--ignore-not-found', 'node', node]);
+    }
+  });
+
   it('the unprivileged user "nobody" is refused everything auditflow serves', async () => {
     for (const p of [`${G}/seccompprofiles`, `${G}/selinuxprofiles`, `${G}/rawselinuxprofiles`, `${G}/apparmorprofiles`, `${G}/profilerecordings`, `${G}/profilebindings`, `${GNS}/securityprofilenodestatuses`, '/api/v1/pods']) {
       expectStatus(await apiRequest(env, { user: 'nobody' }, 'GET', p), 403, `nobody GET ${p}`);

@@ -241,6 +241,14 @@ describe('recording controller: round trip through the API', () => {
       assert.equal(ready.status, 'False');
       assert.match(ready.message!, /recorder Bpf is not supported: auditflow records from the audit log only .*nothing will be recorded/);
       assert.ok(!ctl!.source.list().some((s) => s.name === rec), 'not offered to the aggregator');
+      // and a Warning event, which SPO's own CRD (no status conditions) still shows: kubectl describe
+      const ev = await eventually('Warning event on the recording', async () => {
+        const list = await admin.get<{ items: { involvedObject: { name: string; kind: string }; reason: string; type: string; message: string }[] }>(`/api/v1/namespaces/${NS}/events`);
+        return list.items.find((e) => e.involvedObject.kind === 'ProfileRecording' && e.involvedObject.name === rec);
+      });
+      assert.equal(ev.type, 'Warning');
+      assert.equal(ev.reason, 'UnsupportedRecorder');
+      assert.match(ev.message, /recorder Bpf is not supported/);
     } finally {
       await admin.delete(p).catch(() => undefined);
     }
