@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../io/atomic';
 import { ArtifactError, hostPlatform, parsePlatform } from '../oci/artifact';
 import { RegistryError } from '../oci/client';
 import { loadPublicKey, SignatureError } from '../oci/cosign';
-import { parseReference, ReferenceError } from '../oci/reference';
+import { parseReference, OciReferenceError } from '../oci/reference';
 import { pullProfile } from '../oci/registry-ops';
 import { list, UsageError, type Command } from './command';
 import { clientOptions, REGISTRY_HELP, REGISTRY_OPTIONS } from './oci-options';
@@ -40,7 +40,7 @@ export const pullCommand: Command = {
     try {
       ref = parseReference(target);
     } catch (e) {
-      throw new UsageError((e as ReferenceError).message);
+      throw new UsageError((e as OciReferenceError).message);
     }
     const keyFiles = list(v.key);
     const skip = v['insecure-skip-verify'] === true;

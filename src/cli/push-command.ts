@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { ArtifactError, parsePlatform, type Platform } from '../oci/artifact';
 import { RegistryError } from '../oci/client';
 import { loadPrivateKey, SignatureError } from '../oci/cosign';
-import { parseReference, ReferenceError } from '../oci/reference';
+import { parseReference, OciReferenceError } from '../oci/reference';
 import { pushProfiles } from '../oci/registry-ops';
 import { list, UsageError, type Command } from './command';
 import { clientOptions, REGISTRY_HELP, REGISTRY_OPTIONS } from './oci-options';
@@ -41,7 +41,7 @@ export const pushCommand: Command = {
     try {
       ref = parseReference(target);
     } catch (e) {
-      throw new UsageError((e as ReferenceError).message);
+      throw new UsageError((e as OciReferenceError).message);
     }
     const files: { content: Buffer; platform?: Platform; name: string }[] = [];
     const read = (f: string) => {

@@ -15,7 +15,7 @@
 const UNSAFE = /[\\\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 const UNSAFE_ALL = new RegExp(UNSAFE.source, 'gu');
 
-function escape(c: string): string {
+function escapeChar(c: string): string {
   if (c === '\\') return '\\\\';
   const cp = c.codePointAt(0)!;
   if (cp < 0x100) return '\\x' + cp.toString(16).padStart(2, '0');
@@ -25,5 +25,5 @@ function escape(c: string): string {
 
 /** `s` with every control, format, separator and backslash character escaped visibly (see above). */
 export function terminalText(s: string): string {
-  return UNSAFE.test(s) ? s.replace(UNSAFE_ALL, escape) : s;
+  return UNSAFE.test(s) ? s.replace(UNSAFE_ALL, escapeChar) : s;
 }

@@ -8,7 +8,7 @@ export interface Reference {
   digest?: string;
 }
 
-export class ReferenceError extends Error {}
+export class OciReferenceError extends Error {}
 
 const REPO = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -16,29 +16,29 @@ export const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 export function parseReference(input: string): Reference {
   let s = input.startsWith('oci://') ? input.slice('oci://'.length) : input;
-  if (s.length > 1024) throw new ReferenceError('reference longer than 1024 characters');
+  if (s.length > 1024) throw new OciReferenceError('reference longer than 1024 characters');
   let digest: string | undefined;
   const at = s.indexOf('@');
   if (at >= 0) {
     digest = s.slice(at + 1);
     s = s.slice(0, at);
-    if (!DIGEST.test(digest)) throw new ReferenceError(`${JSON.stringify(input)}: digest must be sha256:<64 hex>`);
+    if (!DIGEST.test(digest)) throw new OciReferenceError(`${JSON.stringify(input)}: digest must be sha256:<64 hex>`);
   }
   const slash = s.indexOf('/');
-  if (slash <= 0) throw new ReferenceError(`${JSON.stringify(input)}: expected REGISTRY/REPOSITORY[:TAG][@sha256:…]`);
+  if (slash <= 0) throw new OciReferenceError(`${JSON.stringify(input)}: expected REGISTRY/REPOSITORY[:TAG][@sha256:…]`);
   const registry = s.slice(0, slash);
   let rest = s.slice(slash + 1);
   if (!/^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/.test(registry) && !/^\[[0-9a-fA-F:]+\](:[0-9]{1,5})?$/.test(registry)) {
-    throw new ReferenceError(`${JSON.stringify(input)}: "${registry}" is not a registry host[:port]`);
+    throw new OciReferenceError(`${JSON.stringify(input)}: "${registry}" is not a registry host[:port]`);
   }
   let tag: string | undefined;
   const colon = rest.lastIndexOf(':');
   if (colon >= 0) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) throw new ReferenceError(`${JSON.stringify(input)}: "${tag}" is not a valid tag`);
+    if (!TAG.test(tag)) throw new OciReferenceError(`${JSON.stringify(input)}: "${tag}" is not a valid tag`);
   }
-  if (!REPO.test(rest)) throw new ReferenceError(`${JSON.stringify(input)}: "${rest}" is not a valid repository name`);
+  if (!REPO.test(rest)) throw new OciReferenceError(`${JSON.stringify(input)}: "${rest}" is not a valid repository name`);
   if (!tag && !digest) tag = 'latest';
   return { registry, repository: rest, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
 }

@@ -34,7 +34,9 @@ function one(evs: EventV1[], pred: (e: EventV1) => boolean, what: string): Event
 
 function noNulls(doc: unknown, where = '$'): void {
   if (doc === null) assert.fail(`${where} is null: unknown values must be left out`);
-  if (Array.isArray(doc)) doc.forEach((d, i) => noNulls(d, `${where}[${i}]`));
+  if (Array.isArray(doc)) doc.forEach((d, i) => {
+    noNulls(d, `${where}[${i}]`);
+  });
   else if (typeof doc === 'object') for (const [k, v] of Object.entries(doc as object)) noNulls(v, `${where}.${k}`);
 }
 

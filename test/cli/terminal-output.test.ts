@@ -70,7 +70,9 @@ test('parse --summary: hex-decoded AppArmor profiles and raw SELinux types are e
 
 test('explain: a hostile exe, pod, profile name and key in the evidence file are escaped', () => {
   const evidence: Record<string, unknown> = {};
-  EVIL.forEach((e, i) => (evidence[`t${i}:file:${e}`] = { firstSeen: '2026-01-01T00:00:00.000Z', lastSeen: '2026-01-02T00:00:00.000Z', count: i + 1, exe: e, pod: `p${e}`, namespace: `n${e}` }));
+  EVIL.forEach((e, i) => {
+    evidence[`t${i}:file:${e}`] = { firstSeen: '2026-01-01T00:00:00.000Z', lastSeen: '2026-01-02T00:00:00.000Z', count: i + 1, exe: e, pod: `p${e}`, namespace: `n${e}` };
+  });
   const file = path.join(tmp, 'evil.evidence.json');
   fs.writeFileSync(file, JSON.stringify({ name: EVIL[0], kind: 'SelinuxProfile', recording: EVIL[1], container: EVIL[2], final: true, evidence }));
   const r = runCli(['explain', file, 'file']);

@@ -10,7 +10,7 @@ export const RAW_UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 export function assertTerminalSafe(text: string, what: string): void {
   for (const [i, line] of text.split('\n').entries()) {
     const m = RAW_UNSAFE.exec(line);
-    assert.equal(m, null, `${what}: line ${i + 1} holds raw U+${m?.[0].codePointAt(0)!.toString(16).padStart(4, '0')}: ${JSON.stringify(line).slice(0, 300)}`);
+    assert.equal(m, null, `${what}: line ${i + 1} holds raw U+${(m?.[0].codePointAt(0) ?? 0).toString(16).padStart(4, '0')}: ${JSON.stringify(line).slice(0, 300)}`);
   }
 }
 
