@@ -29,7 +29,7 @@ let expected: string[];
 
 /** Runs the bin to its end (a hung run is killed after a minute and fails the test, never blocks it). */
 function run(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: ENV, timeout: 60_000, maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: ENV, timeout: 60_000, killSignal: 'SIGKILL', maxBuffer: 64 << 20 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 const lines = (s: string) => s.split('\n').filter(Boolean);
