@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import type { ClientOptions, Credentials } from '../oci/client';
 import { credentialsFromDockerConfig, defaultDockerConfig } from '../oci/credentials';
+import { parseReference, type Reference } from '../oci/reference';
 import { UsageError } from './command';
 
 export const REGISTRY_HELP = [
@@ -47,4 +48,14 @@ export function clientOptions(v: Record<string, unknown>, registry: string): Cli
   }
   if (creds) opts.credentials = creds;
   return opts;
+}
+
+/** The REGISTRY/REPO[:TAG|@DIGEST] argument, a usage error when it is not one. */
+export function referenceArg(target: string | undefined, usage: string): Reference {
+  if (!target) throw new UsageError(`missing ${usage}`);
+  try {
+    return parseReference(target);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }

@@ -5,10 +5,9 @@ import { writeFileAtomic } from '../io/atomic';
 import { ArtifactError, hostPlatform, parsePlatform } from '../oci/artifact';
 import { RegistryError } from '../oci/client';
 import { loadPublicKey, SignatureError } from '../oci/cosign';
-import { parseReference, OciReferenceError } from '../oci/reference';
 import { pullProfile } from '../oci/registry-ops';
 import { list, UsageError, type Command } from './command';
-import { clientOptions, REGISTRY_HELP, REGISTRY_OPTIONS } from './oci-options';
+import { clientOptions, referenceArg, REGISTRY_HELP, REGISTRY_OPTIONS } from './oci-options';
 
 export const pullCommand: Command = {
   name: 'pull',
@@ -34,14 +33,8 @@ export const pullCommand: Command = {
   },
   async run(v, positionals) {
     const [target, ...extra] = positionals;
-    if (!target) throw new UsageError('missing REGISTRY/REPO[:TAG|@sha256:DIGEST]');
+    const ref = referenceArg(target, 'REGISTRY/REPO[:TAG|@sha256:DIGEST]');
     if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
-    let ref;
-    try {
-      ref = parseReference(target);
-    } catch (e) {
-      throw new UsageError((e as OciReferenceError).message);
-    }
     const keyFiles = list(v.key);
     const skip = v['insecure-skip-verify'] === true;
     if (!keyFiles.length && !skip) throw new UsageError('give --key PUBLIC_KEY to verify the signature with, or --insecure-skip-verify');

@@ -4,10 +4,9 @@ import * as fs from 'node:fs';
 import { ArtifactError, parsePlatform, type Platform } from '../oci/artifact';
 import { RegistryError } from '../oci/client';
 import { loadPrivateKey, SignatureError } from '../oci/cosign';
-import { parseReference, OciReferenceError } from '../oci/reference';
 import { pushProfiles } from '../oci/registry-ops';
 import { list, UsageError, type Command } from './command';
-import { clientOptions, REGISTRY_HELP, REGISTRY_OPTIONS } from './oci-options';
+import { clientOptions, referenceArg, REGISTRY_HELP, REGISTRY_OPTIONS } from './oci-options';
 
 export const pushCommand: Command = {
   name: 'push',
@@ -35,14 +34,8 @@ export const pushCommand: Command = {
   },
   async run(v, positionals) {
     const [target, file, ...extra] = positionals;
-    if (!target) throw new UsageError('missing REGISTRY/REPO[:TAG]');
+    const ref = referenceArg(target, 'REGISTRY/REPO[:TAG]');
     if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
-    let ref;
-    try {
-      ref = parseReference(target);
-    } catch (e) {
-      throw new UsageError((e as OciReferenceError).message);
-    }
     const files: { content: Buffer; platform?: Platform; name: string }[] = [];
     const read = (f: string) => {
       try {

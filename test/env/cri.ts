@@ -268,3 +268,19 @@ export function staleSocket(socketPath: string): void {
   spawnSync(process.execPath, ['-e', code], { stdio: 'ignore', timeout: 10_000 });
   if (!fs.existsSync(socketPath)) throw new Error(`could not leave a stale socket at ${socketPath}`);
 }
+
+/** Waits (up to 60 s) until the container has exited and returns its exit code. */
+export async function waitContainerExited(socketPath: string, id: string, timeoutMs = 60_000): Promise<number> {
+  const client = new CriClient({ socketPath, timeoutMs: 10_000 });
+  try {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await client.containerStatus(id);
+      if (s.state === 'CONTAINER_EXITED') return s.exitCode;
+      if (Date.now() > end) throw new Error(`container ${id} did not exit within ${timeoutMs} ms (state ${s.state})`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    client.close();
+  }
+}

@@ -10,14 +10,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isRecord, parseLine } from '../../parsers';
-import { CriClient } from '../../src/enrich/cri';
 import { eventFromRecord, type EventV1 } from '../../src/event/v1';
 import { createLogger } from '../../src/log';
 import { ProfileDirectory } from '../../src/record/profile-dir';
 import { Recorder } from '../../src/record/recorder';
 import { parseRecordings } from '../../src/run/config';
 import { ROOT } from '../env/cli';
-import { ensureContainerd, removePod, runPod, type RunningPod } from '../env/cri';
+import { ensureContainerd, removePod, runPod, waitContainerExited, type RunningPod } from '../env/cri';
 import { auditMark, ensureAuditd, readAuditSince } from '../env/rig';
 import { pollUntil, readEvents, startRun, stopRun, waitReady, writeLogProfile, type RunProc } from '../env/run-node';
 
@@ -31,18 +30,6 @@ function buildForger(dir: string): string {
     throw new Error(`cannot build ${SOURCE} with gcc (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr}; install gcc (apt-get install -y gcc)`);
   }
   return out;
-}
-
-async function waitExited(socket: string, id: string): Promise<number> {
-  const client = new CriClient({ socketPath: socket, timeoutMs: 10_000 });
-  try {
-    return await pollUntil(async () => {
-      const s = await client.containerStatus(id);
-      return s.state === 'CONTAINER_EXITED' ? { code: s.exitCode } : undefined;
-    }, 60_000, `container ${id} to exit`).then((r) => r.code);
-  } finally {
-    client.close();
-  }
 }
 
 describe('forged kernel records inside user-space audit messages (real auditd, containerd, auditflow run --record)', () => {
@@ -96,7 +83,7 @@ describe('forged kernel records inside user-space audit messages (real auditd, c
     fs.chmodSync(path.join(root, 'forge.tmp'), 0o755);
     fs.renameSync(path.join(root, 'forge.tmp'), path.join(root, 'forge'));
 
-    assert.equal(await waitExited(socket, pod.containers[0]!.id), 0);
+    assert.equal(await waitContainerExited(socket, pod.containers[0]!.id), 0);
     const log = fs.readFileSync(path.join(pod.logDirectory, 'main', '0.log'), 'utf8');
     assert.match(log, /sent1=0/, `the sender in the container could not send (CAP_AUDIT_WRITE?): ${log}`);
     assert.match(log, /sent2=0/, log);

@@ -6,25 +6,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CriClient } from '../../src/enrich/cri';
-import { ensureContainerd, removePod, runPod, type RunningPod } from '../env/cri';
+import { ensureContainerd, removePod, runPod, waitContainerExited, type RunningPod } from '../env/cri';
 import { ensureAuditd } from '../env/rig';
 import { pollUntil, startRun, stopRun, waitReady, writeLogProfile, type RunProc } from '../env/run-node';
 
 // no forks: every process of the run lives long enough to be attributed while it runs
 const COMMAND = ['sh', '-c', 'echo hello; read -r l < /proc/self/status; echo "$l"; exec sleep 2'];
-
-async function waitExited(socket: string, id: string): Promise<number> {
-  const client = new CriClient({ socketPath: socket, timeoutMs: 10_000 });
-  try {
-    return await pollUntil(async () => {
-      const s = await client.containerStatus(id);
-      return s.state === 'CONTAINER_EXITED' ? { code: s.exitCode } : undefined;
-    }, 60_000, `container ${id} to exit`).then((r) => r.code);
-  } finally {
-    client.close();
-  }
-}
 
 describe('auditflow run --record: a real container, recorded and enforced', () => {
   let tmp: string;
@@ -61,7 +48,7 @@ describe('auditflow run --record: a real container, recorded and enforced', () =
       seccompProfilePath: writeLogProfile(tmp), socketPath: socket,
     });
     pods.push(other);
-    assert.equal(await waitExited(socket, recorded.containers[0]!.id), 0);
+    assert.equal(await waitContainerExited(socket, recorded.containers[0]!.id), 0);
     // written on container exit, while auditflow still runs
     const json = path.join(dir, 'web-main.json');
     await pollUntil(() => fs.existsSync(json), 30_000, `${json} after the container exited`);
@@ -85,7 +72,7 @@ describe('auditflow run --record: a real container, recorded and enforced', () =
       name: `${app}-enforced`, namespace: 'rec', containers: [{ name: 'main', command: COMMAND }], seccompProfilePath: json, socketPath: socket,
     });
     pods.push(enforced);
-    assert.equal(await waitExited(socket, enforced.containers[0]!.id), 0, 'exit code under the recorded profile');
+    assert.equal(await waitContainerExited(socket, enforced.containers[0]!.id), 0, 'exit code under the recorded profile');
     const log = fs.readFileSync(path.join(enforced.logDirectory, 'main', '0.log'), 'utf8');
     assert.match(log, /hello/);
     assert.match(log, /Name:\s+sh/);
