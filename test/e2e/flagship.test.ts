@@ -146,7 +146,7 @@ describe('end to end: record a pod, enforce its profile, investigate a denial', 
       apiVersion: API_VERSION,
       kind: 'ProfileRecording',
       metadata: { name: recording, namespace: NS },
-      spec: { kind: 'SeccompProfile', recorder: 'logs', podSelector: { matchLabels: { app: 'demo' } }, mergeStrategy: 'containers' },
+      spec: { kind: 'SeccompProfile', recorder: 'Logs', podSelector: { matchLabels: { app: 'demo' } }, mergeStrategy: 'Containers' },
     });
     const logProfile = path.join(tmp, 'log-all.json');
     fs.writeFileSync(logProfile, JSON.stringify({ defaultAction: 'SCMP_ACT_LOG' }));
