@@ -34,6 +34,8 @@ export interface SoakOptions {
   kafka?: KafkaBroker;
   killKafkaEveryMs?: [number, number];
   kafkaDownMs?: [number, number];
+  /** at most this many broker kills (a KRaft restart takes ~15 s) */
+  maxKafkaKills?: number;
   /**
    * Loss bursts: while auditflow is down, rotate auditd num_logs+1 times so that unread files are deleted and
    * auditflow must count them as lost. Deletes files other readers of this auditd may still need: off by
@@ -369,7 +371,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
     })();
     const kafkaLoop = (async () => {
       if (!o.kafka || !o.killKafkaEveryMs) return;
-      while (!workDone) {
+      while (!workDone && f.kafkaKills < (o.maxKafkaKills ?? Infinity)) {
         await sleep(between(o.killKafkaEveryMs));
         if (workDone) break;
         await o.kafka.kill();
