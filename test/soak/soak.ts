@@ -45,6 +45,8 @@ export interface SoakOptions {
   /** how long auditflow may take to catch up at the end */
   catchUpMs: number;
   log?: (line: string) => void;
+  /** keep each run's log (stderr, pino JSON) here as run-N.log */
+  keepLogsDir?: string;
 }
 
 export interface SoakFigures {
@@ -294,6 +296,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
   const kernelLost0 = (await auditStatus()).lost!;
   let sampler: NodeJS.Timeout | undefined;
   let work: Promise<RunResult> | undefined;
+  let workEnded = false;
 
   const start = async (): Promise<void> => {
     const r = startRun(args);
@@ -326,8 +329,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
     });
     let workDone = false;
     work.then(
-      () => (workDone = true),
-      () => (workDone = true),
+      () => (workDone = workEnded = true),
+      () => (workDone = workEnded = true),
     );
     sampler = setInterval(() => {
       const i = runs.length - 1;
@@ -378,13 +381,29 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
         f.kafkaKills++;
         log(`kafka kill ${f.kafkaKills}`);
         await sleep(between(o.kafkaDownMs ?? [1000, 3000]));
-        await o.kafka.restart();
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await o.kafka.restart();
+            break;
+          } catch (e) {
+            // kafka.sh start can fail on a loaded machine ("exited during startup"): the outage just lasts longer
+            if (attempt >= 3) throw e;
+            log(`kafka restart ${attempt} failed, again: ${(e as Error).message.split('\n')[0]}`);
+            await o.kafka.kill().catch(() => undefined);
+          }
+        }
         log(`kafka back`);
       }
     })();
-    const wr = await work;
+    // a chaos loop that fails (a broker that does not come back) ends the soak at once, workload included
+    const chaos = Promise.all([killLoop, rotateLoop, kafkaLoop]);
+    const failed = chaos.then(
+      () => new Promise<never>(() => undefined),
+      (e: Error) => Promise.reject(e),
+    );
+    const wr = await Promise.race([work, failed]);
     if (wr.exitCode !== 0) throw new Error(`workload exited ${wr.exitCode ?? wr.signal}: ${wr.stderr.slice(-1000)}`);
-    await Promise.all([killLoop, rotateLoop, kafkaLoop]);
+    await chaos;
     if (!current) await start();
     log(`workload done after ${((Date.now() - workStart) / 1000).toFixed(1)} s; catching up`);
 
@@ -456,7 +475,20 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
     if (sampler) clearInterval(sampler);
     keeper.stop();
     for (const r of runs) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
-    if (work) await work.catch(() => undefined);
+    if (work) {
+      if (workPid !== undefined && !workEnded) {
+        try {
+          process.kill(workPid, 'SIGKILL'); // the workload when the soak failed early (it has ended otherwise)
+        } catch {
+          /* ended */
+        }
+      }
+      await work.catch(() => undefined);
+    }
+    if (o.keepLogsDir) {
+      fs.mkdirSync(o.keepLogsDir, { recursive: true });
+      runs.forEach((r, i) => fs.writeFileSync(path.join(o.keepLogsDir!, `run-${i + 1}.log`), r.stderr()));
+    }
     fs.rmSync(keepDir, { recursive: true, force: true });
     fs.rmSync(tmp, { recursive: true, force: true });
   }
