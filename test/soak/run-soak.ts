@@ -43,13 +43,13 @@ async function main(): Promise<number> {
         ...(kafka ? { kafka, killKafkaEveryMs: [20000, 60000] as [number, number], kafkaDownMs: [1000, 10000] as [number, number] } : {}),
         lossBursts: Number(v['loss-bursts']),
         catchUpMs: 300_000,
-        keepLogsDir: `/tmp/auditflow-soak-logs-${seed}`,
+        keepLogsDir: `/tmp/soak-of-auditflow-logs-${seed}`,
         log: (l) => console.log(`  ${new Date().toISOString().slice(11, 19)} ${l}`),
       });
       const rss = rssFlat(f, margin);
       results.push({ f, rss });
       console.log(figuresTable(f));
-      console.log(`logs of the runs: /tmp/auditflow-soak-logs-${seed}`);
+      console.log(`logs of the runs: /tmp/soak-of-auditflow-logs-${seed}`);
       console.log(`RSS flat (margin ${margin} MB): ${rss.ok ? 'yes' : 'NO'} (${rss.why})`);
     }
   } finally {

@@ -276,7 +276,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
   const logPath = await auditLogPath();
   const rand = rng(o.seed);
   const between = ([a, b]: [number, number]) => a + Math.floor(rand() * (b - a + 1));
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-soak-'));
+  // not /tmp/auditflow-*: test/env/reset.sh (another checkout's npm test) removes those
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'soak-of-auditflow-'));
   // hard links must be on auditd's filesystem: the temp dir when it is, else next to the log (a dot directory,
   // which no reader of the rotation chain takes for audit.log.N)
   const keepDir =
