@@ -55,6 +55,8 @@ export interface SoakFigures {
   seconds: number;
   /** distinct serials auditd wrote for the workload */
   records: number;
+  /** how long the workload really ran (the kernel holds it back when auditd's backlog is full) */
+  workloadMs: number;
   delivered: number;
   /** serials of the workload not in the output */
   lost: number;
@@ -403,6 +405,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
       (e: Error) => Promise.reject(e),
     );
     const wr = await Promise.race([work, failed]);
+    const workloadMs = Date.now() - workStart;
     if (wr.exitCode !== 0) throw new Error(`workload exited ${wr.exitCode ?? wr.signal}: ${wr.stderr.slice(-1000)}`);
     await chaos;
     if (!current) await start();
@@ -451,6 +454,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
       rate: o.rate,
       seconds: o.seconds,
       records: truth.size,
+      workloadMs,
       delivered: truth.size - missing.length,
       lost: missing.length,
       countedLost: counted.length,
@@ -501,6 +505,7 @@ export function figuresTable(f: SoakFigures): string {
     ['seed', String(f.seed)],
     ['rate (records/s) × seconds', `${f.rate} × ${f.seconds}`],
     ['records (workload serials in the log)', String(f.records)],
+    ['workload ran (s) / achieved records/s', `${(f.workloadMs / 1000).toFixed(1)} / ${Math.round(f.records / (f.workloadMs / 1000))}`],
     ['delivered', String(f.delivered)],
     ['lost (not in the output)', String(f.lost)],
     ['  counted lost by auditflow', String(f.countedLost)],
