@@ -10,7 +10,7 @@ import { ensureAuditd } from '../env/rig';
 import { figuresTable, rssFlat, runSoak } from '../soak/soak';
 
 describe('chaos soak (short)', () => {
-  it('kills and rotations under 10k records/s: every workload serial delivered or counted lost', { timeout: 240_000 }, async (t) => {
+  it('kills and rotations under 10k records/s: every workload serial delivered or counted lost', { timeout: 300_000 }, async (t) => {
     await ensureAuditd();
     const seed = Number(process.env.SOAK_SEED ?? Date.now() % 100000);
     const kafka = await ensureKafka();
@@ -26,13 +26,13 @@ describe('chaos soak (short)', () => {
       killAfterMs: [2000, 6000],
       downMs: [200, 3000],
       rotateEveryMs: [3000, 8000],
-      catchUpMs: 60_000, // an upper bound: the check ends as soon as everything is accounted for
+      catchUpMs: 120_000, // an upper bound: the check ends as soon as everything is accounted for
       log: (l) => t.diagnostic(l),
     });
     for (const line of figuresTable(f).split('\n')) t.diagnostic(line);
     assert.ok(f.records >= 0.8 * f.rate * f.seconds, `a real load: ${f.records} workload records, expected about ${f.rate * f.seconds}`);
     assert.ok(f.kills >= 3 && f.rotations >= 2 && f.kafkaKills === 1, `chaos happened: ${f.kills} kills, ${f.rotations} rotations, ${f.kafkaKills} broker kills`);
-    assert.equal(f.uncounted, 0, `serials neither delivered nor counted lost (seed ${seed}), e.g. ${f.uncountedSample.join(' ')}`);
+    assert.equal(f.uncounted, 0, `serials neither delivered nor counted lost (seed ${seed}), e.g. ${f.uncountedSample.join(' ')}${f.stillCatchingUp ? '; the output was still growing when the catch-up time ran out' : ''}`);
     const rss = rssFlat(f, 150);
     assert.ok(rss.ok, `RSS flat: ${rss.why}`);
   });

@@ -82,6 +82,8 @@ export interface SoakFigures {
   /** peak VmRSS of each run, MB */
   rssPeaksMb: number[];
   kernelLost: number;
+  /** the catch-up time ran out while the output was still growing (uncounted ones may just be late) */
+  stillCatchingUp: boolean;
   /** the first serials that were neither delivered nor counted (for the failure message) */
   uncountedSample: number[];
 }
@@ -421,8 +423,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
     let ranges: [number, number][] = [];
     let unknown = 0;
     const inRanges = (s: number) => ranges.some(([a, b]) => s >= a && s <= b);
+    let grewAt = Date.now();
+    let lastSize = -1;
     for (;;) {
       counter.poll();
+      if (counter.counts.size !== lastSize) [lastSize, grewAt] = [counter.counts.size, Date.now()];
       const lr = lostRanges(runs.map((r) => r.stderr()).join('\n'));
       ranges = lr.ranges;
       unknown = lr.unknown;
@@ -431,6 +436,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
       await sleep(250);
     }
     const catchUpMs = Date.now() - catchStart;
+    const stillCatchingUp = !missing.every(inRanges) && Date.now() - grewAt < 5000;
     const metrics = (await httpGet(await current!.port, '/metrics')).body;
     log(`final run: auditflow_tail_lost_records_total ${metricValue(metrics, 'auditflow_tail_lost_records_total')}, rotations followed ${metricValue(metrics, 'auditflow_tail_rotations_total')}`);
     const ex = await stopRun(current!);
@@ -474,6 +480,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
       catchUpMs,
       rssPeaksMb: rssPeaks.map((x) => Math.round(x)),
       kernelLost: (await auditStatus()).lost! - kernelLost0,
+      stillCatchingUp,
       uncountedSample: uncounted.slice(0, 10),
     };
   } finally {
