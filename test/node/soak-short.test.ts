@@ -1,0 +1,39 @@
+// The short chaos soak of issue 11 (test/soak/soak.ts; `npm run soak` is the long one): ~10k records/s through
+// the real auditd for 30 s while `auditflow run` is SIGKILLed and restarted and auditd rotated at seeded random
+// times (SOAK_SEED to replay one); then every serial auditd wrote for the workload is either in the output or
+// inside a serial range auditflow logged as lost. RSS: no run's peak above the first run's peak + 150 MB. With a
+// real Kafka broker (test/env/kafka.ts) as a second sink, SIGKILLed once and restarted while run produces.
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { ensureKafka } from '../env/kafka';
+import { ensureAuditd } from '../env/rig';
+import { figuresTable, rssFlat, runSoak } from '../soak/soak';
+
+describe('chaos soak (short)', () => {
+  it('kills and rotations under 10k records/s: every workload serial delivered or counted lost', { timeout: 300_000 }, async (t) => {
+    await ensureAuditd();
+    const seed = Number(process.env.SOAK_SEED ?? Date.now() % 100000);
+    const kafka = await ensureKafka();
+    t.after(() => kafka.stop());
+    const f = await runSoak({
+      kafka,
+      killKafkaEveryMs: [4000, 10000],
+      kafkaDownMs: [1000, 3000],
+      maxKafkaKills: 1,
+      seed,
+      rate: 10_000,
+      seconds: 30,
+      killAfterMs: [2000, 6000],
+      downMs: [200, 3000],
+      rotateEveryMs: [3000, 8000],
+      catchUpMs: 120_000, // an upper bound: the check ends as soon as everything is accounted for
+      log: (l) => t.diagnostic(l),
+    });
+    for (const line of figuresTable(f).split('\n')) t.diagnostic(line);
+    assert.ok(f.records >= 0.8 * f.rate * f.seconds, `a real load: ${f.records} workload records, expected about ${f.rate * f.seconds}`);
+    assert.ok(f.kills >= 3 && f.rotations >= 2 && f.kafkaKills === 1, `chaos happened: ${f.kills} kills, ${f.rotations} rotations, ${f.kafkaKills} broker kills`);
+    assert.equal(f.uncounted, 0, `serials neither delivered nor counted lost (seed ${seed}), e.g. ${f.uncountedSample.join(' ')}${f.stillCatchingUp ? '; the output was still growing when the catch-up time ran out' : ''}`);
+    const rss = rssFlat(f, 150);
+    assert.ok(rss.ok, `RSS flat: ${rss.why}`);
+  });
+});
