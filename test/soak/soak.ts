@@ -499,7 +499,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
     }
     if (o.keepLogsDir) {
       fs.mkdirSync(o.keepLogsDir, { recursive: true });
-      runs.forEach((r, i) => fs.writeFileSync(path.join(o.keepLogsDir!, `run-${i + 1}.log`), r.stderr()));
+      for (const [i, r] of runs.entries()) fs.writeFileSync(path.join(o.keepLogsDir, `run-${i + 1}.log`), r.stderr());
     }
     fs.rmSync(keepDir, { recursive: true, force: true });
     fs.rmSync(tmp, { recursive: true, force: true });
