@@ -229,7 +229,9 @@ test('seeded hostile names through every output: each parses back and carries th
     const evs = runs[0]!.events.filter((e) => e.exe !== null).slice(0, 200);
     const evidence: Record<string, { exe: string | null; pod: string | null; namespace: string | null }> = {};
     // keys TYPE:CLASS:PERM-like with a common part, so that one `explain FILE fuzz` shows them all
-    evs.forEach((e, i) => (evidence[`fuzz:s${i}:${e.comm ?? ''}`] = { firstSeen: e.timestamp, lastSeen: e.timestamp, count: i + 1, exe: e.exe, pod: e.pod?.name ?? null, namespace: e.pod?.namespace ?? null } as never));
+    for (const [i, e] of evs.entries()) {
+      evidence[`fuzz:s${i}:${e.comm ?? ''}`] = { firstSeen: e.timestamp, lastSeen: e.timestamp, count: i + 1, exe: e.exe, pod: e.pod?.name ?? null, namespace: e.pod?.namespace ?? null } as never;
+    }
     const file = path.join(dir, 'fuzz.evidence.json');
     fs.writeFileSync(file, JSON.stringify({ name: 'fuzz', kind: 'SeccompProfile', recording: 'r', container: 'c', final: true, evidence }));
     const r = runCli(['explain', file, 'fuzz']);
