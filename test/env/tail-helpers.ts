@@ -1,7 +1,7 @@
 // Helpers for the tailer tests (test/node/tail*.test.ts): scratch directories, numbered log lines, a
 // logger whose records the test can inspect, and a bounded pull loop over a tailer.
 
-import { mkdtempSync, promises as fsp, rmSync } from 'node:fs';
+import { mkdtempSync, promises as fsp, rmSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import pino from 'pino';
@@ -153,3 +153,17 @@ export async function rotate(file: string, createNew = true): Promise<void> {
 
 /** The compiled test/env directory (this module's), where tail-child.js sits next to it. */
 export const envDir = __dirname;
+
+/** SIGUSR1 to auditd (pid), then waits until `log` is a new file; returns the inode the log had before. */
+export async function rotateAuditdOnce(pid: number, log: string): Promise<number> {
+  const before = statSync(log).ino;
+  process.kill(pid, 'SIGUSR1');
+  await waitFor(() => {
+    try {
+      return statSync(log).ino !== before;
+    } catch {
+      return false; // between auditd's rename and create
+    }
+  }, `auditd to rotate ${log} after SIGUSR1`);
+  return before;
+}

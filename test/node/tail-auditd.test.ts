@@ -4,7 +4,6 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { openTailer } from '../../src/tail';
@@ -22,7 +21,7 @@ import {
   waitForAudit,
   withoutAuditRules,
 } from '../env/rig';
-import { captureLog, collectUntil, scratchDir, waitFor } from '../env/tail-helpers';
+import { captureLog, collectUntil, rotateAuditdOnce, scratchDir } from '../env/tail-helpers';
 
 async function auditdPid(): Promise<number> {
   const r = await execCapture('pgrep', ['-x', 'auditd'], { timeoutMs: 10_000 });
@@ -63,16 +62,7 @@ test('real auditd: SIGUSR1 rotations while seccomp records flow; every serial of
     const rotated: number[] = [];
     for (let r = 0; r < 3; r++) {
       await new Promise((res) => setTimeout(res, 250));
-      const before = statSync(log).ino;
-      process.kill(pid, 'SIGUSR1');
-      await waitFor(() => {
-        try {
-          return statSync(log).ino !== before;
-        } catch {
-          return false;
-        }
-      }, `auditd to rotate ${log} after SIGUSR1`);
-      rotated.push(before);
+      rotated.push(await rotateAuditdOnce(pid, log));
     }
     const run = await work;
     assert.equal(run.exitCode, 0, `the seccomp-logging loop ran: ${run.stderr}`);

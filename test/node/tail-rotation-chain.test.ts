@@ -21,7 +21,7 @@ import { openTailer } from '../../src/tail';
 import { tailMetrics } from '../../src/tail/metrics';
 import type { Checkpoint, Tailer } from '../../src/tail/types';
 import { auditLogPath, auditSerial, ensureAuditd, execCapture } from '../env/rig';
-import { captureLog, collectUntil, counterValue, scratchDir, waitFor } from '../env/tail-helpers';
+import { captureLog, collectUntil, counterValue, rotateAuditdOnce, scratchDir, waitFor } from '../env/tail-helpers';
 
 const NUM_LOGS = 5;
 const PER_FILE = 100;
@@ -280,15 +280,7 @@ test('real auditd: num_logs+1 SIGUSR1 rotations while the tailer is down; the su
     // Written after the tailer stopped, then rotated away with everything after it in the deleted files.
     await mark(`${tag}-unread`);
     for (let r = 0; r < numLogs + 1; r++) {
-      const before = statSync(log).ino;
-      process.kill(pid, 'SIGUSR1');
-      await waitFor(() => {
-        try {
-          return statSync(log).ino !== before;
-        } catch {
-          return false;
-        }
-      }, 'auditd to rotate after SIGUSR1');
+      await rotateAuditdOnce(pid, log);
       hold();
       await mark(`${tag}-file-${r}`);
     }
