@@ -8,16 +8,9 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { CriClient, CriError, type ContainerConfig, type PodSandboxConfig } from '../../src/enrich/cri';
+import { findUp } from './find-up';
 
 export const TEST_IMAGE = process.env['IMAGE'] ?? 'localhost/busybox:cri-test';
-
-function findUp(rel: string): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    const p = path.join(dir, rel);
-    if (fs.existsSync(p)) return p;
-    if (path.dirname(dir) === dir) throw new Error(`${rel} not found above ${__dirname}`);
-  }
-}
 
 let socket: string | undefined;
 

@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { freePort } from './net';
+import { findUp } from './find-up';
 
 export const SASL_USER = 'auditflow';
 export const SASL_PASSWORD = 'auditflow-secret';
@@ -41,14 +42,6 @@ export interface KafkaBroker {
 const SCRIPT = findUp(path.join('test', 'env', 'kafka', 'kafka.sh'));
 const running = new Set<number>();
 let exitHook = false;
-
-function findUp(rel: string): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    const p = path.join(dir, rel);
-    if (fs.existsSync(p)) return p;
-    if (path.dirname(dir) === dir) throw new Error(`${rel} not found above ${__dirname}`);
-  }
-}
 
 function runScript(args: string[], timeoutMs: number, version: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
   return new Promise((resolve, reject) => {

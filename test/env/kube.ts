@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as path from 'node:path';
+import { findUp } from './find-up';
 
 /** Namespace of deploy/'s service accounts, and their names: the identities start.sh issues tokens for. */
 export const SA_NAMESPACE = 'auditflow';
@@ -48,14 +49,6 @@ interface EnvFile {
   kubeApiserver: string;
   dir: string;
   users: Record<string, { token: string; kubeconfig: string }>;
-}
-
-function findUp(rel: string): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    const p = path.join(dir, rel);
-    if (fs.existsSync(p)) return p;
-    if (path.dirname(dir) === dir) throw new Error(`${rel} not found above ${__dirname}`);
-  }
 }
 
 /** The repository root (where deploy/ is). */

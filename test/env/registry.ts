@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { findUp } from './find-up';
 
 export interface RegistryEnv {
   /** 127.0.0.1:PORT */
@@ -14,14 +15,6 @@ export interface RegistryEnv {
   /** The run directory (config.yml, registry.log, data/). */
   dir: string;
   pid: number;
-}
-
-function findUp(rel: string): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    const p = path.join(dir, rel);
-    if (fs.existsSync(p)) return p;
-    if (path.dirname(dir) === dir) throw new Error(`${rel} not found above ${__dirname}`);
-  }
 }
 
 let cached: RegistryEnv | undefined;
