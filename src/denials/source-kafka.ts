@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Consumer, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { EventV1 } from '../event/v1';
 import type { Logger } from '../log';
-import { SUPPRESSED_SCHEMA, type SuppressedMessage } from '../sink/kafka/messages';
+import { SUPPRESSED_SCHEMA, type SuppressedMessage } from '../kafka/messages';
 import { countEvent, countGarbage, decodeEvent, type ReadCounts } from './event-input';
 import { KafkaSourceError, SKEW_MS, type KafkaSourceOptions } from './kafka-options';
 
@@ -165,7 +165,7 @@ async function withDeadline<T>(p: Promise<T>, deadline: number, what: string): P
   }
 }
 
-/** The node sink's summary of events its rate limit held back (see src/sink/kafka/messages.ts). */
+/** The node sink's summary of events its rate limit held back (see src/kafka/messages.ts). */
 function suppressedOf(text: string): SuppressedMessage | undefined {
   try {
     const o = JSON.parse(text) as Record<string, unknown>;

@@ -1,12 +1,19 @@
-// kafkajs client construction shared by the sink and the aggregator: brokers, TLS, SASL (PLAIN, SCRAM),
-// and kafkajs's own log lines routed into our pino logger (kafkajs would print to stdout otherwise).
+// kafkajs client construction shared by the sink, the aggregator and the denials query: brokers, TLS,
+// SASL (PLAIN, SCRAM), and kafkajs's own log lines routed into our pino logger (kafkajs would print to
+// stdout otherwise).
 
 import * as fs from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
-import type { Logger } from '../../log';
-import type { KafkaSinkOptions } from './types';
+import type { Logger } from '../log';
 
-export type ClientOptions = Pick<KafkaSinkOptions, 'brokers' | 'clientId' | 'tls' | 'sasl'>;
+/** How to reach and authenticate to the brokers; the `--kafka-config` file holds all but `brokers`. */
+export interface ClientOptions {
+  brokers: string[];
+  clientId?: string;
+  /** true: TLS with the system CAs; ca, cert, key: PEM text or a path to a PEM file. */
+  tls?: boolean | { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+}
 
 function readPem(v: string | undefined): string | undefined {
   // a path or the PEM text itself
