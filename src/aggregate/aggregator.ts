@@ -58,7 +58,7 @@ export class Aggregator {
     private readonly log: Logger,
     kafka?: Kafka,
   ) {
-    this.kafka = kafka ?? createKafka({ ...opts, clientId: opts.clientId ?? 'auditflow-aggregator' }, log);
+    this.kafka = kafka ?? createKafka(opts, log, { clientId: 'auditflow-aggregator' });
     this.group = opts.group ?? 'auditflow-aggregator';
     this.topic = opts.recordingsTopic ?? DEFAULT_RECORDINGS_TOPIC;
     this.store = opts.stateDir

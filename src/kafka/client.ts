@@ -21,9 +21,22 @@ function readPem(v: string | undefined): string | undefined {
   return v.includes('-----BEGIN') ? v : fs.readFileSync(v, 'utf8');
 }
 
-export function createKafka(opts: ClientOptions, log: Logger, retry?: KafkaConfig['retry']): Kafka {
+const CONNECTION = /connect|ECONNREFUSED|ECONNRESET|Connection (error|timeout)|Closed connection/i;
+/** The messages of kafkajs's retriable broker errors seen in a healthy cluster's normal life. */
+const RETRIED =
+  /not the leader|no leader|leader (is )?not available|does not host this topic-partition|coordinator is (loading|not available)|not the correct coordinator|replica is not available|fewer in-sync replicas|request timed out|disconnected before a response|rebalanc/i;
+
+/** What differs between the users of a client: a default client id, and how long kafkajs retries a request. */
+export interface ClientRole {
+  /** When the options give none; default auditflow. */
+  clientId?: string;
+  /** kafkajs's own retries; a one-shot query with a deadline of its own wants a few quick ones. */
+  retry?: KafkaConfig['retry'];
+}
+
+export function createKafka(opts: ClientOptions, log: Logger, role: ClientRole = {}): Kafka {
   const cfg: KafkaConfig = {
-    clientId: opts.clientId ?? 'auditflow',
+    clientId: opts.clientId ?? role.clientId ?? 'auditflow',
     brokers: opts.brokers,
     connectionTimeout: 3000,
     requestTimeout: 10_000,
@@ -31,14 +44,16 @@ export function createKafka(opts: ClientOptions, log: Logger, retry?: KafkaConfi
     logCreator: () => (entry) => {
       const { message, ...rest } = entry.log;
       const fields = { kafkajs: entry.namespace, ...rest };
-      // kafkajs logs every failed connection attempt as an error; an outage is reported once by the sink
-      // (and counted), so these stay at debug; anything else (authentication, protocol) is a warning
-      if (/connect|ECONNREFUSED|ECONNRESET|Connection (error|timeout)|coordinator is (loading|not available)|Closed connection/i.test(String(message))) log.debug(fields, message);
+      // kafkajs logs every failed connection attempt, and every broker answer it retries on its own
+      // (leader elections, a coordinator loading or moving), as an error; an outage is reported once by
+      // the sink (and counted) or the query, so these stay at debug; anything else (authentication,
+      // protocol, configuration) is a warning
+      if (CONNECTION.test(String(message)) || RETRIED.test(`${String(message)} ${String(rest.error ?? '')}`)) log.debug(fields, message);
       else if (entry.level <= logLevel.WARN) log.warn(fields, message);
       else log.debug(fields, message);
     },
   };
-  if (retry) cfg.retry = retry;
+  if (role.retry) cfg.retry = role.retry;
   if (opts.tls) {
     const t = opts.tls === true ? {} : opts.tls;
     cfg.ssl = {
