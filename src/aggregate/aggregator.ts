@@ -7,9 +7,9 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from '../log';
 import type { ProfileSink, RecordingSource, RecordingSpec } from '../profile/recording';
 import { matchesSelector } from '../profile/selector';
-import { createKafka, type ClientOptions } from '../sink/kafka/client';
-import { decodeRecordingMessage, DEFAULT_RECORDINGS_TOPIC, MalformedMessage, type EndMessage, type TuplesMessage } from '../sink/kafka/messages';
-import { aggregateMetrics } from '../sink/kafka/metrics';
+import { createKafka, type ClientOptions } from '../kafka/client';
+import { decodeRecordingMessage, DEFAULT_RECORDINGS_TOPIC, MalformedMessage, type EndMessage, type TuplesMessage } from '../kafka/messages';
+import { aggregateMetrics } from './metrics';
 import { buildProfile, groupKey, ProfileNameError } from './build';
 import { applyAvc, applySeccomp, newSession, type SessionState } from './session';
 import { defaultStateTopic, ensureTopic, FileStateStore, KafkaStateStore, type StateStore } from './state-store';
@@ -58,7 +58,7 @@ export class Aggregator {
     private readonly log: Logger,
     kafka?: Kafka,
   ) {
-    this.kafka = kafka ?? createKafka({ ...opts, clientId: opts.clientId ?? 'auditflow-aggregator' }, log);
+    this.kafka = kafka ?? createKafka(opts, log, { clientId: 'auditflow-aggregator' });
     this.group = opts.group ?? 'auditflow-aggregator';
     this.topic = opts.recordingsTopic ?? DEFAULT_RECORDINGS_TOPIC;
     this.store = opts.stateDir

@@ -5,7 +5,7 @@
 
 import type { ContainerRef, PodRef } from '../event/v1';
 import type { RecordingKind } from '../profile/recording';
-import type { AvcTuple, SeccompTuple } from '../sink/kafka/messages';
+import type { AvcTuple, SeccompTuple } from '../kafka/messages';
 
 interface Seen {
   firstSeen: string;

@@ -8,7 +8,7 @@
 // keyed by `<namespace>/<container name>` so that every replica that a merge strategy may combine, and the
 // end marker after a container's tuples, land on one partition (one aggregator instance, in order).
 
-import type { ContainerRef, PodRef } from '../../event/v1';
+import type { ContainerRef, PodRef } from '../event/v1';
 
 export const HEADER_SCHEMA = 'auditflow-schema';
 export const HEADER_NODE = 'auditflow-node';
