@@ -15,7 +15,7 @@ import { envMetrics } from '../enrich/envcheck';
 import { registerCacheSize } from '../enrich/metrics';
 import { AbortedError, backoffMs, PermanentOutputError, sleepUnlessAborted } from '../io/errors';
 import type { Logger } from '../log';
-import type { ContainerEnd, EventSink } from '../sink/types';
+import type { ContainerEnd, EventSink } from '../event/sink';
 import type { Tailer, TailBatch, TailPosition } from '../tail/types';
 import { observeSpoAudit, runMetrics } from './metrics';
 import { isDenial } from '../event/decision';

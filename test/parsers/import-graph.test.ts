@@ -24,8 +24,7 @@ const LAYERS: readonly (readonly string[])[] = [
   // the consumers of the wire format and of profiles, none of which may reach into the node's sinks
   ['src/aggregate', 'src/denials', 'src/agent'],
   ['src/sink'],
-  // they produce (container ends) and consume (the recorder is an EventSink) the sink contract
-  ['src/enrich', 'src/record'],
+  ['src/enrich'],
   ['src/run'],
   ['src/cli'],
 ];

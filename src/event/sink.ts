@@ -5,7 +5,7 @@
 // past an event a crash could lose. A sink that cannot accept more right now simply does not resolve yet
 // (backpressure); it never drops silently.
 
-import type { ContainerRef, EventV1, PodRef } from '../event/v1';
+import type { ContainerRef, EventV1, PodRef } from './v1';
 
 export interface ContainerEnd {
   container: ContainerRef;
