@@ -1,0 +1,70 @@
+// `auditflow webhook` as a library: certificates (made, stored, caBundle patched, rotated), the HTTPS admission
+// server, and the in-use controller, started in that order and stopped in reverse.
+
+import type { Logger } from '../log';
+import type { KubeClient } from '../k8s/client';
+import { logProfileLocalhost } from './api';
+import { CertManager } from './cert-manager';
+import { InUseController } from './in-use';
+import { WebhookServer } from './server';
+
+export interface WebhookOptions {
+  client: KubeClient;
+  log: Logger;
+  /** auditflow's namespace: the Secret's, and the logging profile's directory (operator/<namespace>/). */
+  namespace: string;
+  secretName: string;
+  hosts: string[];
+  webhookConfigurations: string[];
+  host: string;
+  port: number;
+  caValidityMs?: number;
+  certValidityMs?: number;
+  renewFraction?: number;
+  /** Re-check the certificates this often (default: see CertManager.startRotation). */
+  rotationCheckMs?: number;
+  /** Run the in-use controller (finalizers on used profiles and applied bindings); default true. */
+  inUse?: boolean;
+}
+
+export interface Webhook {
+  server: WebhookServer;
+  certs: CertManager;
+  inUse: InUseController | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startWebhook(o: WebhookOptions): Promise<Webhook> {
+  let server: WebhookServer | undefined;
+  const certs = new CertManager({
+    client: o.client,
+    log: o.log.child({ component: 'webhook-certs' }),
+    namespace: o.namespace,
+    secretName: o.secretName,
+    hosts: o.hosts,
+    webhookConfigurations: o.webhookConfigurations,
+    ...(o.caValidityMs ? { caValidityMs: o.caValidityMs } : {}),
+    ...(o.certValidityMs ? { certValidityMs: o.certValidityMs } : {}),
+    ...(o.renewFraction ? { renewFraction: o.renewFraction } : {}),
+    onChange: (pair) => server?.setCertificate(pair.cert, pair.key),
+  });
+  const state = await certs.ensure();
+  server = new WebhookServer({ client: o.client, log: o.log.child({ component: 'webhook' }), logProfile: logProfileLocalhost(o.namespace), host: o.host, port: o.port, cert: state.serving.cert, key: state.serving.key });
+  await server.start();
+  certs.startRotation(o.rotationCheckMs);
+  let inUse: InUseController | undefined;
+  if (o.inUse !== false) {
+    inUse = new InUseController({ client: o.client, log: o.log.child({ component: 'in-use' }), seccompProfiles: server.seccompProfiles, bindings: server.bindings, clusterBindings: server.clusterBindings });
+    await inUse.start();
+  }
+  return {
+    server,
+    certs,
+    inUse,
+    async stop() {
+      certs.stop();
+      await inUse?.stop();
+      await server.stop();
+    },
+  };
+}
