@@ -32,7 +32,11 @@ export const webhookCommand: Command = {
     '  --service NAME         the webhook Service: its DNS names go in the certificate (default auditflow-webhook)',
     '  --host NAME|IP         another name or address for the certificate (repeatable), e.g. 127.0.0.1 for a url: webhook',
     '  --secret NAME          Secret holding the CA and serving certificate (default auditflow-webhook-tls)',
-    '  --webhook-configuration NAME  MutatingWebhookConfiguration whose caBundle is kept (repeatable; default auditflow-webhook)',
+    '  --webhook-configuration NAME  the MutatingWebhookConfiguration auditflow writes (default auditflow-webhook)',
+    '  --static-config        do not write the configuration: only patch the caBundle of the one(s) named by',
+    '                         --webhook-configuration (repeatable), which someone else manages',
+    '  --cluster-binding-failure-policy Fail|Ignore  for cluster-binding.auditflow.dev (default Ignore: a down',
+    '                         webhook does not stop pods cluster-wide; recording and binding always fail closed)',
     '  --listen HOST:PORT     HTTPS address of the webhook (default 0.0.0.0:9443)',
     '  --metrics-listen HOST:PORT  serve /metrics and /healthz there over HTTP (default: not served)',
     '  --kubeconfig FILE      kubeconfig (default $KUBECONFIG, else in-cluster, else ~/.kube/config)',
@@ -46,6 +50,8 @@ export const webhookCommand: Command = {
     host: { type: 'string', multiple: true },
     secret: { type: 'string' },
     'webhook-configuration': { type: 'string', multiple: true },
+    'static-config': { type: 'boolean' },
+    'cluster-binding-failure-policy': { type: 'string' },
     listen: { type: 'string' },
     'metrics-listen': { type: 'string' },
     kubeconfig: { type: 'string' },
@@ -61,6 +67,9 @@ export const webhookCommand: Command = {
     const secretName = (v.secret as string | undefined) ?? 'auditflow-webhook-tls';
     if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(secretName)) throw new UsageError(`--secret "${secretName}" is not a Secret name`);
     const configs = list(v['webhook-configuration']);
+    if (!v['static-config'] && configs.length > 1) throw new UsageError('--webhook-configuration: one name, unless --static-config');
+    const cbfp = (v['cluster-binding-failure-policy'] as string | undefined) ?? 'Ignore';
+    if (cbfp !== 'Fail' && cbfp !== 'Ignore') throw new UsageError('--cluster-binding-failure-policy: Fail or Ignore');
     const hosts = [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`, ...list(v.host)];
     let listen: { host: string; port: number };
     try {
@@ -100,7 +109,9 @@ export const webhookCommand: Command = {
       namespace,
       secretName,
       hosts,
-      webhookConfigurations: configs.length ? configs : ['auditflow-webhook'],
+      configuration: v['static-config']
+        ? { static: configs.length ? configs : ['auditflow-webhook'] }
+        : { managed: { name: configs[0] ?? 'auditflow-webhook', target: { service: { name: service, namespace, port: 443 } }, clusterBindingFailurePolicy: cbfp } },
       host: listen.host,
       port: listen.port,
       ...(caValidityMs ? { caValidityMs } : {}),

@@ -25,8 +25,10 @@ export interface CertManagerOptions {
   secretName: string;
   /** Names the serving certificate must hold: the Service's DNS names, or 127.0.0.1 for a url: webhook. */
   hosts: string[];
-  /** MutatingWebhookConfigurations whose every webhook gets the caBundle. */
+  /** Existing MutatingWebhookConfigurations whose every webhook gets the caBundle (a static configuration). */
   webhookConfigurations: string[];
+  /** Instead: publishes the bundle (base64) itself, e.g. by applying the whole configuration. */
+  publishCaBundle?: (caBundleB64: string) => Promise<void>;
   caValidityMs?: number;
   certValidityMs?: number;
   /** Renew when less than this fraction of a certificate's lifetime is left (default 1/3). */
@@ -106,7 +108,8 @@ export class CertManager {
         }
         this.opts.log.info({ secret: `${this.opts.namespace}/${this.opts.secretName}`, servingExpires: new X509Certificate(state.serving.cert).validTo }, 'webhook certificate stored');
       }
-      await this.patchCaBundle(state.caBundle);
+      if (this.opts.publishCaBundle) await this.opts.publishCaBundle(b64(state.caBundle));
+      else await this.patchCaBundle(state.caBundle);
       const servingChanged = this.current?.serving.cert !== state.serving.cert;
       this.current = state;
       certExpiry.set({ what: 'ca' }, Date.parse(new X509Certificate(state.ca.cert).validTo) / 1000);

@@ -5,6 +5,10 @@ import type { Logger } from '../log';
 import type { KubeClient } from '../k8s/client';
 import { logProfileLocalhost } from './api';
 import { CertManager } from './cert-manager';
+import { webhookConfiguration, type FailurePolicy } from './configuration';
+import { MUTATING_WEBHOOK_CONFIGURATIONS } from './api';
+import { resourcePath } from '../k8s/resources';
+import type { LabelSelectorRequirement } from '../profile/selector';
 import { InUseController } from './in-use';
 import { WebhookServer } from './server';
 
@@ -15,7 +19,13 @@ export interface WebhookOptions {
   namespace: string;
   secretName: string;
   hosts: string[];
-  webhookConfigurations: string[];
+  /**
+   * The MutatingWebhookConfiguration: `managed` is written by auditflow (server-side apply) with the caBundle;
+   * `static` names existing ones whose caBundle alone is patched.
+   */
+  configuration:
+    | { managed: { name: string; target: { service: { name: string; namespace: string; port?: number } } | { url: string }; clusterBindingFailurePolicy?: FailurePolicy; scope?: LabelSelectorRequirement[] } }
+    | { static: string[] };
   host: string;
   port: number;
   caValidityMs?: number;
@@ -42,7 +52,8 @@ export async function startWebhook(o: WebhookOptions): Promise<Webhook> {
     namespace: o.namespace,
     secretName: o.secretName,
     hosts: o.hosts,
-    webhookConfigurations: o.webhookConfigurations,
+    webhookConfigurations: 'static' in o.configuration ? o.configuration.static : [],
+    ...('managed' in o.configuration ? { publishCaBundle: (caBundle: string) => applyConfiguration(o, caBundle) } : {}),
     ...(o.caValidityMs ? { caValidityMs: o.caValidityMs } : {}),
     ...(o.certValidityMs ? { certValidityMs: o.certValidityMs } : {}),
     ...(o.renewFraction ? { renewFraction: o.renewFraction } : {}),
@@ -67,4 +78,19 @@ export async function startWebhook(o: WebhookOptions): Promise<Webhook> {
       await server.stop();
     },
   };
+}
+
+async function applyConfiguration(o: WebhookOptions, caBundle: string): Promise<void> {
+  if (!('managed' in o.configuration)) return;
+  const m = o.configuration.managed;
+  const body = webhookConfiguration({
+    name: m.name,
+    namespace: o.namespace,
+    target: m.target,
+    caBundle,
+    ...(m.clusterBindingFailurePolicy ? { clusterBindingFailurePolicy: m.clusterBindingFailurePolicy } : {}),
+    ...(m.scope ? { scope: m.scope } : {}),
+  });
+  await o.client.apply(resourcePath(MUTATING_WEBHOOK_CONFIGURATIONS, { name: m.name }), body);
+  o.log.info({ configuration: m.name }, 'webhook configuration applied');
 }

@@ -7,9 +7,9 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log';
 import type { ProfileBinding, ProfileRecording, SeccompProfile, SelinuxProfile } from '../k8s/api';
-import type { KubeClient } from '../k8s/client';
+import { isNotFound, type KubeClient } from '../k8s/client';
 import { Informer, type KObject } from '../k8s/informer';
-import { PROFILE_BINDINGS, PROFILE_RECORDINGS, SECCOMP_PROFILES, SELINUX_PROFILES } from '../k8s/resources';
+import { PROFILE_BINDINGS, PROFILE_RECORDINGS, resourcePath, SECCOMP_PROFILES, SELINUX_PROFILES } from '../k8s/resources';
 import { CLUSTER_PROFILE_BINDINGS, LABEL_ENABLE_BINDING, NAMESPACES, type ClusterProfileBinding } from './api';
 import { EventWriter } from './events';
 import { admissionSeconds, admissions } from './metrics';
@@ -67,6 +67,7 @@ export class WebhookServer {
   readonly namespaces: Informer<Ns>;
   private readonly log: Logger;
   private pending = new Set<Promise<void>>();
+  private readonly started: Informer<KObject>[];
 
   constructor(private readonly opts: WebhookServerOptions) {
     this.log = opts.log;
@@ -78,6 +79,7 @@ export class WebhookServer {
     this.seccompProfiles = new Informer(opts.client, SECCOMP_PROFILES, io);
     this.selinuxProfiles = new Informer(opts.client, SELINUX_PROFILES, io);
     this.namespaces = new Informer(opts.client, NAMESPACES, io);
+    this.started = [this.recordings, this.bindings, this.seccompProfiles, this.selinuxProfiles, this.namespaces] as unknown as Informer<KObject>[];
     this.server = https.createServer({ cert: opts.cert, key: opts.key, minVersion: 'TLSv1.2' }, (req, res) => {
       this.serve(req, res).catch((e: Error) => {
         this.log.error({ err: e.message }, 'webhook request failed');
@@ -91,7 +93,15 @@ export class WebhookServer {
 
   /** Starts the informers (first lists in) and then listens. */
   async start(): Promise<void> {
-    await Promise.all([this.recordings, this.bindings, this.clusterBindings, this.seccompProfiles, this.selinuxProfiles, this.namespaces].map((i) => i.start()));
+    // Next to SPO (its CRDs, not auditflow's) there is no ClusterProfileBinding: the other webhooks still work.
+    try {
+      await this.opts.client.get(resourcePath(CLUSTER_PROFILE_BINDINGS), { limit: 1 });
+      this.started.push(this.clusterBindings as unknown as Informer<KObject>);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      this.log.warn('the ClusterProfileBinding CRD (clusterprofilebindings.auditflow.dev) is not installed: cluster-wide bindings are off');
+    }
+    await Promise.all(this.started.map((i) => i.start()));
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.opts.port, this.opts.host, () => {
@@ -118,7 +128,7 @@ export class WebhookServer {
       this.server.closeAllConnections();
     });
     await Promise.all([...this.pending]);
-    await Promise.all([this.recordings, this.bindings, this.clusterBindings, this.seccompProfiles, this.selinuxProfiles, this.namespaces].map((i) => i.stop()));
+    await Promise.all(this.started.map((i) => i.stop()));
   }
 
   private async serve(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {
