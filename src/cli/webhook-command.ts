@@ -35,6 +35,8 @@ export const webhookCommand: Command = {
     '  --webhook-configuration NAME  the MutatingWebhookConfiguration auditflow writes (default auditflow-webhook)',
     '  --static-config        do not write the configuration: only patch the caBundle of the one(s) named by',
     '                         --webhook-configuration (repeatable), which someone else manages',
+    '  --webhooks LIST        the webhooks to register, comma-separated (default recording,binding,cluster-binding);',
+    '                         next to SPO, whose webhook records and binds: cluster-binding',
     '  --cluster-binding-failure-policy Fail|Ignore  for cluster-binding.auditflow.dev (default Ignore: a down',
     '                         webhook does not stop pods cluster-wide; recording and binding always fail closed)',
     '  --listen HOST:PORT     HTTPS address of the webhook (default 0.0.0.0:9443)',
@@ -51,6 +53,7 @@ export const webhookCommand: Command = {
     secret: { type: 'string' },
     'webhook-configuration': { type: 'string', multiple: true },
     'static-config': { type: 'boolean' },
+    webhooks: { type: 'string' },
     'cluster-binding-failure-policy': { type: 'string' },
     listen: { type: 'string' },
     'metrics-listen': { type: 'string' },
@@ -68,6 +71,13 @@ export const webhookCommand: Command = {
     if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(secretName)) throw new UsageError(`--secret "${secretName}" is not a Secret name`);
     const configs = list(v['webhook-configuration']);
     if (!v['static-config'] && configs.length > 1) throw new UsageError('--webhook-configuration: one name, unless --static-config');
+    const ALL = ['recording', 'binding', 'cluster-binding'] as const;
+    const hooks = ((v.webhooks as string | undefined) ?? ALL.join(','))
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
+    const badHook = hooks.find((h) => !(ALL as readonly string[]).includes(h));
+    if (badHook !== undefined || !hooks.length) throw new UsageError(`--webhooks: a comma-separated list of ${ALL.join(', ')}`);
     const cbfp = (v['cluster-binding-failure-policy'] as string | undefined) ?? 'Ignore';
     if (cbfp !== 'Fail' && cbfp !== 'Ignore') throw new UsageError('--cluster-binding-failure-policy: Fail or Ignore');
     const hosts = [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`, ...list(v.host)];
@@ -111,7 +121,7 @@ export const webhookCommand: Command = {
       hosts,
       configuration: v['static-config']
         ? { static: configs.length ? configs : ['auditflow-webhook'] }
-        : { managed: { name: configs[0] ?? 'auditflow-webhook', target: { service: { name: service, namespace, port: 443 } }, clusterBindingFailurePolicy: cbfp } },
+        : { managed: { name: configs[0] ?? 'auditflow-webhook', target: { service: { name: service, namespace, port: 443 } }, clusterBindingFailurePolicy: cbfp, webhooks: hooks as (typeof ALL)[number][] } },
       host: listen.host,
       port: listen.port,
       ...(caValidityMs ? { caValidityMs } : {}),

@@ -26,6 +26,8 @@ export interface ConfigurationOptions {
   /** Further requirements on every webhook's namespaces (a staged roll-out; the tests' own namespaces). */
   scope?: LabelSelectorRequirement[];
   timeoutSeconds?: number;
+  /** Which webhooks to register (default all): next to SPO, whose own webhook records and binds, only cluster-binding. */
+  webhooks?: WebhookName[];
 }
 
 /** Never selected by any webhook: control-plane add-ons the webhook itself may depend on. */
@@ -63,6 +65,6 @@ export function webhookConfiguration(o: ConfigurationOptions): Record<string, un
       hook('recording', 'recording.auditflow.dev', LABEL_ENABLE_RECORDING, 'Fail'),
       hook('binding', 'binding.auditflow.dev', LABEL_ENABLE_BINDING, 'Fail'),
       hook('cluster-binding', 'cluster-binding.auditflow.dev', undefined, o.clusterBindingFailurePolicy ?? 'Ignore'),
-    ],
+    ].filter((_h, i) => !o.webhooks || o.webhooks.includes((['recording', 'binding', 'cluster-binding'] as const)[i]!)),
   };
 }

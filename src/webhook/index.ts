@@ -10,7 +10,7 @@ import { MUTATING_WEBHOOK_CONFIGURATIONS } from './api';
 import { resourcePath } from '../k8s/resources';
 import type { LabelSelectorRequirement } from '../profile/selector';
 import { InUseController } from './in-use';
-import { WebhookServer } from './server';
+import { WebhookServer, type WebhookName } from './server';
 
 export interface WebhookOptions {
   client: KubeClient;
@@ -24,7 +24,15 @@ export interface WebhookOptions {
    * `static` names existing ones whose caBundle alone is patched.
    */
   configuration:
-    | { managed: { name: string; target: { service: { name: string; namespace: string; port?: number } } | { url: string }; clusterBindingFailurePolicy?: FailurePolicy; scope?: LabelSelectorRequirement[] } }
+    | {
+        managed: {
+          name: string;
+          target: { service: { name: string; namespace: string; port?: number } } | { url: string };
+          clusterBindingFailurePolicy?: FailurePolicy;
+          scope?: LabelSelectorRequirement[];
+          webhooks?: WebhookName[];
+        };
+      }
     | { static: string[] };
   host: string;
   port: number;
@@ -90,6 +98,7 @@ async function applyConfiguration(o: WebhookOptions, caBundle: string): Promise<
     caBundle,
     ...(m.clusterBindingFailurePolicy ? { clusterBindingFailurePolicy: m.clusterBindingFailurePolicy } : {}),
     ...(m.scope ? { scope: m.scope } : {}),
+    ...(m.webhooks ? { webhooks: m.webhooks } : {}),
   });
   await o.client.apply(resourcePath(MUTATING_WEBHOOK_CONFIGURATIONS, { name: m.name }), body);
   o.log.info({ configuration: m.name }, 'webhook configuration applied');
