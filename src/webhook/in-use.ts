@@ -105,25 +105,25 @@ export class InUseController {
   private async sync(t: ResourceType, obj: Guarded | undefined, finalizer: string, users: string[], at: { namespace?: string; name: string }): Promise<void> {
     if (!obj) return;
     const path = resourcePath(t, at);
-    const fins = obj.metadata.finalizers ?? [];
-    const has = fins.includes(finalizer);
+    let meta: { resourceVersion?: string; finalizers?: string[]; deletionTimestamp?: string } = obj.metadata;
     try {
-      // The finalizer first: a compare-and-swap on the resourceVersion the informer saw (the status write
-      // below changes it).
-      if (users.length && !has && !obj.metadata.deletionTimestamp) {
-        await this.opts.client.mergePatch(path, { metadata: { resourceVersion: obj.metadata.resourceVersion, finalizers: [...fins, finalizer] } });
+      const cur = obj.status?.activeWorkloads ?? [];
+      if (cur.length !== users.length || cur.some((u, i) => u !== users[i])) {
+        const upd = await this.opts.client.mergePatch<Guarded>(resourcePath(t, { ...at, subresource: 'status' }), { status: { activeWorkloads: users.length ? users : null } });
+        inUseUpdates.inc({ kind: t.kind, what: 'workloads' });
+        // The finalizer change below is a compare-and-swap on what this write returned.
+        if (upd?.metadata) meta = upd.metadata;
+      }
+      const fins = meta.finalizers ?? [];
+      const has = fins.includes(finalizer);
+      if (users.length && !has && !meta.deletionTimestamp) {
+        await this.opts.client.mergePatch(path, { metadata: { resourceVersion: meta.resourceVersion, finalizers: [...fins, finalizer] } });
         inUseUpdates.inc({ kind: t.kind, what: 'finalizer-added' });
         this.opts.log.info({ kind: t.kind, name: at.name, namespace: at.namespace, users: users.slice(0, 5) }, 'in use: finalizer added');
       } else if (!users.length && has) {
-        await this.opts.client.mergePatch(path, { metadata: { resourceVersion: obj.metadata.resourceVersion, finalizers: fins.filter((f) => f !== finalizer) } });
+        await this.opts.client.mergePatch(path, { metadata: { resourceVersion: meta.resourceVersion, finalizers: fins.filter((f) => f !== finalizer) } });
         inUseUpdates.inc({ kind: t.kind, what: 'finalizer-removed' });
         this.opts.log.info({ kind: t.kind, name: at.name, namespace: at.namespace }, 'no longer in use: finalizer removed');
-        return; // the object may be gone now; its status no longer matters
-      }
-      const cur = obj.status?.activeWorkloads ?? [];
-      if (cur.length !== users.length || cur.some((u, i) => u !== users[i])) {
-        await this.opts.client.mergePatch(resourcePath(t, { ...at, subresource: 'status' }), { status: { activeWorkloads: users.length ? users : null } });
-        inUseUpdates.inc({ kind: t.kind, what: 'workloads' });
       }
     } catch (e) {
       // Gone: nothing to guard. A conflict (stale resourceVersion) is retried by the queue with the
