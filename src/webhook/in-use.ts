@@ -25,6 +25,8 @@ export interface InUseOptions {
   seccompProfiles?: Informer<SeccompProfile & KObject>;
   bindings?: Informer<ProfileBinding & KObject>;
   clusterBindings?: Informer<ClusterProfileBinding & KObject>;
+  /** Only pods of these namespaces count (default: all); the shared test rig's other tenants stay untouched. */
+  namespaces?: string[];
 }
 
 const list = (v: string | undefined) =>
@@ -57,7 +59,7 @@ export class InUseController {
     this.queue = new WorkQueue('in-use', (k) => this.reconcile(k), opts.log);
     this.pods.on((_t, pod, old) => {
       for (const p of [pod, old]) {
-        if (!p) continue;
+        if (!p || (opts.namespaces && !opts.namespaces.includes(p.metadata.namespace ?? ''))) continue;
         for (const n of seccompProfilesOf(p)) this.queue.add(`sp/${n}`);
         for (const n of list(p.metadata.annotations?.[ANNOTATION_PROFILE_BINDINGS])) this.queue.add(`pb/${p.metadata.namespace}/${n}`);
         for (const n of list(p.metadata.annotations?.[ANNOTATION_CLUSTER_PROFILE_BINDINGS])) this.queue.add(`cpb/${n}`);
@@ -83,7 +85,8 @@ export class InUseController {
 
   private users(pred: (p: Pod) => boolean): string[] {
     const out: string[] = [];
-    for (const p of this.pods.list()) if (!podIsDone(p) && pred(p)) out.push(`${p.metadata.namespace}/${p.metadata.name}`);
+    const only = this.opts.namespaces;
+    for (const p of this.pods.list()) if (!podIsDone(p) && (!only || only.includes(p.metadata.namespace ?? '')) && pred(p)) out.push(`${p.metadata.namespace}/${p.metadata.name}`);
     return out.sort();
   }
 

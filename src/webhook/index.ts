@@ -43,6 +43,8 @@ export interface WebhookOptions {
   rotationCheckMs?: number;
   /** Run the in-use controller (finalizers on used profiles and applied bindings); default true. */
   inUse?: boolean;
+  /** Only pods of these namespaces count for it (default all). */
+  inUseNamespaces?: string[];
 }
 
 export interface Webhook {
@@ -73,7 +75,7 @@ export async function startWebhook(o: WebhookOptions): Promise<Webhook> {
   certs.startRotation(o.rotationCheckMs);
   let inUse: InUseController | undefined;
   if (o.inUse !== false) {
-    inUse = new InUseController({ client: o.client, log: o.log.child({ component: 'in-use' }), seccompProfiles: server.seccompProfiles, bindings: server.bindings, clusterBindings: server.clusterBindings });
+    inUse = new InUseController({ client: o.client, log: o.log.child({ component: 'in-use' }), seccompProfiles: server.seccompProfiles, bindings: server.bindings, clusterBindings: server.clusterBindings, ...(o.inUseNamespaces ? { namespaces: o.inUseNamespaces } : {}) });
     await inUse.start();
   }
   return {

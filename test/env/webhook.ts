@@ -42,6 +42,8 @@ export interface TestWebhookOptions {
   namespace?: string;
   secretName?: string;
   port?: number;
+  /** The test's namespaces: only their pods count for the in-use finalizers (other sessions' profiles stay untouched). */
+  namespaces: string[];
 }
 
 export async function startTestWebhook(o: TestWebhookOptions): Promise<Webhook & { url: string; configName: string }> {
@@ -58,6 +60,7 @@ export async function startTestWebhook(o: TestWebhookOptions): Promise<Webhook &
       configuration: { managed: { name: configName, target: { url: `https://127.0.0.1:${p}` }, scope: [{ key: SCOPE_LABEL, operator: 'In', values: [o.scope] }] } },
       host: '127.0.0.1',
       port: p,
+      inUseNamespaces: o.namespaces,
     });
   if (port === 0) {
     // The URL must be known before the configuration is written: take a free port first.

@@ -121,7 +121,7 @@ before(async () => {
   await namespace(NS.plain, {});
   await namespace(NS.bind, { [LABEL_ENABLE_BINDING]: 'true' });
   await namespace(NS.excluded, { [LABEL_ENABLE_BINDING]: 'true' });
-  webhook = await startTestWebhook({ client: saClient, scope: RUN });
+  webhook = await startTestWebhook({ client: saClient, scope: RUN, namespaces: Object.values(NS) });
 });
 
 after(async () => {
@@ -321,7 +321,7 @@ describe('lock-out: failure policy and selectors', () => {
       const plain = await create(NS.plain, pod('down-plain', [{ name: 'c', image: 'registry.example/c:1' }]));
       assert.equal(localhostOf(plain.spec.containers[0]), undefined, 'the cluster-wide binding fails open');
     } finally {
-      webhook = await startTestWebhook({ client: saClient, scope: RUN, port });
+      webhook = await startTestWebhook({ client: saClient, scope: RUN, port, namespaces: Object.values(NS) });
     }
     // and back up, the same namespace admits again
     await eventually('webhook sees all-rec', () => !!webhook!.server.recordings.get(`${NS.rec}/all-rec`));

@@ -95,7 +95,7 @@ after(async () => {
 
 describe('webhook certificates', () => {
   it('at start: a CA and a serving certificate for 127.0.0.1 in the Secret, the caBundle in every webhook, trusted by the apiserver', async () => {
-    webhook = await startTestWebhook({ client: admin, scope: RUN, configName: CONFIG, secretName: SECRET });
+    webhook = await startTestWebhook({ client: admin, scope: RUN, configName: CONFIG, secretName: SECRET, namespaces: [NS] });
     const s = await getSecret();
     assert.equal(s.type, 'kubernetes.io/tls');
     assert.deepEqual(Object.keys(s.data).sort(), ['ca.crt', 'ca.key', 'tls.crt', 'tls.key']);
