@@ -5,7 +5,11 @@
 process.env.AUDITFLOW_LOG_LEVEL ??= 'silent';
 
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
 import * as https from 'node:https';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { installLogProfile, logProfileLocalhost } from '../../src/agent/log-profile';
 import { describe, it } from 'node:test';
 import { API_VERSION, type ProfileBinding, type ProfileRecording, type SeccompProfile } from '../../src/k8s/api';
 import { newCa, newServingCert } from '../../src/webhook/certs';
@@ -139,6 +143,25 @@ describe('webhook certificates', () => {
       );
     } finally {
       server.close();
+    }
+  });
+});
+
+describe('the logging profile the recording webhook points at', () => {
+  it('the agent writes operator/<namespace>/log-enricher-trace.json (SCMP_ACT_LOG, 0644) under the kubelet seccomp root, once', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-logprofile-'));
+    try {
+      const first = await installLogProfile(tmp, 'auditflow');
+      assert.equal(first.path, path.join(tmp, 'seccomp', logProfileLocalhost('auditflow')));
+      assert.equal(logProfileLocalhost('auditflow'), 'operator/auditflow/log-enricher-trace.json');
+      assert.deepEqual(JSON.parse(fs.readFileSync(first.path, 'utf8')), { defaultAction: 'SCMP_ACT_LOG' });
+      assert.equal(fs.statSync(first.path).mode & 0o777, 0o644);
+      assert.equal(first.changed, true);
+      assert.equal((await installLogProfile(tmp, 'auditflow')).changed, false, 'unchanged the second time');
+      await assert.rejects(installLogProfile(tmp, '../etc'), /not a namespace name/);
+      assert.deepEqual(fs.readdirSync(path.join(tmp, 'seccomp', 'operator')), ['auditflow']);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
     }
   });
 });
