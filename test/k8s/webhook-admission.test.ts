@@ -239,6 +239,9 @@ describe('binding webhooks', () => {
   it("a pod's odd image string or pre-existing odd annotations cannot change the patch's structure", async () => {
     const image = 'x:1","op":"remove","path":"/spec"} ~1/~0 \u2028 }]';
     await binding(NS.bind, 'odd-binding', image, P.odd);
+    // Written by server-side apply (YAML): U+2028 must survive (it is a line break to YAML 1.1).
+    const stored = await admin.get<ProfileBinding>(resourcePath(PROFILE_BINDINGS, { namespace: NS.bind, name: 'odd-binding' }));
+    assert.equal(stored.spec.image, image, 'the binding keeps the image as given');
     const annotations = { 'example.com/a_b.c': '"}],{"op":"add","path":"/spec/hostPID","value":true}', 'plain': '~1~0/' };
     const got = await create(NS.bind, pod('odd-1', [{ name: 'odd', image }, { name: 'web', image: 'nginx:1.25' }], { annotations }));
     assert.equal(got.spec.containers[0]!.image, image, 'the image is stored as given');
