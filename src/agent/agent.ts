@@ -36,6 +36,7 @@ import { fileOps as fileOpsBase, nodeStates, ociRetries, profileErrors as profil
 import { AppArmorError, apparmorParser, appArmorProfileText, detectAppArmor, type AppArmorSupport } from './apparmor';
 import { appArmorProfilesOf, podKey, seccompProfilesOf, selinuxProfilesOf, type PodLike } from './pods';
 import { invalidInstallName, ProfileDir, SECCOMP_OPERATOR_SUBDIR } from './profile-files';
+import { installLogProfile } from './log-profile';
 import { CilError, detectSelinux, rawSelinuxProfileCil, selinuxProfileCil, semodule, type SelinuxSupport } from './selinux';
 import { resolveStack, MAX_STACK_DEPTH } from './stack';
 import { resolveStackWithOci, syscallsAnnotationPatch, type OciBases } from './oci-base';
@@ -52,7 +53,10 @@ export interface AgentOptions {
   nodeName: string;
   /** kubelet's root directory; seccomp files go to <kubeletDir>/seccomp/operator. */
   kubeletDir: string;
-  /** The agent's namespace. Unused since node statuses are cluster-scoped, as SPO 1.0's. */
+  /**
+   * The agent's namespace (default auditflow): the logging profile goes to operator/<namespace>/ (node statuses
+   * are cluster-scoped, as SPO 1.0's).
+   */
   namespace?: string;
   log: Logger;
   /** Where CIL modules are kept before semodule installs them. */
@@ -188,6 +192,9 @@ class NodeAgent implements Agent {
   }
 
   async start(): Promise<void> {
+    // Recording (the webhook injects it) must find the logging profile on every node, before any profile.
+    const lp = await installLogProfile(this.opts.kubeletDir, this.opts.namespace ?? 'auditflow');
+    if (lp.changed) this.log.info({ path: lp.path }, 'logging seccomp profile installed');
     // Pods and node statuses first: a profile's first reconcile must know who uses it.
     await Promise.all([this.pods.start(), this.statuses.start()]);
     await Promise.all(KINDS.map((k) => this.profiles[k].start()));

@@ -16,6 +16,7 @@ const COMMANDS: ReadonlyArray<[string, () => Command]> = [
   ['run', () => (require('./run-command') as typeof import('./run-command')).runCommand],
   ['aggregate', () => (require('./aggregate-command') as typeof import('./aggregate-command')).aggregateCommand],
   ['agent', () => (require('./agent-command') as typeof import('./agent-command')).agentCommand],
+  ['webhook', () => (require('./webhook-command') as typeof import('./webhook-command')).webhookCommand],
   ['explain', () => (require('./explain-command') as typeof import('./explain-command')).explainCommand],
   ['denials', () => (require('./denials-command') as typeof import('./denials-command')).denialsCommand],
   ['push', () => (require('./push-command') as typeof import('./push-command')).pushCommand],

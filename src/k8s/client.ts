@@ -119,7 +119,10 @@ export class KubeClient {
       requests.inc({ verb: method, code: '0' });
       throw new ApiError(0, 'NoCredentials', `${method} ${p}: ${(e as Error).message}`);
     }
-    const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+    // Server-side apply bodies are read as YAML (1.1), where U+0085, U+2028 and U+2029 inside a quoted string are
+    // line breaks that get folded away: JSON.stringify leaves them raw, so they are escaped (same JSON value).
+    const json = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    const body = json === undefined ? undefined : Buffer.from(opts.contentType === CONTENT_APPLY ? json.replace(/[\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : json);
     const mod = this.base.protocol === 'http:' ? http : https;
     return new Promise((resolve, reject) => {
       const req = mod.request(

@@ -73,7 +73,7 @@ describe('deploy/ on a real kube-apiserver', () => {
     const standalone = await kustomize(env, 'overlays/standalone');
     const withSpo = await kustomize(env, 'overlays/with-spo');
     const crds = standalone.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name).sort();
-    assert.deepEqual(crds, ['apparmorprofiles', 'profilebindings', 'profilerecordings', 'rawselinuxprofiles', 'seccompprofiles', 'securityprofilenodestatuses', 'selinuxprofiles'].map((p) => `${p}.${GROUP}`));
+    assert.deepEqual(crds, [...['apparmorprofiles', 'profilebindings', 'profilerecordings', 'rawselinuxprofiles', 'seccompprofiles', 'securityprofilenodestatuses', 'selinuxprofiles'].map((p) => `${p}.${GROUP}`), 'clusterprofilebindings.auditflow.dev'].sort());
     assert.ok(kindsAndNames(standalone).includes('DaemonSet/auditflow-agent'));
     assert.ok(kindsAndNames(standalone).includes('ServiceAccount/auditflow-agent'));
     const spo = kindsAndNames(withSpo);
