@@ -3,8 +3,8 @@
 # this machine's Node.js and Debian packages -- as an OCI image archive, and optionally imports it into a
 # containerd. The same stages as the Containerfile at the repository root (keep the two in step):
 #
-#   build    the checkout's files (tracked and untracked, not ignored) in a scratch directory: npm ci, tsc of
-#            src/ and parsers/ only (tsconfig.image.json)
+#   build    the checkout's package files, tsconfigs, src/ and parsers/ (tracked and untracked, not ignored) in a
+#            scratch directory: npm ci, tsc of src/ and parsers/ only (tsconfig.image.json)
 #   deps     package.json + package-lock.json alone: npm ci --omit=dev (production node_modules)
 #   runtime  Debian 12's libc6, libgcc-s1, libstdc++6 (what node links), auditctl with its libraries (the
 #            lineage-rule installer), the CA bundle, this machine's node binary (Node >= 20.19: Debian 12's own
@@ -52,8 +52,9 @@ flock -w 1800 9 || die "timed out waiting for $CACHE/.lock"
 W=$(mktemp -d /tmp/auditflow-image.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 
-# The inputs: the checkout's files as git sees them (tracked + untracked, not ignored), the packages, node, this script
-(cd "$REPO" && git ls-files -z -co --exclude-standard \
+# The inputs: what the image is made of among the checkout's files as git sees them (tracked + untracked, not
+# ignored) -- the package files, tsconfigs, src/ and parsers/, not tests or docs --, the packages, node, this script
+(cd "$REPO" && git ls-files -z -co --exclude-standard -- package.json package-lock.json tsconfig.json tsconfig.image.json src parsers \
   | tar --null -T - --ignore-failed-read --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$W/src.tar" 2>/dev/null) \
   || die "cannot read the checkout's files (is $REPO a git checkout?)"
 (cd "$CACHE/debs" && for p in "${DEBS[@]}"; do ls ${p}_*.deb >/dev/null 2>&1 || echo "$p"; done) >"$W/missing"
