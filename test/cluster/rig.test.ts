@@ -56,11 +56,12 @@ describe('the cluster rig', { timeout: 180 * 60_000 }, () => {
     assert.equal(pod.status.phase, 'Running');
     const prefix = cluster.podCidr.split('.').slice(0, 3).join('.') + '.';
     assert.ok(pod.status.podIP.startsWith(prefix), `pod IP ${pod.status.podIP} from the CNI range ${cluster.podCidr}`);
-    let logs = '';
-    for (let i = 0; i < 60 && !logs.includes('hello'); i++) {
-      logs = (await kubectl(cluster.kube, ['logs', '-n', NS, 'hello'])).stdout;
-      if (!logs.includes('hello')) await new Promise((r) => setTimeout(r, 1000));
+    // through the apiserver's connection to the kubelet (its client certificate, the node's InternalIP)
+    let r = await kubectl(cluster.kube, ['logs', '-n', NS, 'hello']);
+    for (let i = 0; i < 60 && !r.stdout.includes('hello'); i++) {
+      await new Promise((res) => setTimeout(res, 1000));
+      r = await kubectl(cluster.kube, ['logs', '-n', NS, 'hello']);
     }
-    assert.equal(logs.trim(), 'hello from 0');
+    assert.equal(r.stdout.trim(), 'hello from 0', `kubectl logs: ${r.stderr}`);
   });
 });

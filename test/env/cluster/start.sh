@@ -54,8 +54,9 @@ stop_one() {
   rm -f "$DIR/$1.pid"
   log "stopped $1 (pid $pid)"
 }
-umount_under() { # everything mounted below $1, deepest first (pod volumes, projected tokens)
-  awk -v d="$1/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+umount_under() { # everything mounted at or below $1, deepest first (pod volumes, projected tokens; the kubelet
+  # bind-mounts its root dir onto itself to make it shared)
+  awk -v d="$1" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 }
 
 stop_all() {

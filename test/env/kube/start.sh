@@ -95,6 +95,7 @@ start_apiserver() {
     --service-cluster-ip-range=10.96.0.0/16 \
     --allow-privileged=true \
     --kubelet-client-certificate="$RUN/pki/kubelet-client.crt" --kubelet-client-key="$RUN/pki/kubelet-client.key" \
+    --kubelet-preferred-address-types=InternalIP \
     --profiling=false \
     --cert-dir="$RUN/pki" \
     >>"$RUN/apiserver.log" 2>&1 </dev/null 9>&- &
