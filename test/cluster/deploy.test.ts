@@ -63,7 +63,8 @@ describe('deploy/overlays/standalone on a real kubelet', { timeout: 180 * 60_000
         'apiVersion: kustomize.config.k8s.io/v1beta1',
         'kind: Kustomization',
         'resources:',
-        `- ${path.join(repoRoot(), 'deploy', 'overlays', 'standalone')}`,
+        // kustomize takes no absolute path for a base
+        `- ${path.relative(overlay, path.join(repoRoot(), 'deploy', 'overlays', 'standalone'))}`,
         'images:',
         '- name: ghcr.io/auditflow/auditflow',
         `  newName: ${name}`,

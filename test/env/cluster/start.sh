@@ -152,6 +152,10 @@ cat >"$DIR/ctd/cni/10-auditflow.conflist" <<EOF
 }
 EOF
 SOCK=$(bash "$ENV/cri.sh" 8>&-) || die "the cluster's containerd did not start (see above)"
+# A node's containerd keeps /run/containerd at 0711; a shim here made it 0600 before our containerd ran (the
+# shared containerd's runc state lives in /run/containerd/runc), and without the search bit the tailer's uid 0,
+# having no capabilities, cannot reach the socket
+chmod 0711 "$(dirname "$SOCK")"
 
 port_free() { [ -z "$(ss -Htln "sport = :$1")" ]; }
 pick_port() { local p=$1; while ! port_free "$p" || [[ " ${PICKED:-} " == *" $p "* ]]; do p=$((p + 1)); done; PICKED="${PICKED:-} $p"; echo "$p"; }
