@@ -15,6 +15,7 @@ const groups = {
   k8s: ['k8s'],
   e2e: ['e2e'],
   oci: ['oci'],
+  cluster: ['cluster'],
 };
 
 // `unit`: every test file, from every folder, that needs neither root nor a service (auditd, containerd,
@@ -22,7 +23,7 @@ const groups = {
 // touches the audit subsystem, mounts or root-only paths; the list is derived, not kept by hand, so a new
 // file lands in the right tier by what it does.
 const SERVICE =
-  /require\("\.\.\/env\/(rig|cri|kafka|kube|runc|k8s-setup|run-node|registry|e2e-procs)"\)|auditctl|getuid|\bmount\b|scmp_sys_resolver|\/dev\/kmsg/;
+  /require\("\.\.\/env\/(rig|cri|kafka|kube|runc|k8s-setup|run-node|registry|e2e-procs|cluster)"\)|auditctl|getuid|\bmount\b|scmp_sys_resolver|\/dev\/kmsg/;
 
 function unitFiles() {
   const files = [];

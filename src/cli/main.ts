@@ -21,6 +21,7 @@ const COMMANDS: ReadonlyArray<[string, () => Command]> = [
   ['denials', () => (require('./denials-command') as typeof import('./denials-command')).denialsCommand],
   ['push', () => (require('./push-command') as typeof import('./push-command')).pushCommand],
   ['pull', () => (require('./pull-command') as typeof import('./pull-command')).pullCommand],
+  ['audit-rules', () => (require('./audit-rules-command') as typeof import('./audit-rules-command')).auditRulesCommand],
 ];
 
 function load(name: string | undefined): Command | undefined {

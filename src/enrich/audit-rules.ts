@@ -18,13 +18,25 @@ const RULES: string[][] = [
   ['-F', 'arch=b32', '-S', 'exit_group', '-S', 'execve'],
 ];
 
-function auditctl(args: string[]): Promise<{ code: number; stderr: string }> {
+function auditctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('auditctl', args, { timeout: 10_000 }, (err, _stdout, stderr) => {
+    execFile('auditctl', args, { timeout: 10_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? Number((err as NodeJS.ErrnoException).code) : 1) : 0;
-      resolve({ code, stderr: String(stderr || (err ? err.message : '')).trim() });
+      resolve({ code, stdout: String(stdout ?? ''), stderr: String(stderr || (err ? err.message : '')).trim() });
     });
   });
+}
+
+/**
+ * Whether both fork rules are loaded in the kernel (`auditctl -l -k auditflow-fork`); null when auditctl cannot
+ * tell (missing, or no CAP_AUDIT_CONTROL in the host's pid namespace) -- the stderr is in `error`.
+ */
+export async function forkRulesLoaded(): Promise<{ loaded: boolean | null; error?: string }> {
+  const r = await auditctl(['-l', '-k', FORK_RULE_KEY]);
+  if (r.code !== 0) return { loaded: null, error: r.stderr };
+  const lines = r.stdout.split('\n').filter((l) => l.includes(FORK_RULE_KEY));
+  const has = (arch: string) => lines.some((l) => l.includes(`arch=${arch}`) && l.includes('exit_group') && l.includes('execve'));
+  return { loaded: has('b64') && has('b32') };
 }
 
 function ruleArgs(op: '-a' | '-d', rule: string[]): string[] {

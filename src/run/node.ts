@@ -157,7 +157,8 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
   }
 
   const tailer = await openTailer(
-    { path: cfg.auditLog, checkpointPath: cfg.checkpoint, startAt: cfg.fromStart ? 'start' : 'end', follow: !cfg.once },
+    // "auto" looks for auditd among the host's processes: in a pod, /proc is the pod's own
+    { path: cfg.auditLog, checkpointPath: cfg.checkpoint, startAt: cfg.fromStart ? 'start' : 'end', follow: !cfg.once, detectProcRoot: cfg.procRoot },
     log.child({ component: 'tail' }),
   );
 

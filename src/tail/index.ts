@@ -21,7 +21,7 @@ export { detectSource, type DetectedSource } from './sources';
 export async function openTailer(opts: TailerOptions, log: Logger): Promise<Tailer> {
   let p = opts.path;
   if (p === AUTO_PATH) {
-    const d = await detectSource();
+    const d = await detectSource(opts.detectProcRoot ? { procRoot: opts.detectProcRoot } : {});
     log.info({ component: 'tail', kind: d.kind, path: d.path }, `source: ${d.reason}`);
     p = d.path;
   }

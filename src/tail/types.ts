@@ -110,6 +110,8 @@ export interface TailerOptions {
    * at once through a directory watch; the poll is the fallback for file systems where it stays silent.
    */
   pollIntervalMs?: number;
+  /** For path "auto": where to look for a running auditd (the host's /proc when run in a pod; default /proc). */
+  detectProcRoot?: string;
 }
 // Implemented by src/tail/index.ts:
 //   export function openTailer(opts: TailerOptions, log: Logger): Promise<Tailer>

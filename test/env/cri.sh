@@ -8,6 +8,8 @@
 #
 # Environment:
 #   CTD_DIR   where containerd keeps config, root, state, socket, log (default /var/cache/auditflow/ctd)
+#   CTD_SOCK  its socket (default $CTD_DIR/containerd.sock; the cluster rig puts it in a directory of its own,
+#             which the tailer pods mount)
 #   IMAGE     image reference of the busybox image (default localhost/busybox:cri-test)
 #   CTD_STOP  set to 1 to stop the instance and exit
 #
@@ -18,13 +20,13 @@
 set -euo pipefail
 
 CTD_DIR=${CTD_DIR:-/var/cache/auditflow/ctd}
-SOCK=$CTD_DIR/containerd.sock
+SOCK=${CTD_SOCK:-$CTD_DIR/containerd.sock}
 IMAGE=${IMAGE:-localhost/busybox:cri-test}
 T0=$(date +%s.%N)
 log() { echo "[cri.sh $(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%5.2fs", b-a}')] $*" >&2; }
 
 [ "$(id -u)" = 0 ] || { echo "cri.sh: must run as root (containerd, runc and cgroups need it)" >&2; exit 1; }
-mkdir -p "$CTD_DIR"
+mkdir -p "$CTD_DIR" "$(dirname "$SOCK")"
 # One provisioner at a time: test files run in parallel and may all ask for containerd at once.
 exec 9>"$CTD_DIR/.lock"
 flock 9

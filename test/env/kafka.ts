@@ -109,7 +109,9 @@ async function waitAnswers(brokers: string[], dir: string, ms: number): Promise<
 
 /** Starts a fresh broker (fetching the jars on first use) and resolves once it answers. */
 /** `clusterId` forces the KRaft cluster id the storage is formatted with (default: a random one). */
-export async function ensureKafka(opts: { version?: string; clusterId?: string } = {}): Promise<KafkaBroker> {
+/** `host`: the address its client listeners bind and advertise (default 127.0.0.1; the cluster tests give one pods reach). */
+export async function ensureKafka(opts: { version?: string; clusterId?: string; host?: string } = {}): Promise<KafkaBroker> {
+  const host = opts.host ?? '127.0.0.1';
   const version = opts.version ?? process.env['KAFKA_VERSION'] ?? '3.9.2';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-kafka-'));
   const [port, cport, sport] = [await freePort(), await freePort(), await freePort()];
@@ -128,16 +130,16 @@ export async function ensureKafka(opts: { version?: string; clusterId?: string }
     });
   }
   const start = async (): Promise<void> => {
-    const env = opts.clusterId === undefined ? {} : { KAFKA_CLUSTER_ID: opts.clusterId };
+    const env: NodeJS.ProcessEnv = { KAFKA_HOST: host, ...(opts.clusterId === undefined ? {} : { KAFKA_CLUSTER_ID: opts.clusterId }) };
     const out = await runScript(['start', dir, String(port), String(cport), String(sport)], 15 * 60_000, version, env);
     pid = Number(out.split('\n').pop());
     if (!Number.isInteger(pid) || pid <= 0) throw new Error(`kafka.sh start printed no pid: ${out}`);
     running.add(pid);
-    await waitAnswers([`127.0.0.1:${port}`], dir, 120_000);
+    await waitAnswers([`${host}:${port}`], dir, 120_000);
   };
   const broker: KafkaBroker = {
-    brokers: [`127.0.0.1:${port}`],
-    saslBrokers: [`127.0.0.1:${sport}`],
+    brokers: [`${host}:${port}`],
+    saslBrokers: [`${host}:${sport}`],
     dir,
     version,
     pid: () => pid,

@@ -85,10 +85,11 @@ export function run(file: string, args: string[], opts: { input?: string; timeou
 
 const startScript = () => findUp(path.join('test', 'env', 'kube', 'start.sh'));
 
-async function runStart(mode: 'start' | 'restart-apiserver' | 'stop'): Promise<string> {
+async function runStart(mode: 'start' | 'restart-apiserver' | 'stop', runDir?: string): Promise<string> {
   if (process.getuid?.() !== 0) throw new Error('the Kubernetes rig needs root (etcd-server install, state under /var/cache/auditflow): run the tests as root');
   // The first run builds kube-apiserver and kubectl from source: tens of minutes on a small machine.
-  const r = await run('bash', [startScript(), mode], { timeoutMs: 120 * 60_000 });
+  const env = runDir === undefined ? process.env : { ...process.env, KUBE_RUN_DIR: runDir };
+  const r = await run('bash', [startScript(), mode], { timeoutMs: 120 * 60_000, env });
   if (r.status !== 0) throw new Error(`test/env/kube/start.sh ${mode} failed (exit ${r.status}); it said:\n${r.stderr.slice(-6000)}`);
   return r.stdout.trim().split('\n').pop() ?? '';
 }
@@ -112,7 +113,7 @@ function makeEnv(file: EnvFile): KubeEnv {
     kubeconfigFor: (user) => resolveUser(file, user).kubeconfig,
     tokenFor: (user) => resolveUser(file, user).token,
     restartApiserver: async () => {
-      await runStart('restart-apiserver');
+      await runStart('restart-apiserver', file.dir);
     },
     applyCrds: async () => {
       await applyCrdDir(file.kubectl, admin.kubeconfig, path.join(repoRoot(), 'deploy', 'base', 'crds'));
@@ -149,6 +150,11 @@ export async function applyCrdDir(kubectl: string, kubeconfig: string, dir: stri
   if (names.length === 0) throw new Error(`kubectl apply -k ${dir} applied no CRD:\n${ap.stdout}`);
   const w = await kubectlWithRetry(kubectl, kubeconfig, ['wait', '--for=condition=Established', '--timeout=120s', ...names.map((n) => `crd/${n}`)]);
   if (w.status !== 0) throw new Error(`CRDs not Established: ${w.stderr}${w.stdout}`);
+}
+
+/** The KubeEnv of an instance's env.json (test/env/cluster.ts: the cluster rig's own apiserver). */
+export function kubeEnvFromFile(envPath: string): KubeEnv {
+  return makeEnv(JSON.parse(fs.readFileSync(envPath, 'utf8')) as EnvFile);
 }
 
 let current: Promise<KubeEnv> | undefined;

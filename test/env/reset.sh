@@ -8,6 +8,9 @@
 #   auditflow processes started from any checkout (run, agent, aggregate, tail children)
 #   Kafka brokers of test/env/kafka.ts            /tmp/auditflow-kafka-*
 #   kube-apiserver + etcd of test/env/kube        $AUDITFLOW_CACHE/kube/run (certs, tokens, etcd data)
+#   the cluster rig of test/env/cluster           kubelet, controllers, scheduler, kube-proxy and their pods,
+#                                                 its own containerd, apiserver and etcd; $AUDITFLOW_CACHE/cluster
+#                                                 state, /var/lib/kubelet, kube-proxy's rules, the CNI bridge
 #   the private containerd of test/env/cri.sh     its pods and containers, mounts, $CTD_DIR root and state
 #   runc containers of test/env/runc.ts           /run/auditflow-runc
 #   docker-registry of test/env/registry.sh       $AUDITFLOW_CACHE/registry/run (cosign and spoc builds kept)
@@ -113,6 +116,15 @@ stop_containerd() {
   note "containerd stopped, its root and state removed"
 }
 
+stop_cluster() {
+  [ -d "$CACHE/cluster" ] || return 0
+  bash "$HERE/cluster/start.sh" stop >/dev/null 2>&1 || true
+  # processes whose pid files were lost
+  stop_pids "$(echo $(pgrep -f "(kubelet|kube-controller-manager|kube-scheduler|kube-proxy) .*$CACHE/cluster/" || true))" 100
+  rm -rf "$CACHE/cluster"
+  note "cluster rig stopped, $CACHE/cluster removed"
+}
+
 stop_runc() {
   [ -d "$RUNC_ROOT" ] || return 0
   local id
@@ -153,6 +165,7 @@ clean_scratch() {
 
 stop_auditflow
 stop_kafka
+stop_cluster
 stop_kube
 stop_containerd
 stop_runc

@@ -103,7 +103,9 @@ describe('deploy/ on a real kube-apiserver', () => {
       );
     const node = hostMounts(ds('auditflow-node'));
     assert.deepEqual(node['/proc'], { readOnly: true, mountPath: '/host/proc' });
-    assert.deepEqual(node['/var/log/audit'], { readOnly: true, mountPath: '/var/log/audit' });
+    // /var/log, which every node has: a node without auditd has no /var/log/audit (the tailer falls back)
+    assert.deepEqual(node['/var/log'], { readOnly: true, mountPath: '/var/log' });
+    assert.equal(node['/var/log/audit'], undefined);
     assert.deepEqual(node['/run/containerd'], { readOnly: true, mountPath: '/run/containerd' });
     assert.equal(node['/var/lib/auditflow']?.readOnly, false, 'its own checkpoint/spool directory');
     assert.equal(node['/var/lib/kubelet/seccomp'], undefined, 'the tailer cannot write profiles');
@@ -123,6 +125,16 @@ describe('deploy/ on a real kube-apiserver', () => {
       assert.equal(pod.hostNetwork, undefined, `${name}: no host network`);
     }
     assert.equal(ds('auditflow-node').automountServiceAccountToken, false, 'the tailer gets no API token');
+    // the lineage rule's installer: the only pod with the host pid namespace, holding CAP_AUDIT_CONTROL alone,
+    // with no host path, token or port
+    const rules = ds('auditflow-audit-rules');
+    assert.equal(rules.hostPID, true);
+    assert.deepEqual(rules.containers[0].securityContext.capabilities, { drop: ['ALL'], add: ['AUDIT_CONTROL'] });
+    assert.equal(rules.containers[0].securityContext.readOnlyRootFilesystem, true);
+    assert.deepEqual(hostMounts(rules), {});
+    assert.equal(rules.automountServiceAccountToken, false);
+    assert.equal(rules.containers[0].ports, undefined);
+    assert.deepEqual(rules.containers[0].args, ['audit-rules', '--interval=60']);
     assert.equal(ds('auditflow-agent').automountServiceAccountToken, true, 'the agent uses the API');
     const agg = objs.find((o) => o.kind === 'Deployment' && o.metadata.name === 'auditflow-aggregator')!.spec.template.spec;
     assert.ok(!agg.volumes.some((v: any) => v.hostPath), 'the aggregator touches no host path');

@@ -11,11 +11,14 @@
 # cached under $AUDITFLOW_CACHE/kafka (default /var/cache/auditflow/kafka), fetched once under a flock, so
 # concurrent callers are safe. Each broker lives in its own DIR with its own ports: tests never share state by
 # accident. Listeners: PLAINTEXT on PORT, SASL_PLAINTEXT on SASL_PORT (PLAIN and SCRAM-SHA-256, user
-# "auditflow", password "auditflow-secret"), the controller on CONTROLLER_PORT.
+# "auditflow", password "auditflow-secret"), the controller on CONTROLLER_PORT. KAFKA_HOST (default 127.0.0.1) is
+# the address PLAINTEXT and SASL_PLAINTEXT listen on and advertise: the cluster tests give this machine's, which
+# pods can reach.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${AUDITFLOW_CACHE:-/var/cache/auditflow}
 VERSION=${KAFKA_VERSION:-3.9.2}
+HOST=${KAFKA_HOST:-127.0.0.1}
 KCACHE=$CACHE/kafka
 LIB=$KCACHE/$VERSION/lib
 SASL_USER=auditflow
@@ -53,8 +56,8 @@ write_config() { # DIR PORT CPORT SASL_PORT
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sport,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sport
+listeners=PLAINTEXT://$HOST:$port,SASL_PLAINTEXT://$HOST:$sport,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://$HOST:$port,SASL_PLAINTEXT://$HOST:$sport
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
@@ -97,7 +100,7 @@ java_opts() { # DIR
   echo "-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true -Dlog4j.configuration=file:$1/log4j.properties -Dlog4j2.configurationFile=$1/log4j2.properties"
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 start() { # DIR PORT CPORT SASL_PORT
   [ $# -eq 4 ] || die "usage: kafka.sh start DIR PORT CONTROLLER_PORT SASL_PORT"
@@ -130,7 +133,7 @@ start() { # DIR PORT CPORT SASL_PORT
     sleep 0.2
   done
   kill -9 "$pid" 2>/dev/null || true
-  die "the broker did not listen on 127.0.0.1:$port within 120 s: $(tail -30 "$dir/broker.log")"
+  die "the broker did not listen on $HOST:$port within 120 s: $(tail -30 "$dir/broker.log")"
 }
 
 stop() { # DIR

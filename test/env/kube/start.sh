@@ -2,7 +2,8 @@
 # Provisions a real single-node Kubernetes control plane for the tests: etcd (Debian's etcd-server) and
 # kube-apiserver (built by build.sh) on loopback, and prints the path of its env.json on stdout (the only line on
 # stdout; progress goes to stderr). There is no kubelet, scheduler or controller-manager: pods are never run, and
-# controllers that would (namespace deletion, garbage collection) are absent; objects are stored and served, with
+# controllers that would (namespace deletion, garbage collection) are absent (test/env/cluster/start.sh adds them,
+# on an instance of its own); objects are stored and served, with
 # admission, validation and RBAC, exactly as in a cluster.
 #
 # env.json: {version, server, ca, kubectl, kubeApiserver, dir, users: {<user>: {token, kubeconfig}}} with the
@@ -15,13 +16,20 @@
 # etcd. Certificates, keys and tokens are generated once per cold start (openssl), never committed.
 #
 # Usage: start.sh [start|restart-apiserver|stop]
-# Environment: AUDITFLOW_CACHE (default /var/cache/auditflow), KUBE_RUN_DIR (default $AUDITFLOW_CACHE/kube/run).
+# Environment: AUDITFLOW_CACHE (default /var/cache/auditflow), KUBE_RUN_DIR (default $AUDITFLOW_CACHE/kube/run),
+#   KUBE_ADDRESS: unset (the default), the apiserver listens on loopback only and keeps no endpoints for the
+#   `kubernetes` Service; set to an address of this machine (test/env/cluster/start.sh), it listens on every
+#   address and advertises that one, so that pods reach it through the Service (kube-proxy), and the serving
+#   certificate names it.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${AUDITFLOW_CACHE:-/var/cache/auditflow}
 RUN=${KUBE_RUN_DIR:-$CACHE/kube/run}
 MODE=${1:-start}
+KUBE_ADDRESS=${KUBE_ADDRESS:-}
+# restarting the apiserver of an instance keeps the address it was started with
+if [ "$MODE" = restart-apiserver ] && [ -z "$KUBE_ADDRESS" ]; then KUBE_ADDRESS=$(cat "$RUN/address" 2>/dev/null || true); fi
 # The component identities of deploy/ (namespace auditflow): keep in step with deploy/base/serviceaccounts.yaml.
 SA_NAMESPACE=auditflow
 SERVICE_ACCOUNTS=(auditflow-tailer auditflow-agent auditflow-aggregator)
@@ -53,7 +61,7 @@ BIN=$(bash "$HERE/build.sh" 9>&-) || die "building kube-apiserver failed (see ab
 KUBE_VERSION=$("$BIN/kubectl" version --client -o json | sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p' | head -1)
 
 # 2. what a running instance must match to be reused: the binaries and this script
-STAMP=$(cat "$0" "$BIN/go.mod" <(stat -c %Y "$BIN/kube-apiserver" /usr/bin/etcd) | sha256sum | cut -d' ' -f1)
+STAMP=$(cat "$0" "$BIN/go.mod" <(echo "$KUBE_ADDRESS") <(stat -c %Y "$BIN/kube-apiserver" /usr/bin/etcd) | sha256sum | cut -d' ' -f1)
 admin_token() { sed -n 's/^\([^,]*\),admin,.*/\1/p' "$RUN/tokens.csv" 2>/dev/null; }
 healthy() {
   [ -f "$RUN/env.json" ] && [ -f "$RUN/port" ] || return 1
@@ -70,11 +78,13 @@ pick_port() { # first free port from $1 up, skipping the ones already picked in 
 
 start_apiserver() {
   local port; port=$(cat "$RUN/port")
+  local net=(--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --endpoint-reconciler-type=none)
+  [ -z "$KUBE_ADDRESS" ] || net=(--bind-address=0.0.0.0 --advertise-address="$KUBE_ADDRESS" --endpoint-reconciler-type=lease)
   # The flags a kubeadm control plane uses that matter here: TLS serving, static tokens, RBAC (with the Node
   # authorizer first, as clusters run it), service-account token signing (TokenRequest works), default admission.
   setsid "$BIN/kube-apiserver" \
     --etcd-servers="http://127.0.0.1:$(cat "$RUN/etcd-port")" \
-    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$port" \
+    "${net[@]}" --secure-port="$port" \
     --tls-cert-file="$RUN/pki/apiserver.crt" --tls-private-key-file="$RUN/pki/apiserver.key" \
     --client-ca-file="$RUN/pki/ca.crt" \
     --token-auth-file="$RUN/tokens.csv" \
@@ -84,7 +94,8 @@ start_apiserver() {
     --api-audiences=https://kubernetes.default.svc.cluster.local \
     --service-cluster-ip-range=10.96.0.0/16 \
     --allow-privileged=true \
-    --endpoint-reconciler-type=none \
+    --kubelet-client-certificate="$RUN/pki/kubelet-client.crt" --kubelet-client-key="$RUN/pki/kubelet-client.key" \
+    --kubelet-preferred-address-types=InternalIP \
     --profiling=false \
     --cert-dir="$RUN/pki" \
     >>"$RUN/apiserver.log" 2>&1 </dev/null 9>&- &
@@ -120,16 +131,23 @@ mkdir -p "$RUN/pki" "$RUN/kubeconfig"
 chmod 700 "$RUN/pki" "$RUN/kubeconfig"
 PICKED=""
 ETCD_PORT=$(pick_port 32379); ETCD_PEER=$(pick_port $((ETCD_PORT + 1))); PORT=$(pick_port 36443)
-echo "$ETCD_PORT" >"$RUN/etcd-port"; echo "$PORT" >"$RUN/port"
+echo "$ETCD_PORT" >"$RUN/etcd-port"; echo "$PORT" >"$RUN/port"; echo "$KUBE_ADDRESS" >"$RUN/address"
 
 (
   cd "$RUN/pki"
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=auditflow-test-ca \
     -keyout ca.key -out ca.crt 2>/dev/null
   openssl req -newkey rsa:2048 -nodes -subj /CN=kube-apiserver -keyout apiserver.key -out apiserver.csr 2>/dev/null
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:10.96.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n' >apiserver.ext
+  printf 'subjectAltName=IP:127.0.0.1,%sDNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:10.96.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n' \
+    "${KUBE_ADDRESS:+IP:$KUBE_ADDRESS,}" >apiserver.ext
   openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -extfile apiserver.ext \
     -out apiserver.crt 2>/dev/null
+  # the apiserver's identity towards kubelets (logs, exec, port-forward), when a cluster rig runs one
+  openssl req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" \
+    -keyout kubelet-client.key -out kubelet-client.csr 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n' >kubelet-client.ext
+  openssl x509 -req -in kubelet-client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+    -extfile kubelet-client.ext -out kubelet-client.crt 2>/dev/null
   openssl genrsa -out sa.key 2048 2>/dev/null
   openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
 ) || die "openssl failed to generate the certificates"

@@ -1,0 +1,3 @@
+{{- define "auditflow.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag }}
+{{- end -}}
