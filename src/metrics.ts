@@ -1,7 +1,7 @@
 // One prom-client registry for the process; every component registers its own metrics here (all named
 // auditflow_*), and the HTTP server serves it on /metrics.
 
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 
 export const registry = new Registry();
 
@@ -12,3 +12,18 @@ export function enableDefaultMetrics(): void {
   defaults = true;
   collectDefaultMetrics({ register: registry, prefix: 'auditflow_' });
 }
+
+function once<T extends Metric>(name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+/**
+ * A counter registered on first use and shared after that: a process may hold several instances of a
+ * component (several sinks or aggregators in a test); they share the series.
+ */
+export const sharedCounter = (name: string, help: string, labelNames: string[] = []): Counter =>
+  once(name, () => new Counter({ name, help, labelNames, registers: [registry] }));
+
+/** A gauge registered on first use and shared after that (see sharedCounter). */
+export const sharedGauge = (name: string, help: string, labelNames: string[] = []): Gauge =>
+  once(name, () => new Gauge({ name, help, labelNames, registers: [registry] }));

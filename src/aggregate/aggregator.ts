@@ -6,9 +6,9 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from '../log';
 import type { ProfileSink, RecordingSource, RecordingSpec } from '../profile/recording';
-import { createKafka, type ClientOptions } from '../sink/kafka/client';
-import { decodeRecordingMessage, DEFAULT_RECORDINGS_TOPIC, MalformedMessage, type EndMessage, type TuplesMessage } from '../sink/kafka/messages';
-import { aggregateMetrics } from '../sink/kafka/metrics';
+import { createKafka, type ClientOptions } from '../kafka/client';
+import { decodeRecordingMessage, DEFAULT_RECORDINGS_TOPIC, MalformedMessage, type EndMessage, type TuplesMessage } from '../kafka/messages';
+import { aggregateMetrics } from './metrics';
 import { buildProfile, ProfileNameError } from '../recording/build';
 import { groupKey } from '../recording/naming';
 import { recordingSelects } from '../recording/select';
@@ -59,7 +59,7 @@ export class Aggregator {
     private readonly log: Logger,
     kafka?: Kafka,
   ) {
-    this.kafka = kafka ?? createKafka({ ...opts, clientId: opts.clientId ?? 'auditflow-aggregator' }, log);
+    this.kafka = kafka ?? createKafka(opts, log, { clientId: 'auditflow-aggregator' });
     this.group = opts.group ?? 'auditflow-aggregator';
     this.topic = opts.recordingsTopic ?? DEFAULT_RECORDINGS_TOPIC;
     this.store = opts.stateDir

@@ -8,7 +8,7 @@ import { createLogger } from '../log';
 import { enableDefaultMetrics } from '../metrics';
 import { startRecordingController, type RecordingController } from '../k8s/recording-controller';
 import type { MergeStrategy, ProfileSink, RecordingKind, RecordingSource } from '../profile/recording';
-import { KafkaConfigError, parseBrokers, readKafkaConfig } from '../sink/kafka/config';
+import { KafkaConfigError, parseBrokers, readKafkaConfig } from '../kafka/config';
 import { list, UsageError, type Command } from './command';
 
 export const aggregateCommand: Command = {

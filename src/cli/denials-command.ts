@@ -1,10 +1,11 @@
-import * as fs from 'node:fs';
 import { createLogger } from '../log';
 import { EVENT_FORMATS, formatter, isEventFormat } from '../sink/format';
 import type { DenialFilter } from '../denials/filter';
 import { GROUP_KEYS, groupRows, isGroupKey, runQuery, type GroupKey } from '../denials/query';
 import { groupObject, groupsTable, rowsTable, type OutputMode } from '../denials/render';
-import { DEFAULT_EVENTS_TOPIC, KafkaSourceError, type KafkaSourceOptions } from '../denials/kafka-options';
+import { KafkaSourceError, type KafkaSourceOptions } from '../denials/kafka-options';
+import { KafkaConfigError, parseBrokers, readKafkaConfig, type KafkaConfigFile } from '../kafka/config';
+import { DEFAULT_EVENTS_TOPIC } from '../kafka/messages';
 import { parseDuration, parseWhen, TimeSpecError } from '../denials/time';
 import { list, UsageError, type Command } from './command';
 import { OutputWriter } from './output';
@@ -21,8 +22,8 @@ export const denialsCommand: Command = {
   usage: 'denials [options] [FILE...|-]',
   help: [
     '  --kafka-brokers LIST   read the events topic on these brokers (host:port,…) instead of files',
-    `  --topic NAME           events topic (default ${DEFAULT_EVENTS_TOPIC})`,
-    '  --kafka-config FILE    JSON: {"clientId", "tls": true | {"ca","cert","key" (PEM or path)}, "sasl": {"mechanism","username","password"}}',
+    `  --topic NAME           events topic (default: topics.events of --kafka-config, else ${DEFAULT_EVENTS_TOPIC})`,
+    '  --kafka-config FILE    the JSON file of `run` and `aggregate`; read: {"clientId", "topics": {"events"}, "tls": true | {"ca","cert","key" (PEM or path)}, "sasl": {"mechanism","username","password"}}',
     '  --timeout DURATION     give up reading Kafka after this long (default 60s)',
     '  --namespace NS         only these namespaces (repeat or comma-separate; * and ? are wildcards)',
     '  --pod NAME             only these pods',
@@ -68,7 +69,15 @@ export const denialsCommand: Command = {
       return l.length ? l : undefined;
     };
 
-    const brokers = values('kafka-brokers');
+    let brokers: string[] | undefined;
+    let config: KafkaConfigFile = {};
+    try {
+      if (v['kafka-brokers'] !== undefined) brokers = parseBrokers(String(v['kafka-brokers']));
+      if (v['kafka-config'] !== undefined) config = readKafkaConfig(String(v['kafka-config']));
+    } catch (e) {
+      if (e instanceof KafkaConfigError) throw new UsageError(e.message);
+      throw e;
+    }
     let files = positionals;
     if (!brokers && files.length === 0) {
       if (process.stdin.isTTY) throw new UsageError('give NDJSON files of events, "-" for stdin, or --kafka-brokers');
@@ -106,7 +115,8 @@ export const denialsCommand: Command = {
       const timeout = (v.timeout as string | undefined) ?? '60s';
       const timeoutMs = parseDuration(timeout);
       if (timeoutMs === undefined || timeoutMs <= 0) throw new UsageError(`--timeout: "${timeout}" is not a duration (30s, 2m)`);
-      kafka = { ...readKafkaConfig(v['kafka-config'] as string | undefined), brokers, topic: (v.topic as string | undefined) ?? DEFAULT_EVENTS_TOPIC, timeoutMs };
+      const topic = (v.topic as string | undefined) ?? config.topics?.events ?? DEFAULT_EVENTS_TOPIC;
+      kafka = { brokers, clientId: config.clientId, tls: config.tls, sasl: config.sasl, topic, timeoutMs };
       if (filter.since !== undefined) kafka.since = filter.since;
       if (filter.until !== undefined) kafka.until = filter.until;
     }
@@ -178,21 +188,4 @@ function parseLimit(s: string | undefined): number | undefined {
   if (s === undefined) return undefined;
   if (!/^\d+$/.test(s) || Number(s) < 1) throw new UsageError(`--limit: "${s}" is not a positive integer`);
   return Number(s);
-}
-
-function readKafkaConfig(file: string | undefined): Partial<KafkaSourceOptions> {
-  if (file === undefined) return {};
-  let cfg: unknown;
-  try {
-    cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`--kafka-config: cannot read ${file}: ${(e as Error).message}`);
-  }
-  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new UsageError(`--kafka-config: ${file} is not a JSON object`);
-  const c = cfg as Record<string, unknown>;
-  const o: Partial<KafkaSourceOptions> = {};
-  if (typeof c['clientId'] === 'string') o.clientId = c['clientId'];
-  if (c['tls'] !== undefined) o.tls = c['tls'] as KafkaSourceOptions['tls'];
-  if (c['sasl'] !== undefined) o.sasl = c['sasl'] as KafkaSourceOptions['sasl'];
-  return o;
 }

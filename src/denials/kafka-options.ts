@@ -1,15 +1,12 @@
 // Options of the Kafka source, apart from the source itself so that loading the CLI does not load kafkajs
 // (a quarter second of startup) unless a query reads Kafka.
 
-export const DEFAULT_EVENTS_TOPIC = 'auditflow.events';
+import type { ClientOptions } from '../kafka/client';
+
 export const SKEW_MS = 5 * 60_000;
 
-export interface KafkaSourceOptions {
-  brokers: string[];
+export interface KafkaSourceOptions extends ClientOptions {
   topic: string;
-  clientId?: string;
-  tls?: boolean | { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
-  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
   /** Epoch ms: window start (inclusive); undefined reads from the earliest retained message. */
   since?: number;
   /**

@@ -6,7 +6,7 @@ import type { Logger } from '../log';
 import { actionOf, decisionOf, whatOf } from '../event/decision';
 import { newCounts, type ReadCounts } from './event-input';
 import { compileFilter, compileScope, type DenialFilter } from './filter';
-import type { SuppressedMessage } from '../sink/kafka/messages';
+import type { SuppressedMessage } from '../kafka/messages';
 import { readEventFiles } from './source-file';
 import type { KafkaSourceOptions } from './kafka-options';
 

@@ -9,47 +9,17 @@
 // hold events back, and node clocks drift, so the lookup starts SKEW_MS earlier and the exact window is
 // applied to the events' own `timestamp` afterwards.
 
-import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel, type Consumer, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import type { Consumer, Kafka } from 'kafkajs';
 import type { EventV1 } from '../event/v1';
+import { createKafka, type ClientRole } from '../kafka/client';
 import type { Logger } from '../log';
-import { SUPPRESSED_SCHEMA, type SuppressedMessage } from '../sink/kafka/messages';
+import { SUPPRESSED_SCHEMA, type SuppressedMessage } from '../kafka/messages';
 import { countEvent, countGarbage, decodeEvent, type ReadCounts } from './event-input';
 import { KafkaSourceError, SKEW_MS, type KafkaSourceOptions } from './kafka-options';
 
-/** PEM text, or a path to a PEM file. */
-function pem(v: string | undefined): string | undefined {
-  if (v === undefined) return undefined;
-  return v.includes('-----BEGIN') ? v : fs.readFileSync(v, 'utf8');
-}
-
-function kafkaConfig(opts: KafkaSourceOptions, log: Logger): KafkaConfig {
-  const cfg: KafkaConfig = {
-    brokers: opts.brokers,
-    clientId: opts.clientId ?? 'auditflow-denials',
-    connectionTimeout: 5_000,
-    requestTimeout: 15_000,
-    // a query has a deadline of its own; a few quick retries are enough to ride out a leader move
-    retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2_000 },
-    logLevel: logLevel.WARN,
-    logCreator:
-      () =>
-      ({ log: entry }: LogEntry) => {
-        // kafkajs reports every failed connection attempt as an error; the query's own error says it once
-        const { message, ...rest } = entry;
-        log.debug({ kafkajs: rest }, message);
-      },
-  };
-  if (opts.tls) {
-    cfg.ssl =
-      opts.tls === true
-        ? true
-        : { ca: pem(opts.tls.ca), cert: pem(opts.tls.cert), key: pem(opts.tls.key), rejectUnauthorized: opts.tls.rejectUnauthorized ?? true };
-  }
-  if (opts.sasl) cfg.sasl = { mechanism: opts.sasl.mechanism, username: opts.sasl.username, password: opts.sasl.password } as SASLOptions;
-  return cfg;
-}
+/** A query has a deadline of its own; a few quick retries are enough to ride out a leader move. */
+const QUERY_ROLE: ClientRole = { clientId: 'auditflow-denials', retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2_000 } };
 
 interface Range {
   partition: number;
@@ -65,7 +35,7 @@ export async function readEventsTopic(
   log: Logger,
   onSuppressed?: (s: SuppressedMessage) => void,
 ): Promise<void> {
-  const kafka = new Kafka(kafkaConfig(opts, log));
+  const kafka = createKafka(opts, log, QUERY_ROLE);
   const deadline = Date.now() + opts.timeoutMs;
   const admin = kafka.admin();
   const groupId = `auditflow-denials-${process.pid}-${randomBytes(6).toString('hex')}`;
@@ -165,7 +135,7 @@ async function withDeadline<T>(p: Promise<T>, deadline: number, what: string): P
   }
 }
 
-/** The node sink's summary of events its rate limit held back (see src/sink/kafka/messages.ts). */
+/** The node sink's summary of events its rate limit held back (see src/kafka/messages.ts). */
 function suppressedOf(text: string): SuppressedMessage | undefined {
   try {
     const o = JSON.parse(text) as Record<string, unknown>;

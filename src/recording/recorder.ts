@@ -13,6 +13,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Counter, Gauge } from 'prom-client';
+import type { ContainerEnd } from '../event/container-end';
 import type { ContainerRef, EventV1, PodRef } from '../event/v1';
 import { writeFileAtomic } from '../io/atomic';
 import { AbortedError, backoffMs, countIoError, sleepUnlessAborted } from '../io/errors';
@@ -20,7 +21,6 @@ import type { Logger } from '../log';
 import { registry } from '../metrics';
 import type { ProfileSink, RecordedProfile, RecordingSpec } from '../profile/recording';
 import { RUNC_INIT_COMM } from '../profile/runtime-base';
-import type { ContainerEnd, EventSink } from '../sink/types';
 import { buildProfile } from './build';
 import { groupKey, profileName } from './naming';
 import { NAME_MAX, profileNameProblem } from './profile-dir';
@@ -104,7 +104,8 @@ export interface RecorderOptions {
   runcBase?: boolean;
 }
 
-export class Recorder implements EventSink {
+/** An EventSink (src/sink/types.ts) by its shape: the recording layer sits below the sinks. */
+export class Recorder {
   readonly name = 'recorder';
   private readonly groups = new Map<string, Group>();
   /** container id → keys of the groups it feeds */

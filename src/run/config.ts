@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { EVENT_FORMATS, isEventFormat, type EventFormat } from '../sink/format';
+import { KafkaConfigError, parseBrokers, readKafkaConfig, type KafkaConfigFile } from '../kafka/config';
 import type { MergeStrategy, RecordingSpec } from '../profile/recording';
 import { invalidProfileName } from '../profile/names';
 import { parseSelector, SelectorError, type LabelSelector } from '../profile/selector';
@@ -29,7 +30,8 @@ export interface RunConfig {
   profileDir: string;
   listen: string | null;
   kafkaBrokers: string[];
-  kafkaConfig: string | null;
+  /** `--kafka-config FILE`, read and validated at start (a typo is a usage error, not a crash later). */
+  kafkaConfig: KafkaConfigFile | null;
   spoolDir: string;
   progress: boolean;
   /** ms between CRI polls for ended containers */
@@ -182,7 +184,17 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
   if (!Number.isFinite(pollMs) || pollMs < 100) throw new ConfigError('--container-poll-ms must be a number of ms >= 100');
   const grace = Number(str(raw, 'shutdown-grace') ?? 10);
   if (!Number.isFinite(grace) || grace < 1) throw new ConfigError('--shutdown-grace must be a number of seconds >= 1');
-  const brokers = strings(raw, 'kafka-brokers').flatMap((b) => b.split(',')).map((b) => b.trim()).filter(Boolean);
+  const brokerFlags = strings(raw, 'kafka-brokers');
+  const kafkaConfigFile = str(raw, 'kafka-config');
+  let brokers: string[] = [];
+  let kafkaConfig: KafkaConfigFile | null = null;
+  try {
+    if (brokerFlags.length) brokers = parseBrokers(brokerFlags.join(','));
+    if (kafkaConfigFile !== undefined) kafkaConfig = readKafkaConfig(kafkaConfigFile);
+  } catch (e) {
+    if (e instanceof KafkaConfigError) throw new ConfigError(e.message);
+    throw e;
+  }
   const ns = str(raw, 'record-namespace');
   const recOpts: Parameters<typeof parseRecordings>[1] = { merge: merge as MergeStrategy, namespace: ns ?? null, containers: strings(raw, 'record-container') };
   const rn = str(raw, 'recording-name');
@@ -209,7 +221,7 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
     profileDir: str(raw, 'profile-dir') ?? RUN_DEFAULTS.profileDir,
     listen: listen === 'none' ? null : listen,
     kafkaBrokers: brokers,
-    kafkaConfig: str(raw, 'kafka-config') ?? null,
+    kafkaConfig,
     spoolDir: str(raw, 'spool-dir') ?? RUN_DEFAULTS.spoolDir,
     progress: !bool(raw, 'no-progress'),
     trackForks: !bool(raw, 'no-track-forks'),

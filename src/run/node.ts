@@ -134,8 +134,7 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
     if (cfg.kafkaBrokers.length) {
       // loaded only when asked for: the embedded default never loads kafkajs
       const kafka = await import('../sink/kafka/index.js');
-      const { readKafkaConfig } = await import('../sink/kafka/config.js');
-      const fromFile = cfg.kafkaConfig ? readKafkaConfig(cfg.kafkaConfig) : {};
+      const fromFile = cfg.kafkaConfig ?? {};
       const k = await kafka.createKafkaSink(
         {
           ...fromFile,

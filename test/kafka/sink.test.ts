@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type { EventV1 } from '../../src/event/v1';
 import { createLogger } from '../../src/log';
 import { createKafkaSink } from '../../src/sink/kafka';
-import type { SuppressedMessage, TuplesMessage } from '../../src/sink/kafka/messages';
+import type { SuppressedMessage, TuplesMessage } from '../../src/kafka/messages';
 import { ensureKafka, SASL_PASSWORD, SASL_USER, type KafkaBroker } from '../env/kafka';
 import { avcEvent, container, pod, poll, readTopic, seccompEvent } from '../env/kafka/helpers';
 

@@ -13,7 +13,7 @@ import type { ContainerRef, EventV1, PodRef } from '../../event/v1';
 import { RUNC_INIT_COMM } from '../../profile/runtime-base';
 import type { RecordingSpec } from '../../profile/recording';
 import { avcTuplesOf, seccompTupleOf, selectedByRecordings } from '../../recording/select';
-import { RECORDING_SCHEMA, type AvcTuple, type SeccompTuple, type TuplesMessage } from './messages';
+import { RECORDING_SCHEMA, type AvcTuple, type SeccompTuple, type TuplesMessage } from '../../kafka/messages';
 
 interface Entry<T> {
   tuple: T;

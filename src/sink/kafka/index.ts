@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { EventV1 } from '../../event/v1';
 import type { Logger } from '../../log';
 import type { ContainerEnd, EventSink } from '../types';
-import { createKafka } from './client';
+import { createKafka } from '../../kafka/client';
 import { RecordingDedup } from './dedup';
 import {
   DEFAULT_EVENTS_TOPIC,
@@ -20,7 +20,7 @@ import {
   SUPPRESSED_SCHEMA,
   type EndMessage,
   type TuplesMessage,
-} from './messages';
+} from '../../kafka/messages';
 import { sinkMetrics } from './metrics';
 import { Publisher } from './publisher';
 import { EventRateLimiter } from './rate-limit';

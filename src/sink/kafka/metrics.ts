@@ -1,17 +1,7 @@
-// The Kafka sink's and the aggregator's metrics, registered once per process on the shared registry (a
-// process may hold several sinks, e.g. in tests; they share the series).
+// The Kafka sink's metrics, registered once per process on the shared registry (a process may hold
+// several sinks, e.g. in tests; they share the series).
 
-import { Counter, Gauge, type Metric } from 'prom-client';
-import { registry } from '../../metrics';
-
-function once<T extends Metric>(name: string, make: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? make();
-}
-
-const counter = (name: string, help: string, labelNames: string[] = []) =>
-  once(name, () => new Counter({ name, help, labelNames, registers: [registry] }));
-const gauge = (name: string, help: string, labelNames: string[] = []) =>
-  once(name, () => new Gauge({ name, help, labelNames, registers: [registry] }));
+import { sharedCounter as counter, sharedGauge as gauge } from '../../metrics';
 
 export const sinkMetrics = {
   get sent() {
@@ -43,26 +33,5 @@ export const sinkMetrics = {
   },
   get endMarkers() {
     return counter('auditflow_kafka_end_markers_total', 'Container end markers sent');
-  },
-};
-
-export const aggregateMetrics = {
-  get messages() {
-    return counter('auditflow_aggregate_messages_total', 'Recording messages consumed, by result', ['result']);
-  },
-  get malformed() {
-    return counter('auditflow_aggregate_malformed_messages_total', 'Messages skipped because they were not JSON or not the recording schema');
-  },
-  get sessions() {
-    return gauge('auditflow_aggregate_sessions', 'Recording sessions held, by state', ['state']);
-  },
-  get profiles() {
-    return counter('auditflow_aggregate_profiles_written_total', 'Profiles written, by kind and final', ['kind', 'final']);
-  },
-  get profileErrors() {
-    return counter('auditflow_aggregate_profile_errors_total', 'Profiles that could not be built or written (bad name, I/O)');
-  },
-  get stateWrites() {
-    return counter('auditflow_aggregate_state_writes_total', 'Session snapshots stored durably');
   },
 };

@@ -3,7 +3,7 @@
 // `auditflow.suppressed/v1` summary message once per flush interval (and in a metric).
 
 import type { ContainerRef, EventV1, PodRef } from '../../event/v1';
-import { SUPPRESSED_SCHEMA, type SuppressedMessage } from './messages';
+import { SUPPRESSED_SCHEMA, type SuppressedMessage } from '../../kafka/messages';
 
 interface Bucket {
   tokens: number;

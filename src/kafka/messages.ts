@@ -8,8 +8,7 @@
 // keyed by `<namespace>/<container name>` so that every replica that a merge strategy may combine, and the
 // end marker after a container's tuples, land on one partition (one aggregator instance, in order).
 
-import type { ContainerRef, PodRef } from '../../event/v1';
-import type { AvcObservation, SeccompObservation } from '../../recording/tuples';
+import type { ContainerRef, PodRef } from '../event/v1';
 
 export const HEADER_SCHEMA = 'auditflow-schema';
 export const HEADER_NODE = 'auditflow-node';
@@ -18,18 +17,33 @@ export const SUPPRESSED_SCHEMA = 'auditflow.suppressed/v1';
 export const DEFAULT_EVENTS_TOPIC = 'auditflow.events';
 export const DEFAULT_RECORDINGS_TOPIC = 'auditflow.recordings';
 
-/**
- * One distinct seccomp observation of a container: (syscall, arch, action), with its count cumulative
- * since `epoch` started tracking this container (so redelivery never double counts). The tuple and
- * sighting fields are src/recording/tuples.ts's, the model the aggregator's sessions apply.
- */
-export interface SeccompTuple extends SeccompObservation {
+/** One distinct seccomp observation of a container: (syscall, arch, action). */
+export interface SeccompTuple {
+  arch: string | null;
+  syscall: string | null;
+  nr: number;
   action: string;
+  /** Cumulative count since `epoch` started tracking this container (so redelivery never double counts). */
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+  /** The executable of the first observation. */
+  exe: string | null;
+  /** Some sighting was by the container runtime's init (runc:[2:INIT]) before it exec'd the workload. */
+  runtimeInit?: true;
 }
 
 /** One distinct AVC permission of a container: (scontext type, tcontext type, tclass, permission). */
-export interface AvcTuple extends AvcObservation {
+export interface AvcTuple {
+  stype: string;
+  ttype: string;
+  tclass: string;
+  perm: string;
   decision: string;
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+  exe: string | null;
 }
 
 export interface TuplesMessage {

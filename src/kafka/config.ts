@@ -1,9 +1,33 @@
-// `--kafka-config FILE`: a JSON object with the optional fields of KafkaSinkOptions (clientId, topics, tls,
+// `--kafka-config FILE`: a JSON object with the optional fields of KafkaConfigFile (clientId, topics, tls,
 // sasl, spoolMaxBytes, dedupIntervalMs, lingerMs, maxBatchBytes, compression, ...). Validated here so that a
-// typo fails at startup with the field named, not later as a confusing broker error.
+// typo fails at startup with the field named, not later as a confusing broker error. One file serves
+// `run`, `aggregate` and `denials`: each takes the fields it uses.
 
 import * as fs from 'node:fs';
-import type { KafkaSinkOptions } from './types';
+import type { ClientOptions } from './client';
+
+/** The Kafka sink's tuning (src/sink/kafka); every field has a default. */
+export interface SinkTuning {
+  /** Directory of the bounded on-disk spool used while the broker is unreachable. */
+  spoolDir?: string;
+  spoolMaxBytes?: number;
+  /** Node-side dedup flush interval, ms. */
+  dedupIntervalMs?: number;
+  /** Wait this long for more events before sending a batch; default 5 ms. */
+  lingerMs?: number;
+  /** Send once this many bytes of values are queued; default 1 MiB. */
+  maxBatchBytes?: number;
+  /** Message compression; default gzip (the codec kafkajs ships; snappy/lz4/zstd need extra packages). */
+  compression?: 'gzip' | 'none';
+  /** Full events (denials, host seccomp) per container per second before suppression; default 100 (burst 2x). */
+  eventsPerSecond?: number;
+  /** Give up a send to the broker after this long and spool instead; default 5000 ms. */
+  sendTimeoutMs?: number;
+}
+
+export interface KafkaConfigFile extends Partial<ClientOptions>, SinkTuning {
+  topics?: { events?: string; recordings?: string };
+}
 
 export class KafkaConfigError extends Error {}
 
@@ -12,7 +36,7 @@ const KNOWN = new Set([
   'eventsPerSecond', 'sendTimeoutMs', 'brokers',
 ]);
 
-export function readKafkaConfig(file: string): Partial<KafkaSinkOptions> {
+export function readKafkaConfig(file: string): KafkaConfigFile {
   let v: unknown;
   try {
     v = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -32,7 +56,7 @@ export function readKafkaConfig(file: string): Partial<KafkaSinkOptions> {
     throw new KafkaConfigError(`--kafka-config ${file}: tls must be true or {ca, cert, key, rejectUnauthorized}`);
   }
   if (o.compression !== undefined && o.compression !== 'gzip' && o.compression !== 'none') throw new KafkaConfigError(`--kafka-config ${file}: compression must be gzip or none`);
-  return o as Partial<KafkaSinkOptions>;
+  return o as KafkaConfigFile;
 }
 
 /** `--kafka-brokers a:9092,b:9092` → list. */
