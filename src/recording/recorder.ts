@@ -21,6 +21,7 @@ import type { Logger } from '../log';
 import { registry } from '../metrics';
 import type { ProfileSink, RecordedProfile, RecordingSpec } from '../profile/recording';
 import { RUNC_INIT_COMM } from '../profile/runtime-base';
+import { baseFor, type BaseLookup } from './base';
 import { buildProfile } from './build';
 import { groupKey, profileName } from './naming';
 import { NAME_MAX, profileNameProblem } from './profile-dir';
@@ -102,6 +103,8 @@ export interface RecorderOptions {
   log: Logger;
   /** add runc's base syscalls when runc's init shows in the records (as `auditflow profile --base auto`); default true */
   runcBase?: boolean;
+  /** resolves the base profiles recordings name (base.ts baseLookup); none: a named base lists every syscall */
+  bases?: BaseLookup;
 }
 
 /** An EventSink (src/sink/types.ts) by its shape: the recording layer sits below the sinks. */
@@ -289,12 +292,13 @@ export class Recorder {
   }
 
   /** The profile of a group as it stands. */
-  build(g: Group, final: boolean): RecordedProfile | null {
-    return buildProfile(g.rec, [...g.sessions.values()], final, { runcBase: this.opts.runcBase, log: this.opts.log });
+  async build(g: Group, final: boolean): Promise<RecordedProfile | null> {
+    const base = await baseFor(g.rec, this.opts.bases, this.opts.log);
+    return buildProfile(g.rec, [...g.sessions.values()], final, { runcBase: this.opts.runcBase, log: this.opts.log, base });
   }
 
   private async writeProfile(g: Group, trigger: 'container-end' | 'shutdown' | 'late-records'): Promise<void> {
-    const p = this.build(g, g.active.size === 0 || trigger === 'shutdown');
+    const p = await this.build(g, g.active.size === 0 || trigger === 'shutdown');
     if (p) {
       try {
         await this.opts.out.write(p);
