@@ -18,6 +18,8 @@ import { baseLookup, resolveBase } from '../../src/recording/base';
 import { buildProfile } from '../../src/recording/build';
 import { ProfileDirectory } from '../../src/recording/profile-dir';
 import { Recorder } from '../../src/recording/recorder';
+import { buildRunConfig, ConfigError, parseRecordings } from '../../src/run/config';
+import { readRecordingsFile } from '../../src/aggregate/static-source';
 import { applySeccomp, newSession } from '../../src/recording/session';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-recording-base-'));
@@ -111,5 +113,15 @@ describe('recording from a base profile', () => {
     assert.ok('error' in bad, JSON.stringify(bad));
     const oci = await resolveBase('oci://registry.example/base:1', baseLookup(d));
     assert.ok('error' in oci && /not enabled/.test(oci.error), JSON.stringify(oci));
+  });
+
+  it('run --record-base and an aggregator recordings file name the base of their SeccompProfile recordings', () => {
+    const specs = parseRecordings(['web=app=web'], { base: 'runtime-base' });
+    assert.deepEqual(specs.map((x) => [x.kind, x.baseProfileName]), [['SeccompProfile', 'runtime-base'], ['SelinuxProfile', undefined]]);
+    assert.equal(buildRunConfig({ record: ['web=app=web'], 'record-base': 'runtime-base' }, {}).recordings[0]!.baseProfileName, 'runtime-base');
+    assert.throws(() => buildRunConfig({ record: ['web=app=web'], 'record-base': '../x' }, {}), ConfigError);
+    const f = path.join(tmp, 'recordings.json');
+    fs.writeFileSync(f, JSON.stringify([{ name: 'web', podSelector: 'app=web', baseProfileName: 'oci://registry.example/base:1' }]));
+    assert.equal(readRecordingsFile(f, 'SeccompProfile', 'containers')[0]!.baseProfileName, 'oci://registry.example/base:1');
   });
 });
