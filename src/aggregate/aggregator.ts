@@ -9,6 +9,7 @@ import type { ProfileSink, RecordingSource, RecordingSpec } from '../profile/rec
 import { createKafka, type ClientOptions } from '../kafka/client';
 import { decodeRecordingMessage, DEFAULT_RECORDINGS_TOPIC, MalformedMessage, type EndMessage, type TuplesMessage } from '../kafka/messages';
 import { aggregateMetrics } from './metrics';
+import { baseFor, type BaseLookup } from '../recording/base';
 import { buildProfile, ProfileNameError } from '../recording/build';
 import { groupKey } from '../recording/naming';
 import { recordingSelects } from '../recording/select';
@@ -27,6 +28,8 @@ export interface AggregatorOptions extends ClientOptions {
   source: RecordingSource;
   /** Where profiles go: a directory now, the Kubernetes API later. */
   sink: ProfileSink;
+  /** Resolves the base profiles recordings name (src/recording/base.ts); none: a named base lists every syscall. */
+  bases?: BaseLookup;
   /** How fast a dead instance's partitions move to the others; default 10 s. */
   sessionTimeoutMs?: number;
 }
@@ -230,10 +233,12 @@ export class Aggregator {
     const rec = spec ?? this.recording(head.slice(head.indexOf('/') + 1));
     if (!rec) return;
     const members = [...this.sessions.values()].filter((s) => s.recording === rec.name && groupKey(rec, s.container, s.pod) === key);
+    if (members.length === 0) return;
     const final = members.every((s) => s.ended);
+    const base = await baseFor(rec, this.opts.bases, this.log);
     let profile;
     try {
-      profile = buildProfile(rec, members, final, { log: this.log });
+      profile = buildProfile(rec, members, final, { log: this.log, base });
     } catch (e) {
       if (!(e instanceof ProfileNameError)) throw e;
       aggregateMetrics.profileErrors.inc();

@@ -52,7 +52,7 @@ export function parseRecordingFlag(text: string, kind: RecordingKind, mergeStrat
 
 /**
  * A JSON file: an array of {name, namespace?, kind?, podSelector (object or kubectl string), containers?,
- * mergeStrategy?}.
+ * mergeStrategy?, baseProfileName?}.
  */
 export function readRecordingsFile(file: string, kind: RecordingKind, mergeStrategy: MergeStrategy): RecordingSpec[] {
   let v: unknown;
@@ -77,6 +77,10 @@ export function readRecordingsFile(file: string, kind: RecordingKind, mergeStrat
     }
     const spec: RecordingSpec = { name: checkName(o.name), namespace: typeof o.namespace === 'string' ? o.namespace : null, kind: k, podSelector, mergeStrategy: m };
     if (Array.isArray(o.containers)) spec.containers = o.containers.map(String);
+    if (o.baseProfileName !== undefined) {
+      if (typeof o.baseProfileName !== 'string' || k !== 'SeccompProfile') throw new RecordingSpecError(`--recordings ${file}: ${o.name}: baseProfileName must be a string, for a SeccompProfile recording`);
+      spec.baseProfileName = o.baseProfileName;
+    }
     return spec;
   });
 }

@@ -2,6 +2,7 @@
 // Stops cleanly on SIGTERM/SIGINT: finishes the batch in hand, commits, leaves the group.
 
 import { Aggregator, parseRecordingFlag, readRecordingsFile, RecordingSpecError, StaticRecordingSource } from '../aggregate';
+import { baseLookup } from '../recording/base';
 import { ProfileDirectory } from '../recording/profile-dir';
 import { HttpServer, parseListen } from '../http/server';
 import { createLogger } from '../log';
@@ -23,7 +24,7 @@ export const aggregateCommand: Command = {
     '  --group NAME           consumer group (default auditflow-aggregator)',
     '  --recording NAME=SEL   record the pods matching the label selector SEL (kubectl syntax) as profiles',
     '                         NAME-<container>; repeatable',
-    '  --recordings FILE      JSON array of {name, namespace?, kind?, podSelector, containers?, mergeStrategy?}',
+    '  --recordings FILE      JSON array of {name, namespace?, kind?, podSelector, containers?, mergeStrategy?,\n                         baseProfileName? (a SeccompProfile NAME.yaml in --profile-dir: list only what it does not allow)}',
     '  --kubernetes           recording controller: the recordings are the cluster\'s ProfileRecordings, and the',
     '                         profiles become SeccompProfile/SelinuxProfile resources (server-side apply), with',
     '                         progress in each recording\'s status; --profile-dir then also keeps files',
@@ -118,6 +119,8 @@ export const aggregateCommand: Command = {
         stateDir: v['state-dir'] as string | undefined,
         source,
         sink,
+        // bases named by recordings: SeccompProfiles of the profile directory
+        bases: baseLookup((v['profile-dir'] as string | undefined) ?? 'profiles'),
       },
       log,
     );

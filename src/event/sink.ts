@@ -5,15 +5,14 @@
 // past an event a crash could lose. A sink that cannot accept more right now simply does not resolve yet
 // (backpressure); it never drops silently.
 
+<<<<<<< HEAD:src/event/sink.ts
 import type { ContainerRef, EventV1, PodRef } from './v1';
+=======
+import type { ContainerEnd } from '../event/container-end';
+import type { EventV1 } from '../event/v1';
+>>>>>>> i12r:src/sink/types.ts
 
-export interface ContainerEnd {
-  container: ContainerRef;
-  pod: PodRef | null;
-  /** RFC 3339 time the runtime reported the container exited (or the pod gone). */
-  at: string;
-  reason: 'exited' | 'pod-removed' | 'stop';
-}
+export type { ContainerEnd };
 
 export interface EventSink {
   readonly name: string;

@@ -17,6 +17,11 @@ export interface RecordingSpec {
   /** Only these container names, when given. */
   containers?: string[];
   mergeStrategy: MergeStrategy;
+  /**
+   * SeccompProfile: the profile the recorded one stacks on (a SeccompProfile name, or `oci://…`); the
+   * recorded profile names it in `spec.baseProfileName` and lists only the syscalls it does not allow.
+   */
+  baseProfileName?: string;
 }
 
 /** Where a syscall or permission of a profile was first seen (shown by `auditflow explain`). */

@@ -9,6 +9,7 @@ import { RUNC_BASE_SYSCALLS } from '../profile/runtime-base';
 import type { Evidence, RecordedProfile, RecordingSpec } from '../profile/recording';
 import { LABEL_CONTAINER_ID, LABEL_RECORDING_ID, LABEL_RECORDING_NAMESPACE, SeccompProfileBuilder } from '../profile/seccomp';
 import { SELF, SelinuxProfileBuilder } from '../profile/selinux';
+import { allowedBy, type OciSeccomp, type ProfileBase } from './base';
 import { containerNameOf, profileName } from './naming';
 import { profileFiles, profileNameProblem } from './profile-dir';
 import { totalCount, type SessionState } from './session';
@@ -23,6 +24,8 @@ export interface BuildOptions {
   runcBase?: boolean;
   /** Where to warn about syscall numbers that have no name on their arch (left out of the profile). */
   log?: Logger;
+  /** SeccompProfile: the resolved base of `rec.baseProfileName` (base.ts); the resource lists only what it does not allow. */
+  base?: ProfileBase;
 }
 
 function addEvidence(out: Record<string, Evidence>, key: string, s: SessionState, seen: { firstSeen: string; lastSeen: string; exe: string | null }, count: number): void {
@@ -78,7 +81,20 @@ export function buildProfile(rec: RecordingSpec, sessions: readonly SessionState
     for (const [k, n] of b.unnamed) opts.log?.warn({ profile: name, syscall: k, count: n }, 'syscall number without a name on its arch: left out of the profile');
     const r = b.toResource({ name, labels });
     const resource = { ...r, metadata: { ...r.metadata, annotations: { ...r.metadata.annotations, ...annotations } } };
-    return { recording: rec, name, containerName, kind: rec.kind, resource, oci: b.toOci() as unknown as Record<string, unknown>, evidence, final };
+    let oci: OciSeccomp = b.toOci();
+    if (opts.base) {
+      // the stack: the base's rules, then what the recording saw that the base does not allow
+      const allowed = allowedBy(opts.base.oci);
+      const diff = b.names().filter((n) => !allowed(n));
+      resource.spec = { ...resource.spec, baseProfileName: opts.base.name, syscalls: diff.length ? [{ action: 'SCMP_ACT_ALLOW', names: diff }] : [] };
+      const arches = [...new Set([...(opts.base.oci.architectures ?? []), ...(oci.architectures ?? [])])].sort();
+      // a base rule refusing what the recording saw gives way to the allow (one action per syscall in one filter)
+      const recorded = new Set(diff);
+      const kept = (opts.base.oci.syscalls ?? []).flatMap((x) => (x.action === 'SCMP_ACT_ALLOW' ? [x] : x.names.some((n) => recorded.has(n)) ? (x.names.some((n) => !recorded.has(n)) ? [{ ...x, names: x.names.filter((n) => !recorded.has(n)) }] : []) : [x]));
+      oci = { ...oci, architectures: arches, syscalls: [...kept, ...(diff.length ? [{ names: diff, action: 'SCMP_ACT_ALLOW' }] : [])] };
+      if (opts.base.oci.flags?.length) oci.flags = opts.base.oci.flags;
+    }
+    return { recording: rec, name, containerName, kind: rec.kind, resource, oci: oci as unknown as Record<string, unknown>, evidence, final };
   }
   const b = new SelinuxProfileBuilder();
   for (const s of ordered) {

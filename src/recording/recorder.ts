@@ -13,6 +13,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Counter, Gauge } from 'prom-client';
+import type { ContainerEnd } from '../event/container-end';
 import type { ContainerRef, EventV1, PodRef } from '../event/v1';
 import { writeFileAtomic } from '../io/atomic';
 import { AbortedError, backoffMs, countIoError, sleepUnlessAborted } from '../io/errors';
@@ -20,7 +21,11 @@ import type { Logger } from '../log';
 import { registry } from '../metrics';
 import type { ProfileSink, RecordedProfile, RecordingSpec } from '../profile/recording';
 import { RUNC_INIT_COMM } from '../profile/runtime-base';
+<<<<<<< HEAD
 import type { ContainerEnd, EventSink } from '../event/sink';
+=======
+import { baseFor, type BaseLookup } from './base';
+>>>>>>> i12r
 import { buildProfile } from './build';
 import { groupKey, profileName } from './naming';
 import { NAME_MAX, profileNameProblem } from './profile-dir';
@@ -102,9 +107,12 @@ export interface RecorderOptions {
   log: Logger;
   /** add runc's base syscalls when runc's init shows in the records (as `auditflow profile --base auto`); default true */
   runcBase?: boolean;
+  /** resolves the base profiles recordings name (base.ts baseLookup); none: a named base lists every syscall */
+  bases?: BaseLookup;
 }
 
-export class Recorder implements EventSink {
+/** An EventSink (src/sink/types.ts) by its shape: the recording layer sits below the sinks. */
+export class Recorder {
   readonly name = 'recorder';
   private readonly groups = new Map<string, Group>();
   /** container id → keys of the groups it feeds */
@@ -288,12 +296,13 @@ export class Recorder implements EventSink {
   }
 
   /** The profile of a group as it stands. */
-  build(g: Group, final: boolean): RecordedProfile | null {
-    return buildProfile(g.rec, [...g.sessions.values()], final, { runcBase: this.opts.runcBase, log: this.opts.log });
+  async build(g: Group, final: boolean): Promise<RecordedProfile | null> {
+    const base = await baseFor(g.rec, this.opts.bases, this.opts.log);
+    return buildProfile(g.rec, [...g.sessions.values()], final, { runcBase: this.opts.runcBase, log: this.opts.log, base });
   }
 
   private async writeProfile(g: Group, trigger: 'container-end' | 'shutdown' | 'late-records'): Promise<void> {
-    const p = this.build(g, g.active.size === 0 || trigger === 'shutdown');
+    const p = await this.build(g, g.active.size === 0 || trigger === 'shutdown');
     if (p) {
       try {
         await this.opts.out.write(p);

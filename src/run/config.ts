@@ -76,7 +76,7 @@ function tryParseSelector(s: string): LabelSelector | undefined {
  * (`web=app=web`, `web=tier in (a,b)`). Unnamed ones take --recording-name, else "recorded", "recorded-2", ….
  * Each becomes a SeccompProfile and a SelinuxProfile recording of that name.
  */
-export function parseRecordings(values: string[], opts: { name?: string; namespace?: string | null; merge?: MergeStrategy; containers?: string[] } = {}): RecordingSpec[] {
+export function parseRecordings(values: string[], opts: { name?: string; namespace?: string | null; merge?: MergeStrategy; containers?: string[]; base?: string } = {}): RecordingSpec[] {
   const out: RecordingSpec[] = [];
   const names = new Set<string>();
   let unnamed = 0;
@@ -103,6 +103,7 @@ export function parseRecordings(values: string[], opts: { name?: string; namespa
     for (const kind of ['SeccompProfile', 'SelinuxProfile'] as const) {
       const spec: RecordingSpec = { name, namespace: opts.namespace ?? null, kind, podSelector: sel, mergeStrategy: opts.merge ?? 'containers' };
       if (opts.containers?.length) spec.containers = opts.containers;
+      if (opts.base && kind === 'SeccompProfile') spec.baseProfileName = opts.base;
       out.push(spec);
     }
   }
@@ -165,7 +166,7 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
   const c = norm(flags);
   const known = new Set([
     'audit-log', 'checkpoint', 'from-start', 'once', 'proc-root', 'cri-socket', 'node-name', 'output', 'format', 'events', 'raw',
-    'record', 'recording-name', 'record-namespace', 'record-container', 'merge', 'profile-dir', 'listen', 'kafka-brokers',
+    'record', 'recording-name', 'record-namespace', 'record-container', 'record-base', 'merge', 'profile-dir', 'listen', 'kafka-brokers',
     'kafka-config', 'spool-dir', 'no-progress', 'container-poll-ms', 'config', 'no-track-forks', 'kube-fallback', 'kubeconfig',
     'shutdown-grace',
   ]);
@@ -199,6 +200,11 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
   const recOpts: Parameters<typeof parseRecordings>[1] = { merge: merge as MergeStrategy, namespace: ns ?? null, containers: strings(raw, 'record-container') };
   const rn = str(raw, 'recording-name');
   if (rn !== undefined) recOpts.name = rn;
+  const rb = str(raw, 'record-base');
+  if (rb !== undefined) {
+    if (!rb.startsWith('oci://') && invalidProfileName(rb)) throw new ConfigError(`--record-base "${rb.slice(0, 300)}": ${invalidProfileName(rb)}`);
+    recOpts.base = rb;
+  }
   const recordings = parseRecordings(strings(raw, 'record'), recOpts);
   const output = str(raw, 'output');
   const kubeFallback = bool(raw, 'kube-fallback');

@@ -19,6 +19,7 @@ import { countIoError, PermanentOutputError } from '../io/errors';
 import { describeError } from '../io/input';
 import type { Logger } from '../log';
 import { enableDefaultMetrics } from '../metrics';
+import { baseLookup } from '../recording/base';
 import { ProfileDirectory } from '../recording/profile-dir';
 import { Recorder } from '../recording/recorder';
 import { NdjsonSink } from '../sink/ndjson';
@@ -125,6 +126,7 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
         out: new ProfileDirectory(cfg.profileDir),
         stateDir: path.join(cfg.profileDir, '.auditflow-state'),
         log: log.child({ component: 'recorder' }),
+        bases: baseLookup(cfg.profileDir),
       });
       await recorder.load();
       const r = recorder;

@@ -174,9 +174,17 @@ describe('aggregator', () => {
       assert.match(r.stdout, /^socket in SeccompProfile merged-web/m);
       assert.match(r.stdout, /first seen\s+2026-11-23T10:00:00\.004Z\s+by \/usr\/bin\/helper in pod default\/web-6d4cf56db6-fghij/);
       assert.match(r.stdout, /count\s+2/);
-      const byFile = runCli(['explain', path.join(dir, 'se-web.yaml'), 'shadow_t:file:read']);
-      assert.equal(byFile.code, 0, byFile.stderr);
-      assert.match(byFile.stdout, /shadow_t:file:read in SelinuxProfile se-web/);
+      // a SelinuxProfile's files are NAME.cil, NAME.selinux.yaml and NAME.selinux.evidence.json, as the embedded recorder writes them
+      assert.match(fs.readFileSync(path.join(dir, 'se-web.selinux.yaml'), 'utf8'), /"?auditflow.dev\/evidence"?: "?se-web\.selinux\.evidence\.json"?/);
+      assert.equal(fs.existsSync(path.join(dir, 'se-web.yaml')), false);
+      for (const f of ['se-web.selinux.yaml', 'se-web.cil']) {
+        const byFile = runCli(['explain', path.join(dir, f), 'shadow_t:file:read']);
+        assert.equal(byFile.code, 0, byFile.stderr);
+        assert.match(byFile.stdout, /shadow_t:file:read in SelinuxProfile se-web/);
+      }
+      const byName = runCli(['explain', '--profile-dir', dir, 'se-web', 'open']);
+      assert.equal(byName.code, 0, byName.stderr);
+      assert.match(byName.stdout, /shadow_t:file:open in SelinuxProfile se-web/);
       const missing = runCli(['explain', '--profile-dir', dir, 'merged-web', 'ptrace']);
       assert.equal(missing.code, 1);
       assert.match(missing.stderr, /"ptrace" is not in profile merged-web/);

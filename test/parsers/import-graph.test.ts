@@ -19,11 +19,13 @@ const LAYERS: readonly (readonly string[])[] = [
   ['src'],
   ['src/event', 'src/io'],
   ['src/kafka', 'src/profile', 'src/tail', 'src/oci', 'src/http'],
-  // src/recording: which containers a recording selects (the node's dedup and recorder, the aggregator)
+  // src/recording: the one recording model (selection, tuples, sessions, names, builder, profile directory,
+  // the embedded recorder) under the node's Kafka dedup and the aggregator
   ['src/k8s', 'src/recording'],
   // the consumers of the wire format and of profiles, none of which may reach into the node's sinks
   ['src/aggregate', 'src/denials', 'src/agent'],
   ['src/sink'],
+  // it produces container ends for the sinks and the recorder (src/recording)
   ['src/enrich'],
   ['src/run'],
   ['src/cli'],
