@@ -21,7 +21,8 @@ import { MAX_LINE } from '../io/record-reader';
 import { closeAll, headMatches, openChain, readHead, type ChainFile } from './chain';
 import { checkCheckpointPath, CheckpointWriter, loadCheckpoint, makeCheckpoint } from './checkpoint';
 import { bootId } from './kmsg';
-import { OffsetLineSplitter, type LineEntry } from './lines';
+import { ByteLineSplitter } from '../io/line-splitter';
+import { collectLines, type LineEntry } from './lines';
 import { registerLag, tailMetrics } from './metrics';
 import { compareStamps, formatStamp, lastStampOf, lineStamp, parseStamp, type Stamp } from './stamp';
 import type { Checkpoint, FileIdentity, LostStats, TailBatch, Tailer, TailerOptions, TailPosition, TailStats } from './types';
@@ -40,7 +41,7 @@ const KEEP_FILES = 64;
 
 interface Cursor {
   file: ChainFile;
-  splitter: OffsetLineSplitter;
+  splitter: ByteLineSplitter;
   /** The largest size seen for this file (for the lag). */
   knownSize: number;
   /**
@@ -90,6 +91,7 @@ export class FileTailer extends SerialReader implements Tailer {
   private cur: Cursor | null = null;
   private queue: Queued[] = [];
   private pending: LineEntry[] = [];
+  private readonly collect = collectLines(() => this.pending);
   private pendingIdx = 0;
   private pendingFrom: { path: string; dev: number; ino: number } | null = null;
   private readonly buf = Buffer.allocUnsafe(CHUNK);
@@ -351,7 +353,7 @@ export class FileTailer extends SerialReader implements Tailer {
   private cursor(file: ChainFile, start: number): Cursor {
     setBounded(this.heads, key(file), file.head.toString('hex'));
     if (file.first) setBounded(this.firsts, key(file), file.first);
-    const splitter = new OffsetLineSplitter(MAX_LINE, (bytes, end) => this.overlong(file, bytes, end), start);
+    const splitter = new ByteLineSplitter(MAX_LINE, (bytes, end) => this.overlong(file, bytes, end), start);
     return { file, splitter, knownSize: Math.max(file.size, start), verify: false, last: null };
   }
 
@@ -446,7 +448,7 @@ export class FileTailer extends SerialReader implements Tailer {
       this.pending = [];
       this.pendingIdx = 0;
       this.pendingFrom = this.identityOf(cur.file);
-      cur.splitter.push(this.buf.subarray(0, n), this.pending);
+      cur.splitter.push(this.buf.subarray(0, n), this.collect);
       this.noteStamps(cur, 0);
       // A short read reached the end as it was: what is there on the next read may be a rewrite.
       if (n < CHUNK) cur.verify = true;
@@ -494,7 +496,7 @@ export class FileTailer extends SerialReader implements Tailer {
     if (!this.follow) {
       // One-shot: the file as it is now is the whole input, a last line without newline included.
       this.beginPending(cur);
-      cur.splitter.end(this.pending);
+      cur.splitter.end(this.collect);
       this.ended = true;
       return PROGRESS;
     }
@@ -637,7 +639,7 @@ export class FileTailer extends SerialReader implements Tailer {
   /** `cur` is complete: its last line (even without newline) goes out, then reading continues in `next`. */
   private async switchTo(cur: Cursor, next: Queued): Promise<void> {
     this.beginPending(cur);
-    cur.splitter.end(this.pending);
+    cur.splitter.end(this.collect);
     const from = this.positionOf(cur.file, cur.splitter.committed);
     const to = this.positionOf(next.file, next.start);
     this.link(from, to);

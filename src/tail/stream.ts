@@ -5,7 +5,8 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log';
 import { MAX_LINE } from '../io/record-reader';
-import { OffsetLineSplitter, type LineEntry } from './lines';
+import { ByteLineSplitter } from '../io/line-splitter';
+import { collectLines, type LineEntry } from './lines';
 import { tailMetrics } from './metrics';
 import type { TailBatch, Tailer, TailPosition, TailStats } from './types';
 import { SerialReader } from './serial-reader';
@@ -18,8 +19,9 @@ export interface StreamTailerOptions {
 
 export class StreamTailer extends SerialReader implements Tailer {
   private readonly it: AsyncIterator<Buffer | string>;
-  private readonly splitter: OffsetLineSplitter;
+  private readonly splitter: ByteLineSplitter;
   private pending: LineEntry[] = [];
+  private readonly collect = collectLines(() => this.pending);
   private pendingIdx = 0;
   private ended = false;
   private closed = false;
@@ -43,7 +45,7 @@ export class StreamTailer extends SerialReader implements Tailer {
     this.log = log.child({ component: 'tail', source: opts.name });
     this.it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
     this.batchLines = Math.max(1, opts.maxBatchLines ?? 1024);
-    this.splitter = new OffsetLineSplitter(MAX_LINE, (bytes, end) => {
+    this.splitter = new ByteLineSplitter(MAX_LINE, (bytes, end) => {
       this.overlongLines++;
       tailMetrics.overlongLines.inc();
       if (this.overlongLines <= 10 || this.overlongLines % 1000 === 0) {
@@ -70,14 +72,14 @@ export class StreamTailer extends SerialReader implements Tailer {
       this.pending = [];
       this.pendingIdx = 0;
       if (r.done) {
-        this.splitter.end(this.pending);
+        this.splitter.end(this.collect);
         this.ended = true;
         continue;
       }
       const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
       this.bytesRead += chunk.length;
       tailMetrics.bytesRead.inc(chunk.length);
-      this.splitter.push(chunk, this.pending);
+      this.splitter.push(chunk, this.collect);
     }
   }
 
