@@ -8,12 +8,13 @@
 // complete: the kernel writes an event's records together).
 //
 // Everything that touches the coalescer, the sinks or the ack state runs one at a time (serial()).
-import { isNonAudit, isParseError, parseLine, Coalescer, type AuditEvent, type AuditRecord } from '../../parsers';
+import { Coalescer, type AuditEvent, type AuditRecord } from '../../parsers';
 import { eventFromAuditEvent, type EventContext, type EventV1 } from '../event/v1';
 import type { Enricher, EnrichItem } from '../enrich/enricher';
 import { envMetrics } from '../enrich/envcheck';
 import { registerCacheSize } from '../enrich/metrics';
 import { AbortedError, backoffMs, PermanentOutputError, sleepUnlessAborted } from '../io/errors';
+import { LineRecords, ParseFailures } from '../io/line-records';
 import type { Logger } from '../log';
 import type { ContainerEnd, EventSink } from '../sink/types';
 import type { Tailer, TailBatch, TailPosition } from '../tail/types';
@@ -68,8 +69,6 @@ interface BatchState {
   lastTimeMs: number;
 }
 
-const MAX_LINE = 64 * 1024;
-
 export class Pipeline {
   readonly stats = { batches: 0, lines: 0, records: 0, events: 0, acks: 0 };
   /** the tailer is open and being read */
@@ -94,9 +93,11 @@ export class Pipeline {
   private newestTimeMs = 0;
   private readonly typeCounts = new Map<string, number>();
   private readonly lineCounts = { record: 0, 'not-audit': 0, error: 0 };
-  private readonly failCounts = new Map<string, number>();
   /** parse errors per reason since the start: the first five of each are logged in full */
-  private readonly failLogged = new Map<string, number>();
+  private readonly failures: ParseFailures;
+  private readonly lines: LineRecords;
+  /** the batch whose lines are being parsed */
+  private parsingBatch: BatchState | null = null;
 
   constructor(private readonly opts: PipelineOptions) {
     this.coalescer = new Coalescer((e) => this.emitted.push(e), {
@@ -112,6 +113,17 @@ export class Pipeline {
     registerCacheSize('held-events', () => this.held.length);
     registerCacheSize('unacked-batches', () => this.batches.length);
     this.ctx = { node: opts.node, file: opts.sourceFile, raw: opts.raw ?? false };
+    this.failures = new ParseFailures(opts.log);
+    this.lines = new LineRecords({
+      record: (r) => this.onRecord(r),
+      failed: (r) => {
+        runMetrics.failed.inc({ reason: r.error });
+        this.failures.add(r.error, r.message, r.excerpt);
+      },
+      nonAudit: (r) => {
+        if (r.skip === 'printk-suppressed') envMetrics.printkSuppressed.inc(r.suppressed);
+      },
+    });
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -215,35 +227,20 @@ export class Pipeline {
   }
 
   private parse(line: string, st: BatchState): void {
-    let text: string | undefined = line;
-    let first = true;
-    while (text !== undefined) {
-      const r = parseLine(text, { maxLineLength: MAX_LINE });
-      if (isParseError(r)) {
-        if (first) this.lineCounts.error++;
-        this.failCounts.set(r.error, (this.failCounts.get(r.error) ?? 0) + 1);
-        const seen = (this.failLogged.get(r.error) ?? 0) + 1;
-        this.failLogged.set(r.error, seen);
-        if (seen <= 5) this.opts.log.warn({ reason: r.error, excerpt: r.excerpt }, `parse error: ${r.message}`);
-        return;
-      }
-      if (isNonAudit(r)) {
-        if (first) this.lineCounts['not-audit']++;
-        if (r.skip === 'printk-suppressed') envMetrics.printkSuppressed.inc(r.suppressed);
-        return;
-      }
-      if (first) this.lineCounts.record++;
-      first = false;
-      this.stats.records++;
-      this.typeCounts.set(r.type, (this.typeCounts.get(r.type) ?? 0) + 1);
-      st.lastTimeMs = r.timeMs;
-      if (r.timeMs > this.newestTimeMs) this.newestTimeMs = r.timeMs;
-      st.lastStamp = `${(r.timeMs / 1000).toFixed(3)}:${r.serial}`;
-      st.outstanding++;
-      this.recBatch.set(r, st);
-      this.coalescer.push(r);
-      text = r.rest;
-    }
+    this.parsingBatch = st;
+    this.lineCounts[this.lines.text(line)]++;
+  }
+
+  private onRecord(r: AuditRecord): void {
+    const st = this.parsingBatch!;
+    this.stats.records++;
+    this.typeCounts.set(r.type, (this.typeCounts.get(r.type) ?? 0) + 1);
+    st.lastTimeMs = r.timeMs;
+    if (r.timeMs > this.newestTimeMs) this.newestTimeMs = r.timeMs;
+    st.lastStamp = `${(r.timeMs / 1000).toFixed(3)}:${r.serial}`;
+    st.outstanding++;
+    this.recBatch.set(r, st);
+    this.coalescer.push(r);
   }
 
   private flushCounts(): void {
@@ -251,8 +248,6 @@ export class Pipeline {
     this.typeCounts.clear();
     for (const [k, n] of Object.entries(this.lineCounts)) if (n) runMetrics.lines.inc({ result: k }, n);
     this.lineCounts.record = this.lineCounts['not-audit'] = this.lineCounts.error = 0;
-    for (const [reason, n] of this.failCounts) runMetrics.failed.inc({ reason }, n);
-    this.failCounts.clear();
   }
 
   /** Writes what the coalescer emitted (all of it when `all`), then acks what is complete. */

@@ -17,7 +17,7 @@
 import { watch, type FSWatcher, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../log';
-import { MAX_LINE } from '../io/record-reader';
+import { MAX_LINE } from '../io/line-records';
 import { closeAll, headMatches, openChain, readHead, type ChainFile } from './chain';
 import { checkCheckpointPath, CheckpointWriter, loadCheckpoint, makeCheckpoint } from './checkpoint';
 import { bootId } from './kmsg';

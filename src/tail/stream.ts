@@ -4,7 +4,7 @@
 
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log';
-import { MAX_LINE } from '../io/record-reader';
+import { MAX_LINE } from '../io/line-records';
 import { ByteLineSplitter } from '../io/line-splitter';
 import { collectLines, type LineEntry } from './lines';
 import { tailMetrics } from './metrics';
