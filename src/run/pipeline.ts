@@ -8,7 +8,7 @@
 // complete: the kernel writes an event's records together).
 //
 // Everything that touches the coalescer, the sinks or the ack state runs one at a time (serial()).
-import { Coalescer, isRecord, parseLine, type AuditEvent, type AuditRecord, type SeccompLine } from '../../parsers';
+import { Coalescer, isRecord, Num, parseLine, type AuditEvent, type AuditRecord, type SeccompLine, type SyscallInfo } from '../../parsers';
 import { eventFromAuditEvent, eventFromRecord, type EventContext, type EventV1 } from '../event/v1';
 import type { Enricher, EnrichItem } from '../enrich/enricher';
 import { envMetrics } from '../enrich/envcheck';
@@ -39,6 +39,17 @@ export interface Route {
 interface QuietGroup {
   line: string;
   n: number;
+}
+
+/** A copy of `buf[s, e)`; null when s is -1 (no value). */
+function copyRange(buf: Buffer, s: number, e: number): Buffer | null {
+  return s < 0 ? null : Buffer.from(buf.subarray(s, e));
+}
+
+/** `buf[s, e)` holds the bytes of `copy` (both absent: equal). */
+function sameBytes(copy: Buffer | null, buf: Buffer, s: number, e: number): boolean {
+  if (copy === null || s < 0) return copy === null && s < 0;
+  return e - s === copy.length && buf.compare(copy, 0, copy.length, s, e) === 0;
 }
 
 /** How long an event of an exited process may wait for the record that names its parent. */
@@ -115,6 +126,8 @@ export class Pipeline {
   /** quiet SECCOMP records (no sink takes them) of the batch being read, by what their enrichment depends on */
   private readonly quiet = new Map<string, QuietGroup>();
   private quietRecords = 0;
+  /** the group of the last quiet record, and the bytes it was grouped by */
+  private lastQuiet: { group: QuietGroup; sec: number; syscall: SyscallInfo; exeForm: number; commForm: number; pid: Buffer | null; exe: Buffer | null; comm: Buffer | null; host: Buffer | null } | undefined;
   /** the batch whose lines are being parsed */
   private parsingBatch: BatchState | null = null;
 
@@ -275,12 +288,39 @@ export class Pipeline {
     st.lastTimeMs = t;
     st.lastSerial = l.serial;
     if (t > this.newestTimeMs) this.newestTimeMs = t;
-    // what enrichment and the SPO metric's labels depend on: process, second, syscall, executable (and host)
+    // what enrichment and the SPO metric's labels depend on: process, second, syscall, executable (and host).
+    // A process makes its syscalls in runs: the line before usually has the same ones, compared as bytes.
     const b = l.buf;
+    const prev = this.lastQuiet;
+    if (
+      prev !== undefined &&
+      prev.sec === Math.floor(t / 1000) &&
+      prev.syscall === l.syscall &&
+      prev.exeForm === l.exeForm &&
+      prev.commForm === l.commForm &&
+      sameBytes(prev.pid, b, l.digits[Num.Pid]!, l.digits[Num.Pid + 1]!) &&
+      sameBytes(prev.exe, b, l.exeStart, l.exeEnd) &&
+      sameBytes(prev.comm, b, l.commStart, l.commEnd) &&
+      sameBytes(prev.host, b, l.hostStart, l.hostEnd)
+    ) {
+      prev.group.n++;
+      return true;
+    }
     const key = `${l.pid}:${Math.floor(t / 1000)}:${l.syscall.auditArch}:${l.syscall.nr}:${l.exeForm}${b.toString('latin1', l.exeStart, l.exeEnd)}:${l.commForm}${b.toString('latin1', l.commStart, l.commEnd)}${l.hostStart < 0 ? '' : b.toString('latin1', l.hostStart, l.hostEnd)}`;
-    const g = this.quiet.get(key);
+    let g = this.quiet.get(key);
     if (g !== undefined) g.n++;
-    else this.quiet.set(key, { line: l.text(), n: 1 });
+    else this.quiet.set(key, (g = { line: l.text(), n: 1 }));
+    this.lastQuiet = {
+      group: g,
+      sec: Math.floor(t / 1000),
+      syscall: l.syscall,
+      exeForm: l.exeForm,
+      commForm: l.commForm,
+      pid: copyRange(b, l.digits[Num.Pid]!, l.digits[Num.Pid + 1]!),
+      exe: copyRange(b, l.exeStart, l.exeEnd),
+      comm: copyRange(b, l.commStart, l.commEnd),
+      host: copyRange(b, l.hostStart, l.hostEnd),
+    };
     return true;
   }
 
@@ -292,6 +332,7 @@ export class Pipeline {
     if (this.quiet.size === 0) return;
     const groups = [...this.quiet.values()];
     this.quiet.clear();
+    this.lastQuiet = undefined;
     const items: EnrichItem[] = [];
     const counts: number[] = [];
     let newest = 0;
