@@ -5,7 +5,9 @@
 // same stream when test/bench/peers.sh has built it (fed the log's new lines on stdin: it is not made
 // auditd's plugin here, which would mean reconfiguring the shared auditd). For each: CPU seconds per 100k
 // records (from /proc/<pid>/stat, so the other load on the machine does not count), peak RSS, how long it
-// took to finish after the workload stopped (lag), and the kernel's `lost` counter and serial gaps.
+// took to finish after the workload stopped (lag: until its CPU goes quiet, which other audit traffic on a
+// shared machine can prevent), and the kernel's `lost` counter and serial gaps. Records: each auditflow
+// reader's own count (its "auditflow run stopped" line); auditd's, the lines appended to its log.
 // Each run floods the shared auditd: keep them short (LIVE_SECONDS, default 12). Standalone:
 //   node dist/test/bench/live.js            (LIVE_RATES=10000,50000,0 — 0: flat out)
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -244,7 +246,8 @@ function fmt(n: number, digits = 0): string {
 export function formatLive(runs: LiveRun[]): string {
   const out: string[] = ['\nlive: auditd writing, seclog workload, every reader on the same stream (CPU from /proc/<pid>/stat)'];
   for (const r of runs) {
-    const per100k = (s: number) => (r.records ? (s * 100_000) / r.records : NaN);
+    // each auditflow reader by the records it read itself; auditd (and laurel) by the records of the stream
+    const per100k = (s: number, records = r.records) => (records ? (s * 100_000) / records : NaN);
     out.push(
       `\n${r.rate ? `paced ${fmt(r.rate)} records/s` : 'flat out'}, ${r.seconds} s: ${fmt(r.records)} records written (${fmt(r.records / r.seconds)}/s), kernel lost ${r.lost}, serial gaps ${r.serialGaps}${r.note ? ` (${r.note})` : ''}`,
     );
@@ -252,12 +255,13 @@ export function formatLive(runs: LiveRun[]): string {
     const laurel = r.rows.find((x) => x.who.startsWith('laurel'));
     out.push(`  ${'reader'.padEnd(42)} ${'CPU s/100k'.padStart(10)} ${'µs/rec'.padStart(7)} ${'÷auditd'.padStart(8)} ${'÷laurel'.padStart(8)} ${'RSS MB'.padStart(7)} ${'lag s'.padStart(6)}`);
     for (const x of r.rows) {
-      const c = per100k(x.cpuSeconds);
+      const c = per100k(x.cpuSeconds, x.records ?? r.records);
       out.push(
-        `  ${x.who.padEnd(42)} ${fmt(c, 2).padStart(10)} ${fmt((c * 1e6) / 100_000, 1).padStart(7)} ${fmt(c / per100k(auditd.cpuSeconds), 2).padStart(8)} ${(laurel ? fmt(c / per100k(laurel.cpuSeconds), 2) : 'n/a').padStart(8)} ${(x.rssMb === null ? '' : fmt(x.rssMb)).padStart(7)} ${(x.lagSeconds === null ? (x.who === 'auditd' ? '' : '>60') : fmt(x.lagSeconds, 1)).padStart(6)}`,
+        `  ${x.who.padEnd(42)} ${fmt(c, 2).padStart(10)} ${fmt((c * 1e6) / 100_000, 1).padStart(7)} ${fmt(c / per100k(auditd.cpuSeconds), 2).padStart(8)} ${(laurel ? fmt(c / per100k(laurel.cpuSeconds), 2) : 'n/a').padStart(8)} ${(x.rssMb === null ? '' : fmt(x.rssMb)).padStart(7)} ${(x.lagSeconds === null ? (x.who === 'auditd' ? '' : 'busy') : fmt(x.lagSeconds, 1)).padStart(6)}`,
       );
     }
     if (!laurel) out.push('  laurel: not built (test/bench/peers.sh builds it into the cache): no ÷laurel column');
+    if (r.rows.some((x) => x.who !== 'auditd' && x.lagSeconds === null)) out.push('  lag "busy": its CPU never went quiet within 60 s of the workload\'s end (other audit traffic on the machine)');
   }
   return out.join('\n');
 }
