@@ -365,8 +365,12 @@ export class Pipeline {
     st.lastTimeMs = r.timeMs;
     st.lastSerial = r.serial;
     if (r.timeMs > this.newestTimeMs) this.newestTimeMs = r.timeMs;
-    st.outstanding++;
-    this.recBatch.set(r, st);
+    // An EOE only closes its event and is in no event's records: counted outstanding, it would never be
+    // written, so its batch (and every batch after it) would never be acked.
+    if (r.type !== 'EOE') {
+      st.outstanding++;
+      this.recBatch.set(r, st);
+    }
     this.coalescer.push(r);
   }
 
