@@ -2,18 +2,16 @@
 // a counted parse error (logged, first few per reason in full), noise that is not audit at all
 // (syslog/kmsg traffic), or a kernel "callbacks suppressed" notice (counted as lost records).
 //
-// Lines are split on bytes. With `onSeccomp`, each line first goes to the byte-level SECCOMP scanner
-// (parsers/seccomp-line.ts), which reads nearly all of a recording without decoding it; the lines it
-// declines are decoded and parsed by parseLine() as before.
+// Lines are split on bytes (src/io/line-splitter.ts) and read into records by src/io/line-records.ts, the
+// step the node pipeline shares; with `onSeccomp`, SECCOMP lines take the byte scanner's hot path.
 
-import { isNonAudit, isParseError, parseLine, scanSeccompLine, SeccompLine, type AuditRecord, type ParseErrorReason } from '../../parsers';
+import type { AuditRecord, ParseErrorReason, SeccompLine } from '../../parsers';
 import type { Logger } from '../log';
 import { InputError, openInput, type Input } from './input';
+import { LineRecords, MAX_LINE, ParseFailures } from './line-records';
 import { ByteLineSplitter } from './line-splitter';
 
-export const MAX_LINE = 64 * 1024;
-
-const seccompLine = new SeccompLine();
+export { MAX_LINE };
 
 export interface ReadStats {
   lines: number;
@@ -76,46 +74,36 @@ export async function readRecords(
   opts: ReadOptions,
   stats: ReadStats = newStats(),
 ): Promise<ReadStats> {
-  const logFirst = opts.logFirst ?? 5;
+  const failures = new ParseFailures(opts.log, stats.errors, opts.logFirst ?? 5);
   for (const name of names) {
     const input = openInput(name);
     opts.onInput?.(input);
     let lineNo = 0;
-    const failed = (reason: ParseErrorReason, message: string, excerpt?: string) => {
-      const n = (stats.errors.get(reason) ?? 0) + 1;
-      stats.errors.set(reason, n);
-      if (n <= logFirst) opts.log.warn({ input: name, line: lineNo, reason, excerpt }, `parse error: ${message}`);
-    };
-    const onText = (line: string) => {
-      let text: string | undefined = line;
-      while (text !== undefined) {
-        const r = parseLine(text, { maxLineLength: MAX_LINE });
-        if (isParseError(r)) {
-          failed(r.error, r.message, r.excerpt);
-          return;
-        }
-        if (isNonAudit(r)) {
-          if (r.skip === 'printk-suppressed') stats.suppressed += r.suppressed;
-          else stats.notAudit++;
-          return;
-        }
+    const failed = (reason: ParseErrorReason, message: string, excerpt?: string) => failures.add(reason, message, excerpt, { input: name, line: lineNo });
+    const onSeccomp = opts.onSeccomp;
+    const lines = new LineRecords({
+      record: (r) => {
         stats.records++;
         if (r.utf8Invalid) stats.invalidUtf8++;
         onRecord(r, input);
-        text = r.rest;
-      }
-    };
-    const onSeccomp = opts.onSeccomp;
+      },
+      seccomp:
+        onSeccomp &&
+        ((l) => {
+          if (!onSeccomp(l, input)) return false;
+          stats.records++;
+          return true;
+        }),
+      failed: (r) => failed(r.error, r.message, r.excerpt),
+      nonAudit: (r) => {
+        if (r.skip === 'printk-suppressed') stats.suppressed += r.suppressed;
+        else stats.notAudit++;
+      },
+    });
     const onLine = (buf: Buffer, start: number, end: number, clean: boolean) => {
       lineNo++;
       stats.lines++;
-      if (onSeccomp !== undefined && scanSeccompLine(buf, start, end, seccompLine, clean) && onSeccomp(seccompLine, input)) {
-        stats.records++;
-        return;
-      }
-      // Lines are split on bytes; a UTF-8 sequence never spans a newline, so decoding per line reads the
-      // same text as decoding the chunk would.
-      onText(buf.toString('utf8', start, end));
+      lines.bytes(buf, start, end, clean);
     };
     // Over-long lines are measured in bytes (the README's 64 KiB), before any decoding.
     const splitter = new ByteLineSplitter(MAX_LINE, (bytes) => {
@@ -145,8 +133,6 @@ export async function readRecords(
     splitter.end(onLine);
     await opts.afterChunk?.();
   }
-  for (const [reason, n] of stats.errors) {
-    if (n > logFirst) opts.log.warn({ reason, count: n }, `parse errors: ${n} lines with reason ${reason} (first ${logFirst} logged)`);
-  }
+  failures.summarize();
   return stats;
 }

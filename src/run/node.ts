@@ -116,7 +116,7 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
       // opened now: an output that cannot be written fails the start (exit 1), before anything is read
       await s.open();
       ndjson = s;
-      routes.push({ sink: s, accept: filter });
+      routes.push({ sink: s, accept: filter, denialsOnly: cfg.events === 'denials' });
       sinks.push(s);
     }
     if (cfg.recordings.length) {

@@ -8,12 +8,13 @@
 // complete: the kernel writes an event's records together).
 //
 // Everything that touches the coalescer, the sinks or the ack state runs one at a time (serial()).
-import { isNonAudit, isParseError, parseLine, Coalescer, type AuditEvent, type AuditRecord } from '../../parsers';
-import { eventFromAuditEvent, type EventContext, type EventV1 } from '../event/v1';
+import { Coalescer, isRecord, Num, parseLine, type AuditEvent, type AuditRecord, type SeccompLine, type SyscallInfo } from '../../parsers';
+import { eventFromAuditEvent, eventFromRecord, type EventContext, type EventV1 } from '../event/v1';
 import type { Enricher, EnrichItem } from '../enrich/enricher';
 import { envMetrics } from '../enrich/envcheck';
 import { registerCacheSize } from '../enrich/metrics';
 import { AbortedError, backoffMs, PermanentOutputError, sleepUnlessAborted } from '../io/errors';
+import { LineRecords, MAX_LINE, ParseFailures } from '../io/line-records';
 import type { Logger } from '../log';
 import type { ContainerEnd, EventSink } from '../event/sink';
 import type { Tailer, TailBatch, TailPosition } from '../tail/types';
@@ -24,6 +25,31 @@ import { isDenial } from '../event/decision';
 export interface Route {
   sink: EventSink;
   accept: (ev: EventV1) => boolean;
+  /**
+   * `accept` is route.ts's isDenial: then the pipeline need not build the events of SECCOMP records logged
+   * or allowed for this route (the hot path when every route is so).
+   */
+  denialsOnly?: boolean;
+}
+
+/**
+ * SECCOMP records of one process, second, syscall and executable that no sink takes: counted, and enriched
+ * once per batch (for the SPO audit metric and the container watch) through the first of them.
+ */
+interface QuietGroup {
+  line: string;
+  n: number;
+}
+
+/** A copy of `buf[s, e)`; null when s is -1 (no value). */
+function copyRange(buf: Buffer, s: number, e: number): Buffer | null {
+  return s < 0 ? null : Buffer.from(buf.subarray(s, e));
+}
+
+/** `buf[s, e)` holds the bytes of `copy` (both absent: equal). */
+function sameBytes(copy: Buffer | null, buf: Buffer, s: number, e: number): boolean {
+  if (copy === null || s < 0) return copy === null && s < 0;
+  return e - s === copy.length && buf.compare(copy, 0, copy.length, s, e) === 0;
 }
 
 /** How long an event of an exited process may wait for the record that names its parent. */
@@ -64,14 +90,14 @@ interface BatchState {
   /** records of this batch still in the coalescer or in a write that has not resolved */
   outstanding: number;
   processed: boolean;
-  lastStamp: string | null;
+  /** the newest record's audit time and serial (-1: no record yet), formatted as a stamp only when acked */
   lastTimeMs: number;
+  lastSerial: number;
 }
 
-const MAX_LINE = 64 * 1024;
-
 export class Pipeline {
-  readonly stats = { batches: 0, lines: 0, records: 0, events: 0, acks: 0 };
+  /** quiet: SECCOMP records counted without an event object each (the default run's hot path) */
+  readonly stats = { batches: 0, lines: 0, records: 0, events: 0, acks: 0, quiet: 0 };
   /** the tailer is open and being read */
   running = false;
   private readonly coalescer: Coalescer;
@@ -94,9 +120,16 @@ export class Pipeline {
   private newestTimeMs = 0;
   private readonly typeCounts = new Map<string, number>();
   private readonly lineCounts = { record: 0, 'not-audit': 0, error: 0 };
-  private readonly failCounts = new Map<string, number>();
   /** parse errors per reason since the start: the first five of each are logged in full */
-  private readonly failLogged = new Map<string, number>();
+  private readonly failures: ParseFailures;
+  private readonly lines: LineRecords;
+  /** quiet SECCOMP records (no sink takes them) of the batch being read, by what their enrichment depends on */
+  private readonly quiet = new Map<string, QuietGroup>();
+  private quietRecords = 0;
+  /** the group of the last quiet record, and the bytes it was grouped by */
+  private lastQuiet: { group: QuietGroup; sec: number; syscall: SyscallInfo; exeForm: number; commForm: number; pid: Buffer | null; exe: Buffer | null; comm: Buffer | null; host: Buffer | null } | undefined;
+  /** the batch whose lines are being parsed */
+  private parsingBatch: BatchState | null = null;
 
   constructor(private readonly opts: PipelineOptions) {
     this.coalescer = new Coalescer((e) => this.emitted.push(e), {
@@ -112,6 +145,21 @@ export class Pipeline {
     registerCacheSize('held-events', () => this.held.length);
     registerCacheSize('unacked-batches', () => this.batches.length);
     this.ctx = { node: opts.node, file: opts.sourceFile, raw: opts.raw ?? false };
+    this.failures = new ParseFailures(opts.log);
+    // Every route takes denials only (the default `auditflow run`): SECCOMP records that only log are read
+    // from bytes and counted, without a record or an event each.
+    const quiet = opts.routes.every((r) => r.denialsOnly === true);
+    this.lines = new LineRecords({
+      record: (r) => this.onRecord(r),
+      seccomp: quiet ? (l) => this.onQuietSeccomp(l) : undefined,
+      failed: (r) => {
+        runMetrics.failed.inc({ reason: r.error });
+        this.failures.add(r.error, r.message, r.excerpt);
+      },
+      nonAudit: (r) => {
+        if (r.skip === 'printk-suppressed') envMetrics.printkSuppressed.inc(r.suppressed);
+      },
+    });
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -203,56 +251,136 @@ export class Pipeline {
   }
 
   private async processBatch(batch: TailBatch): Promise<void> {
-    const st: BatchState = { position: batch.position, outstanding: 0, processed: false, lastStamp: null, lastTimeMs: 0 };
+    const st: BatchState = { position: batch.position, outstanding: 0, processed: false, lastTimeMs: 0, lastSerial: -1 };
     this.batches.push(st);
     this.stats.batches++;
-    this.stats.lines += batch.lines.length;
-    for (const line of batch.lines) this.parse(line, st);
+    this.parsingBatch = st;
+    const bytes = batch.bytes;
+    let n: number;
+    if (bytes !== undefined) {
+      // the file and stream tailers hand over bytes: SECCOMP lines are scanned without decoding them
+      n = bytes.length;
+      const { bufs, starts, ends, clean } = bytes;
+      for (let i = 0; i < n; i++) this.lineCounts[this.lines.bytes(bufs[i]!, starts[i]!, ends[i]!, clean[i]!)]++;
+    } else {
+      const lines = batch.lines;
+      n = lines.length;
+      for (let i = 0; i < n; i++) this.lineCounts[this.lines.text(lines[i]!)]++;
+    }
+    this.stats.lines += n;
+    await this.countQuiet();
     this.flushCounts();
-    this.opts.onBatch?.(batch.lines.length);
+    this.opts.onBatch?.(n);
     st.processed = true;
     await this.drain(false);
   }
 
-  private parse(line: string, st: BatchState): void {
-    let text: string | undefined = line;
-    let first = true;
-    while (text !== undefined) {
-      const r = parseLine(text, { maxLineLength: MAX_LINE });
-      if (isParseError(r)) {
-        if (first) this.lineCounts.error++;
-        this.failCounts.set(r.error, (this.failCounts.get(r.error) ?? 0) + 1);
-        const seen = (this.failLogged.get(r.error) ?? 0) + 1;
-        this.failLogged.set(r.error, seen);
-        if (seen <= 5) this.opts.log.warn({ reason: r.error, excerpt: r.excerpt }, `parse error: ${r.message}`);
-        return;
-      }
-      if (isNonAudit(r)) {
-        if (first) this.lineCounts['not-audit']++;
-        if (r.skip === 'printk-suppressed') envMetrics.printkSuppressed.inc(r.suppressed);
-        return;
-      }
-      if (first) this.lineCounts.record++;
-      first = false;
-      this.stats.records++;
-      this.typeCounts.set(r.type, (this.typeCounts.get(r.type) ?? 0) + 1);
-      st.lastTimeMs = r.timeMs;
-      if (r.timeMs > this.newestTimeMs) this.newestTimeMs = r.timeMs;
-      st.lastStamp = `${(r.timeMs / 1000).toFixed(3)}:${r.serial}`;
+  /** A scanned SECCOMP line while no route wants non-denials: false sends it the general way (a denial). */
+  private onQuietSeccomp(l: SeccompLine): boolean {
+    if (l.action !== 'log' && l.action !== 'allow') return false;
+    // what push() would do before emitting it (events still open may be complete now), in the same order
+    if (!this.coalescer.passStandalone('SECCOMP')) return false;
+    const st = this.parsingBatch!;
+    this.stats.records++;
+    this.stats.quiet++;
+    this.quietRecords++;
+    const t = l.timeMs;
+    st.lastTimeMs = t;
+    st.lastSerial = l.serial;
+    if (t > this.newestTimeMs) this.newestTimeMs = t;
+    // what enrichment and the SPO metric's labels depend on: process, second, syscall, executable (and host).
+    // A process makes its syscalls in runs: the line before usually has the same ones, compared as bytes.
+    const b = l.buf;
+    const prev = this.lastQuiet;
+    if (
+      prev !== undefined &&
+      prev.sec === Math.floor(t / 1000) &&
+      prev.syscall === l.syscall &&
+      prev.exeForm === l.exeForm &&
+      prev.commForm === l.commForm &&
+      sameBytes(prev.pid, b, l.digits[Num.Pid]!, l.digits[Num.Pid + 1]!) &&
+      sameBytes(prev.exe, b, l.exeStart, l.exeEnd) &&
+      sameBytes(prev.comm, b, l.commStart, l.commEnd) &&
+      sameBytes(prev.host, b, l.hostStart, l.hostEnd)
+    ) {
+      prev.group.n++;
+      return true;
+    }
+    const key = `${l.pid}:${Math.floor(t / 1000)}:${l.syscall.auditArch}:${l.syscall.nr}:${l.exeForm}${b.toString('latin1', l.exeStart, l.exeEnd)}:${l.commForm}${b.toString('latin1', l.commStart, l.commEnd)}${l.hostStart < 0 ? '' : b.toString('latin1', l.hostStart, l.hostEnd)}`;
+    let g = this.quiet.get(key);
+    if (g !== undefined) g.n++;
+    else this.quiet.set(key, (g = { line: l.text(), n: 1 }));
+    this.lastQuiet = {
+      group: g,
+      sec: Math.floor(t / 1000),
+      syscall: l.syscall,
+      exeForm: l.exeForm,
+      commForm: l.commForm,
+      pid: copyRange(b, l.digits[Num.Pid]!, l.digits[Num.Pid + 1]!),
+      exe: copyRange(b, l.exeStart, l.exeEnd),
+      comm: copyRange(b, l.commStart, l.commEnd),
+      host: copyRange(b, l.hostStart, l.hostEnd),
+    };
+    return true;
+  }
+
+  /**
+   * The quiet SECCOMP records of the batch just read: one enrichment per group (the cache answers it
+   * per pid), then counted as events (metrics, SPO audit metric, container watch) as finish() counts them.
+   */
+  private async countQuiet(): Promise<void> {
+    if (this.quiet.size === 0) return;
+    const groups = [...this.quiet.values()];
+    this.quiet.clear();
+    this.lastQuiet = undefined;
+    const items: EnrichItem[] = [];
+    const counts: number[] = [];
+    let newest = 0;
+    for (const g of groups) {
+      const r = parseLine(g.line, { maxLineLength: MAX_LINE });
+      // the scanner accepts only what parseLine reads the same way
+      if (!isRecord(r)) continue;
+      items.push({ ev: eventFromRecord(r, this.ctx), timeMs: r.timeMs });
+      counts.push(g.n);
+      if (r.timeMs > newest) newest = r.timeMs;
+    }
+    await this.opts.enricher.enrich(items);
+    let total = 0;
+    for (let i = 0; i < items.length; i++) {
+      const ev = items[i]!.ev;
+      const n = counts[i]!;
+      total += n;
+      observeSpoAudit(ev, n);
+      if (ev.enrichment === 'resolved' && ev.container && this.opts.onContainer) this.opts.onContainer(ev.container.id);
+    }
+    this.stats.events += total;
+    runMetrics.events.inc({ kind: 'seccomp', denial: 'false' }, total);
+    runMetrics.processedLagSeconds.set(Math.max(0, (Date.now() - newest) / 1000));
+  }
+
+  private onRecord(r: AuditRecord): void {
+    const st = this.parsingBatch!;
+    this.stats.records++;
+    this.typeCounts.set(r.type, (this.typeCounts.get(r.type) ?? 0) + 1);
+    st.lastTimeMs = r.timeMs;
+    st.lastSerial = r.serial;
+    if (r.timeMs > this.newestTimeMs) this.newestTimeMs = r.timeMs;
+    // An EOE only closes its event and is in no event's records: counted outstanding, it would never be
+    // written, so its batch (and every batch after it) would never be acked.
+    if (r.type !== 'EOE') {
       st.outstanding++;
       this.recBatch.set(r, st);
-      this.coalescer.push(r);
-      text = r.rest;
     }
+    this.coalescer.push(r);
   }
 
   private flushCounts(): void {
     for (const [type, n] of this.typeCounts) runMetrics.records.inc({ type }, n);
     this.typeCounts.clear();
+    if (this.quietRecords) runMetrics.records.inc({ type: 'SECCOMP' }, this.quietRecords);
+    this.quietRecords = 0;
     for (const [k, n] of Object.entries(this.lineCounts)) if (n) runMetrics.lines.inc({ result: k }, n);
     this.lineCounts.record = this.lineCounts['not-audit'] = this.lineCounts.error = 0;
-    for (const [reason, n] of this.failCounts) runMetrics.failed.inc({ reason }, n);
-    this.failCounts.clear();
   }
 
   /** Writes what the coalescer emitted (all of it when `all`), then acks what is complete. */
@@ -350,8 +478,8 @@ export class Pipeline {
     while (this.batches.length && this.batches[0]!.processed && this.batches[0]!.outstanding <= 0) {
       last = this.batches.shift()!;
       // the newest stamp among the acked batches (a batch without records keeps the previous one)
-      if (last.lastStamp) {
-        stamp = last.lastStamp;
+      if (last.lastSerial >= 0) {
+        stamp = `${(last.lastTimeMs / 1000).toFixed(3)}:${last.lastSerial}`;
         this.lastAckTimeMs = last.lastTimeMs;
       }
     }

@@ -81,13 +81,14 @@ const envMax = Number(process.env.AUDITFLOW_SPO_METRICS_MAX_SERIES);
 if (Number.isInteger(envMax) && envMax > 0) setSpoMaxSeries(envMax);
 
 /** Counts one enriched event in SPO's metric of its kind (events without a container are not counted, as in SPO). */
-export function observeSpoAudit(ev: EventV1): void {
+/** Counts `ev` (`n` times: equal events counted at once) in the SPO-named audit metrics. */
+export function observeSpoAudit(ev: EventV1, n = 1): void {
   if (!ev.pod || !ev.container) return;
   const base = { node: ev.node, namespace: ev.pod.namespace, pod: ev.pod.name, container: ev.container.name ?? '', executable: ev.exe ?? ev.comm ?? '' };
-  if (ev.kind === 'seccomp' && ev.syscall) spoAudit.seccomp.inc({ ...base, syscall: ev.syscall });
-  else if (ev.selinux) spoAudit.selinux.inc({ ...base, scontext: ev.selinux.scontext ?? '', tcontext: ev.selinux.tcontext ?? '' });
+  if (ev.kind === 'seccomp' && ev.syscall) spoAudit.seccomp.inc({ ...base, syscall: ev.syscall }, n);
+  else if (ev.selinux) spoAudit.selinux.inc({ ...base, scontext: ev.selinux.scontext ?? '', tcontext: ev.selinux.tcontext ?? '' }, n);
   else if (ev.apparmor) {
     const a = ev.apparmor;
-    spoAudit.apparmor.inc({ ...base, profile: a.profile ?? '', operation: a.operation ?? '', apparmor: a.apparmor, name: a.name ?? '' });
+    spoAudit.apparmor.inc({ ...base, profile: a.profile ?? '', operation: a.operation ?? '', apparmor: a.apparmor, name: a.name ?? '' }, n);
   }
 }

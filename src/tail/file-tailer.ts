@@ -17,13 +17,14 @@
 import { watch, type FSWatcher, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../log';
-import { MAX_LINE } from '../io/record-reader';
+import { MAX_LINE } from '../io/line-records';
 import { closeAll, headMatches, openChain, readHead, type ChainFile } from './chain';
 import { checkCheckpointPath, CheckpointWriter, loadCheckpoint, makeCheckpoint } from './checkpoint';
 import { bootId } from './kmsg';
-import { OffsetLineSplitter, type LineEntry } from './lines';
+import { ByteLineSplitter } from '../io/line-splitter';
+import { ByteBatch, ByteLines } from './lines';
 import { registerLag, tailMetrics } from './metrics';
-import { compareStamps, formatStamp, lastStampOf, lineStamp, parseStamp, type Stamp } from './stamp';
+import { compareStamps, formatStamp, lineStamp, parseStamp, type Stamp } from './stamp';
 import type { Checkpoint, FileIdentity, LostStats, TailBatch, Tailer, TailerOptions, TailPosition, TailStats } from './types';
 import { SerialReader } from './serial-reader';
 
@@ -40,7 +41,7 @@ const KEEP_FILES = 64;
 
 interface Cursor {
   file: ChainFile;
-  splitter: OffsetLineSplitter;
+  splitter: ByteLineSplitter;
   /** The largest size seen for this file (for the lag). */
   knownSize: number;
   /**
@@ -89,7 +90,8 @@ export class FileTailer extends SerialReader implements Tailer {
 
   private cur: Cursor | null = null;
   private queue: Queued[] = [];
-  private pending: LineEntry[] = [];
+  /** Lines of the last chunk read, as byte ranges (of a copy of the chunk: batches outlive the read buffer). */
+  private pending = new ByteLines();
   private pendingIdx = 0;
   private pendingFrom: { path: string; dev: number; ino: number } | null = null;
   private readonly buf = Buffer.allocUnsafe(CHUNK);
@@ -351,7 +353,7 @@ export class FileTailer extends SerialReader implements Tailer {
   private cursor(file: ChainFile, start: number): Cursor {
     setBounded(this.heads, key(file), file.head.toString('hex'));
     if (file.first) setBounded(this.firsts, key(file), file.first);
-    const splitter = new OffsetLineSplitter(MAX_LINE, (bytes, end) => this.overlong(file, bytes, end), start);
+    const splitter = new ByteLineSplitter(MAX_LINE, (bytes, end) => this.overlong(file, bytes, end), start);
     return { file, splitter, knownSize: Math.max(file.size, start), verify: false, last: null };
   }
 
@@ -389,25 +391,25 @@ export class FileTailer extends SerialReader implements Tailer {
     // process killed a second after it started still makes progress.
     const limit = this.behind ? Math.min(this.batchLines, CATCH_UP_BATCH) : this.batchLines;
     const n = Math.min(limit, this.pending.length - this.pendingIdx);
-    const lines = new Array<string>(n);
-    for (let i = 0; i < n; i++) lines[i] = this.pending[this.pendingIdx + i]!.text;
-    const last = this.pending[this.pendingIdx + n - 1]!;
+    const lines = this.pending.slice(this.pendingIdx, this.pendingIdx + n);
+    const end = this.pending.offsets[this.pendingIdx + n - 1]!;
+    // the newest stamp: a line or two from the end, decoded alone
     let stamp: Stamp | null = null;
-    for (let i = n - 1; i >= 0 && !stamp; i--) stamp = lineStamp(lines[i]!);
+    for (let i = n - 1; i >= 0 && !stamp; i--) stamp = lineStamp(lines.text(i));
     this.pendingIdx += n;
     if (this.pendingIdx >= this.pending.length) {
-      this.pending = [];
+      this.pending = new ByteLines();
       this.pendingIdx = 0;
     }
     const from = this.pendingFrom!;
-    const position: TailPosition = { path: from.path, dev: from.dev, ino: from.ino, offset: last.end };
+    const position: TailPosition = { path: from.path, dev: from.dev, ino: from.ino, offset: end };
     this.handedOut = position;
     this.outStamps.push({ pos: posKey(position), stamp });
     // bounded: a consumer that never acks must not grow this (its stamps are then only approximate)
     if (this.outStamps.length > 4096) this.outStamps.splice(0, this.outStamps.length - 4096);
     this.counts.linesRead += n;
     tailMetrics.linesRead.inc(n);
-    return { lines, position };
+    return new ByteBatch(lines, position);
   }
 
   /** Wait for a change in the directory (or the poll interval), unless one came since `seq`. */
@@ -443,10 +445,11 @@ export class FileTailer extends SerialReader implements Tailer {
       return this.readError(`reading ${cur.file.name}`, e);
     }
     if (n > 0) {
-      this.pending = [];
+      this.pending = new ByteLines();
       this.pendingIdx = 0;
       this.pendingFrom = this.identityOf(cur.file);
-      cur.splitter.push(this.buf.subarray(0, n), this.pending);
+      // a copy: the lines handed out refer to it, and this.buf is read into again
+      cur.splitter.push(Buffer.from(this.buf.subarray(0, n)), this.pending.add);
       this.noteStamps(cur, 0);
       // A short read reached the end as it was: what is there on the next read may be a rewrite.
       if (n < CHUNK) cur.verify = true;
@@ -461,12 +464,14 @@ export class FileTailer extends SerialReader implements Tailer {
 
   /** The first and last kernel stamps of what was just read from `cur` (pending from index `from`). */
   private noteStamps(cur: Cursor, from: number): void {
-    if (this.pending.length <= from) return;
-    const last = lastStampOf(this.pending, (e) => e.text, from);
+    const lines = this.pending;
+    if (lines.length <= from) return;
+    let last: Stamp | null = null;
+    for (let i = lines.length - 1; i >= from && !last; i--) last = lineStamp(lines.text(i));
     if (last) cur.last = last;
     if (!cur.file.first && last) {
-      for (let i = from; i < this.pending.length; i++) {
-        const s = lineStamp(this.pending[i]!.text);
+      for (let i = from; i < lines.length; i++) {
+        const s = lineStamp(lines.text(i));
         if (s) {
           cur.file.first = s;
           setBounded(this.firsts, key(cur.file), s);
@@ -494,7 +499,7 @@ export class FileTailer extends SerialReader implements Tailer {
     if (!this.follow) {
       // One-shot: the file as it is now is the whole input, a last line without newline included.
       this.beginPending(cur);
-      cur.splitter.end(this.pending);
+      cur.splitter.end(this.pending.add);
       this.ended = true;
       return PROGRESS;
     }
@@ -637,7 +642,7 @@ export class FileTailer extends SerialReader implements Tailer {
   /** `cur` is complete: its last line (even without newline) goes out, then reading continues in `next`. */
   private async switchTo(cur: Cursor, next: Queued): Promise<void> {
     this.beginPending(cur);
-    cur.splitter.end(this.pending);
+    cur.splitter.end(this.pending.add);
     const from = this.positionOf(cur.file, cur.splitter.committed);
     const to = this.positionOf(next.file, next.start);
     this.link(from, to);
@@ -646,7 +651,7 @@ export class FileTailer extends SerialReader implements Tailer {
   }
 
   private beginPending(cur: Cursor): void {
-    this.pending = [];
+    this.pending = new ByteLines();
     this.pendingIdx = 0;
     this.pendingFrom = this.identityOf(cur.file);
   }

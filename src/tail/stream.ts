@@ -4,8 +4,9 @@
 
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log';
-import { MAX_LINE } from '../io/record-reader';
-import { OffsetLineSplitter, type LineEntry } from './lines';
+import { MAX_LINE } from '../io/line-records';
+import { ByteLineSplitter } from '../io/line-splitter';
+import { ByteBatch, ByteLines } from './lines';
 import { tailMetrics } from './metrics';
 import type { TailBatch, Tailer, TailPosition, TailStats } from './types';
 import { SerialReader } from './serial-reader';
@@ -18,8 +19,8 @@ export interface StreamTailerOptions {
 
 export class StreamTailer extends SerialReader implements Tailer {
   private readonly it: AsyncIterator<Buffer | string>;
-  private readonly splitter: OffsetLineSplitter;
-  private pending: LineEntry[] = [];
+  private readonly splitter: ByteLineSplitter;
+  private pending = new ByteLines();
   private pendingIdx = 0;
   private ended = false;
   private closed = false;
@@ -43,7 +44,7 @@ export class StreamTailer extends SerialReader implements Tailer {
     this.log = log.child({ component: 'tail', source: opts.name });
     this.it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
     this.batchLines = Math.max(1, opts.maxBatchLines ?? 1024);
-    this.splitter = new OffsetLineSplitter(MAX_LINE, (bytes, end) => {
+    this.splitter = new ByteLineSplitter(MAX_LINE, (bytes, end) => {
       this.overlongLines++;
       tailMetrics.overlongLines.inc();
       if (this.overlongLines <= 10 || this.overlongLines % 1000 === 0) {
@@ -67,30 +68,30 @@ export class StreamTailer extends SerialReader implements Tailer {
         r = { done: true, value: undefined };
       }
       if (r === 'closed') return { done: true, value: undefined };
-      this.pending = [];
+      this.pending = new ByteLines();
       this.pendingIdx = 0;
       if (r.done) {
-        this.splitter.end(this.pending);
+        this.splitter.end(this.pending.add);
         this.ended = true;
         continue;
       }
       const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
       this.bytesRead += chunk.length;
       tailMetrics.bytesRead.inc(chunk.length);
-      this.splitter.push(chunk, this.pending);
+      this.splitter.push(chunk, this.pending.add);
     }
   }
 
   private takeBatch(): TailBatch {
     const n = Math.min(this.batchLines, this.pending.length - this.pendingIdx);
-    const lines = this.pending.slice(this.pendingIdx, this.pendingIdx + n).map((e) => e.text);
-    const end = this.pending[this.pendingIdx + n - 1]!.end;
+    const lines = this.pending.slice(this.pendingIdx, this.pendingIdx + n);
+    const end = this.pending.offsets[this.pendingIdx + n - 1]!;
     this.pendingIdx += n;
     this.linesRead += n;
     tailMetrics.linesRead.inc(n);
     const position: TailPosition = { path: this.opts.name, dev: 0, ino: 0, offset: end };
     this.handedOut = position;
-    return { lines, position };
+    return new ByteBatch(lines, position);
   }
 
   /** Nothing to persist: a stream cannot be resumed. Kept for the stats. */

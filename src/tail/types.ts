@@ -20,9 +20,24 @@ export interface TailPosition extends FileIdentity {
 
 export interface TailBatch {
   /** Complete lines, without their newline, in file order. Over-long lines are counted and dropped by the tailer. */
-  lines: string[];
+  readonly lines: string[];
   /** Position just past the last line of this batch. */
-  position: TailPosition;
+  readonly position: TailPosition;
+  /**
+   * Extension: the same lines as bytes (the file and stream tailers), for a consumer that reads them without
+   * decoding (the pipeline's SECCOMP hot path); `lines` is then decoded only when read.
+   */
+  readonly bytes?: LineBytes;
+}
+
+/** Lines as byte ranges: line i is `bufs[i][starts[i], ends[i])`, without its newline. */
+export interface LineBytes {
+  readonly length: number;
+  readonly bufs: readonly Buffer[];
+  readonly starts: readonly number[];
+  readonly ends: readonly number[];
+  /** the line holds no NUL and no byte above 0x7f */
+  readonly clean: readonly boolean[];
 }
 
 /** What is persisted (atomically: temp file + rename) at a bounded interval and on shutdown. */

@@ -11,6 +11,8 @@ import { ByteLineSplitter } from '../../src/io/line-splitter';
 import { MAX_LINE } from '../../src/io/record-reader';
 import { SeccompNdjson } from '../../src/event/seccomp-ndjson';
 import { benchKafkaPath, formatKafkaPath } from './kafka-path';
+import { benchLive, formatLive } from './live';
+import { benchRunModes } from './run-modes';
 import { benchRunPath } from './run-path';
 import { ensureSlice, runPeers, type PeerResult } from './peers';
 
@@ -126,10 +128,13 @@ function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 
+let LOG = '';
+
 async function main(): Promise<void> {
   const genlog = path.join(ROOT, 'test/bench/genlog.sh');
   process.stderr.write('bench: generating (or reusing) the real audit log with the rig…\n');
   const file = execFileSync('bash', ['-c', `"${genlog}" >&2 && echo "\${AUDITFLOW_CACHE:-/var/cache/auditflow}/bench/audit-600k.log"`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  LOG = file;
   const bytes = fs.statSync(file).size;
   const lines = countLines(file);
   const half = await ensureSlice(file, Math.floor(lines / 2));
@@ -188,9 +193,22 @@ async function paths(): Promise<void> {
       `${fmt(r.cpuMsPer100k)} ms CPU per 100k events (pid cache hits ${fmt(r.pidCacheHitRatio * 100, 1)}%, CRI calls ${r.criCallsMeasured})`,
   );
   console.log(formatKafkaPath(await benchKafkaPath()));
+  // `auditflow run --once` per output mode on the first 100k records of the real log (start-up taken out)
+  const slice = await ensureSlice(LOG, 100_000);
+  console.log('\nauditflow run --once on 100k recorded records, a real container pid, CPU per record (start-up excluded):');
+  for (const r of await benchRunModes(slice)) {
+    console.log(`  ${r.mode.padEnd(10)} ${fmt(r.usPerRecord, 1).padStart(6)} µs/record  peak RSS ${fmt(r.maxRssMb)} MB  output ${fmt(r.outBytes / 1e6, 1)} MB`);
+  }
 }
 
-main().then(paths).catch((e) => {
+// The live section: the real auditd and a real workload (floods the shared auditd for LIVE_SECONDS per rate).
+// BENCH_LIVE=none skips it.
+async function live(): Promise<void> {
+  if (process.env.BENCH_LIVE === 'none') return;
+  console.log(formatLive(await benchLive()));
+}
+
+main().then(paths).then(live).catch((e) => {
   console.error(`bench failed: ${(e as Error).stack ?? e}`);
   process.exit(1);
 });

@@ -155,10 +155,12 @@ drain() { # copy everything auditd wrote since the last call, following rotation
       CUR_OFF=$((CUR_OFF + USED)); exec 3<&-
       return 0
     fi
+    # found as $LOG and no longer active: auditd rotated it between the lookup and now; look it up again
+    # (as $LOG.1) so that its size is taken after the rename
+    [ "$k" -gt 0 ] || { exec 3<&-; continue; }
     # rotated: auditd closed it before renaming, so it is complete; copy to its end and move on to its
     # successor, which is one generation newer ($LOG.(k-1), or $LOG)
     copy_range /dev/fd/3 "$CUR_OFF" "$size" no; exec 3<&-
-    [ "$k" -gt 0 ] || die "internal: rotated file at index 0"
     f=$LOG; [ "$k" -gt 1 ] && f=$LOG.$((k - 1))
     next_ino=$(ino_of "$f")
     [ -n "$next_ino" ] || die "rotation successor $f of inode $CUR_INO is missing"

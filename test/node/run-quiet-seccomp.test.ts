@@ -1,0 +1,111 @@
+// The default `auditflow run` (denials only) reads SECCOMP records that only log without building an event
+// for each (src/run/pipeline.ts, the quiet path). It must be invisible: on the same real log (the fixtures'
+// records, SECCOMP of a real container process among multi-record events, denials and noise), a pipeline
+// whose denials route says `denialsOnly` writes the same events, counts the same metrics (events by kind and
+// denial, records by type, SPO's seccomp audit series of the pod) and acks the same position as one that
+// takes the general path for every record.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CriClient } from '../../src/enrich/cri';
+import { Enricher } from '../../src/enrich/enricher';
+import { PodResolver } from '../../src/enrich/pod-resolver';
+import { ProcCache } from '../../src/enrich/proc-cache';
+import type { EventV1 } from '../../src/event/v1';
+import { createLogger } from '../../src/log';
+import { registry } from '../../src/metrics';
+import { Pipeline } from '../../src/run/pipeline';
+import { isDenial } from '../../src/run/route';
+import { openTailer } from '../../src/tail';
+import { ROOT } from '../env/cli';
+import { ensureContainerd, removePod, runPod, type RunningPod } from '../env/cri';
+
+const METRICS = ['auditflow_events_total', 'auditflow_records_parsed_total', 'auditflow_lines_total', 'security_profiles_operator_seccomp_profile_audit_total'];
+
+async function snapshot(): Promise<Map<string, number>> {
+  const m = new Map<string, number>();
+  for (const name of METRICS) {
+    const metric = registry.getSingleMetric(name);
+    assert.ok(metric, `${name} is registered`);
+    for (const v of (await metric.get()).values) m.set(`${name}${JSON.stringify(v.labels)}`, v.value);
+  }
+  return m;
+}
+
+function delta(a: Map<string, number>, b: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of b) if (v !== (a.get(k) ?? 0)) out[k] = v - (a.get(k) ?? 0);
+  return out;
+}
+
+describe('pipeline: the quiet SECCOMP path of the default run', () => {
+  let pod: RunningPod;
+  let cri: CriClient;
+  let tmp: string;
+  before(async () => {
+    const socket = ensureContainerd();
+    pod = await runPod({ name: `quiet-${process.pid}`, namespace: 'quiet', labels: { app: 'quiet' }, containers: [{ name: 'app', command: ['sleep', '3600'] }], socketPath: socket });
+    cri = new CriClient({ socketPath: socket });
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-quiet-'));
+  });
+  after(async () => {
+    cri?.close();
+    if (pod) await removePod(pod).catch(() => undefined);
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('writes the same events, counts the same metrics and acks the same position as the general path', async () => {
+    const pid = pod.containers[0]!.pid;
+    const fixtures = ['seccomp-auditd.log', 'multi-record.log', 'avc-auditd.log', 'enriched.log', 'odd.log', 'apparmor.log'];
+    const lines: string[] = [];
+    for (const f of fixtures) lines.push(...fs.readFileSync(path.join(ROOT, 'fixtures', 'real', f), 'utf8').split('\n').filter((l) => l !== ''));
+    // the SECCOMP records are this pod's process (so enrichment resolves and the SPO series has a pod);
+    // many of them, in runs: the quiet path groups equal ones
+    // stamped now: the process cache attributes a pid only to records from its lifetime
+    const now = (Date.now() / 1000).toFixed(3);
+    const seccomp = lines
+      .filter((l) => l.startsWith('type=SECCOMP msg=audit(') && / pid=\d+ /.test(l))
+      .map((l) => l.replace(/ pid=\d+ /, ` pid=${pid} `).replace(/^type=SECCOMP msg=audit\(\d+\.\d+:/, `type=SECCOMP msg=audit(${now}:`));
+    assert.ok(seccomp.length >= 5 && seccomp.some((l) => l.includes('code=0x7ffc0000')) && seccomp.some((l) => !l.includes('code=0x7ffc0000')));
+    const all: string[] = [];
+    for (let i = 0; i < 300; i++) all.push(seccomp[i % seccomp.length]!, ...(i % 50 === 0 ? lines : []));
+    const file = path.join(tmp, 'audit.log');
+    fs.writeFileSync(file, all.join('\n') + '\n');
+    const log = createLogger('test');
+    const enricher = new Enricher({ procs: new ProcCache(), resolver: new PodResolver({ client: cri }), log });
+
+    const run = async (denialsOnly: boolean) => {
+      const tailer = await openTailer({ path: file, checkpointPath: null, startAt: 'start', follow: false }, log);
+      const acks: string[] = [];
+      const ack = tailer.ack.bind(tailer);
+      tailer.ack = (pos, stamp) => {
+        acks.push(`${pos.offset}@${stamp}`);
+        ack(pos, stamp);
+      };
+      const written: EventV1[] = [];
+      const sink = { name: 'mem', write: async (evs: readonly EventV1[]) => void written.push(...evs), flush: async () => undefined, close: async () => undefined };
+      const containers = new Set<string>();
+      const p = new Pipeline({ tailer, enricher, node: 'n1', sourceFile: file, log, idleFlushMs: Infinity, routes: [{ sink, accept: isDenial, denialsOnly }], onContainer: (id) => containers.add(id) });
+      const m0 = await snapshot();
+      await p.run();
+      const metrics = delta(m0, await snapshot());
+      return { written, metrics, stats: p.stats, lastAck: acks.at(-1), containers: [...containers].sort() };
+    };
+    const general = await run(false);
+    const quiet = await run(true);
+    assert.ok(general.written.length > 0, 'the log has denials');
+    assert.equal(general.stats.quiet, 0);
+    assert.ok(quiet.stats.quiet > 50, `the quiet path read the logged SECCOMP records (${quiet.stats.quiet})`);
+    assert.ok(Object.keys(general.metrics).some((k) => k.startsWith('security_profiles_operator_seccomp_profile_audit_total') && k.includes('"pod":"quiet-')), `the pod's SPO series counted: ${JSON.stringify(general.metrics)}`);
+    assert.deepEqual(quiet.written, general.written, 'the same events written');
+    assert.deepEqual(quiet.metrics, general.metrics, 'the same metrics counted');
+    assert.deepEqual(quiet.containers, general.containers, 'the same containers tracked');
+    assert.equal(general.lastAck?.split('@')[0], String(fs.statSync(file).size), `acked to the end (the log has EOE records): ${general.lastAck}`);
+    assert.equal(quiet.lastAck, general.lastAck, 'acked to the same position and stamp');
+    assert.equal(quiet.stats.records, general.stats.records);
+    assert.equal(quiet.stats.events, general.stats.events);
+    assert.equal(quiet.stats.lines, general.stats.lines);
+  });
+});
