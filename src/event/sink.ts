@@ -5,12 +5,8 @@
 // past an event a crash could lose. A sink that cannot accept more right now simply does not resolve yet
 // (backpressure); it never drops silently.
 
-<<<<<<< HEAD:src/event/sink.ts
-import type { ContainerRef, EventV1, PodRef } from './v1';
-=======
-import type { ContainerEnd } from '../event/container-end';
-import type { EventV1 } from '../event/v1';
->>>>>>> i12r:src/sink/types.ts
+import type { ContainerEnd } from './container-end';
+import type { EventV1 } from './v1';
 
 export type { ContainerEnd };
 

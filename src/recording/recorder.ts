@@ -21,11 +21,7 @@ import type { Logger } from '../log';
 import { registry } from '../metrics';
 import type { ProfileSink, RecordedProfile, RecordingSpec } from '../profile/recording';
 import { RUNC_INIT_COMM } from '../profile/runtime-base';
-<<<<<<< HEAD
-import type { ContainerEnd, EventSink } from '../event/sink';
-=======
 import { baseFor, type BaseLookup } from './base';
->>>>>>> i12r
 import { buildProfile } from './build';
 import { groupKey, profileName } from './naming';
 import { NAME_MAX, profileNameProblem } from './profile-dir';

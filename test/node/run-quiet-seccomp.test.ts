@@ -17,7 +17,7 @@ import type { EventV1 } from '../../src/event/v1';
 import { createLogger } from '../../src/log';
 import { registry } from '../../src/metrics';
 import { Pipeline } from '../../src/run/pipeline';
-import { isDenial } from '../../src/run/route';
+import { isDenial } from '../../src/event/decision';
 import { openTailer } from '../../src/tail';
 import { ROOT } from '../env/cli';
 import { ensureContainerd, removePod, runPod, type RunningPod } from '../env/cri';

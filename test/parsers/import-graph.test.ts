@@ -24,6 +24,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ['src/k8s', 'src/recording'],
   // the consumers of the wire format and of profiles, none of which may reach into the node's sinks
   ['src/aggregate', 'src/denials', 'src/agent'],
+  // the admission webhook names the logging profile the agent installs
+  ['src/webhook'],
   ['src/sink'],
   // it produces container ends for the sinks and the recorder (src/recording)
   ['src/enrich'],
