@@ -304,7 +304,7 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
 /** The tailer's losses for /readyz: records rotated away before they were read (not a readiness failure). */
 function lostDetail(lost: LostStats | undefined): string {
   if (!lost || (lost.records === 0 && lost.unknownGaps === 0)) return '';
-  let s = `; lost ${lost.records} audit records deleted by rotation before they were read`;
+  let s = `; lost at most ${lost.records} audit records deleted by rotation before they were read (an upper bound: serial gaps)`;
   if (lost.last) s += ` (last: serials ${lost.last.fromSerial}-${lost.last.toSerial} at ${lost.last.at})`;
   if (lost.unknownGaps) s += `; ${lost.unknownGaps} gaps of unknown size`;
   return s;

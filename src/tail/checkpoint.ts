@@ -148,6 +148,19 @@ export class CheckpointWriter {
     this.timer.unref();
   }
 
+  /**
+   * The acked position moved into another file: write it now, not an interval later. Until it is written a
+   * killed process leaves a checkpoint in the file it had already finished, and once auditd deletes that file
+   * the restart counts its delivered tail as lost.
+   */
+  urgent(): void {
+    if (this.stopped) return;
+    this.dirty = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    void this.flush();
+  }
+
   /** Writes now if anything changed since the last write. */
   flush(): Promise<void> {
     this.chain = this.chain.then(async () => {

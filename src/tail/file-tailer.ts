@@ -298,7 +298,7 @@ export class FileTailer extends SerialReader implements Tailer {
       },
       range === 'none'
         ? 'the checkpointed file is gone (rotated away while stopped): resuming with the next file of the chain, nothing lost'
-        : 'the checkpointed file is gone (rotated away while stopped): resuming with the oldest surviving newer file; records between it and the checkpoint are lost',
+        : 'the checkpointed file is gone (rotated away while stopped): resuming with the oldest surviving newer file; records between it and the checkpoint may be lost',
     );
     return { at, start: 0 };
   }
@@ -326,7 +326,12 @@ export class FileTailer extends SerialReader implements Tailer {
     tailMetrics.lostRecords.inc(records);
     tailMetrics.lastLostFirst.set(fromSerial);
     tailMetrics.lastLostLast.set(toSerial);
-    this.log.error({ fromSerial, toSerial, records, next: next.name, totalLost: this.lost.records }, `${why}: ${records} audit records (serials ${fromSerial}-${toSerial}) were deleted before they could be read`);
+    // An upper bound, never less than what was lost: serials the kernel never wrote to this log (auditd
+    // down, rate limit) and records a killed run delivered but had not checkpointed are in the range too.
+    this.log.error(
+      { fromSerial, toSerial, records, upperBound: true, next: next.name, totalLost: this.lost.records },
+      `${why}: at most ${records} audit records (serials ${fromSerial}-${toSerial}) were deleted before they could be read (an upper bound: the range also holds serials never written to this log and records a killed run delivered but had not checkpointed)`,
+    );
     return { fromSerial, toSerial, records };
   }
 
@@ -663,7 +668,7 @@ export class FileTailer extends SerialReader implements Tailer {
     if (b !== undefined) setBounded(this.base, key(to), b + from.offset - to.offset);
     if (this.acked && posKey(this.acked) === posKey(from)) {
       this.acked = to;
-      this.checkpoint?.touch();
+      this.checkpoint?.urgent();
     }
   }
 
@@ -708,6 +713,7 @@ export class FileTailer extends SerialReader implements Tailer {
       if (!n) break;
       p = n;
     }
+    const crossed = this.acked !== null && key(this.acked) !== key(p);
     this.acked = { path: p.path, dev: p.dev, ino: p.ino, offset: p.offset };
     // the newest kernel stamp among the batches this ack covers (the tailer's own: the consumer's may be
     // auditd's DAEMON_* counter)
@@ -722,7 +728,9 @@ export class FileTailer extends SerialReader implements Tailer {
       this.ackedStamp = mine;
       this.lastStamp = formatStamp(mine);
     } else if (lastStamp && !this.ackedStamp) this.lastStamp = lastStamp;
-    if (!this.closed) this.checkpoint?.touch();
+    if (this.closed) return;
+    if (crossed) this.checkpoint?.urgent();
+    else this.checkpoint?.touch();
   }
 
   private snapshot(): Checkpoint | null {

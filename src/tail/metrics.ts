@@ -61,7 +61,7 @@ export const tailMetrics = {
   }),
   lostRecords: new Counter({
     name: 'auditflow_tail_lost_records_total',
-    help: 'Audit records (serials: the records of one event share one) deleted by log rotation before the tailer could read them: the serial gap between the last record read and the first surviving one',
+    help: 'At most this many audit records (serials: the records of one event share one) were deleted by log rotation before the tailer could read them: the serial gap between the last record read (after a restart: the last one checkpointed) and the first surviving one. An upper bound: the gap also holds serials the kernel never wrote to this log (auditd down, rate limit), records written out of serial order, and records a killed run delivered but had not checkpointed',
     registers: [registry],
   }),
   lostUnknown: new Counter({

@@ -225,6 +225,75 @@ test('the file being read is rotated out while the tailer lags: the rest of it i
   }
 });
 
+test('a run killed after it delivered a whole file and moved on: once that file is deleted, none of it is counted lost (the checkpoint left it at once)', async () => {
+  // The over-count the chaos soak saw (163 serials counted lost, none of the workload's missing): a run read and
+  // delivered the end of a file and went on in the next one, but its checkpoint still pointed into the old
+  // file (an interval had not passed yet) when it was SIGKILLed; auditd then deleted the old file, and the next
+  // run counted the delivered end of it as lost. The checkpoint is now written as soon as the acked position
+  // moves into another file, so it never waits on the (here one-hour) interval there.
+  const dir = scratchDir('tail-chain-cross');
+  const file = path.join(dir, 'audit.log');
+  const cpPath = path.join(dir, 'cp.json');
+  let next = 100;
+  const f1: string[] = [];
+  for (let i = 0; i < PER_FILE; i++) f1.push(rec(next++));
+  await append(file, f1);
+  const t = await openTailer({ path: file, checkpointPath: cpPath, startAt: 'start', maxBatchLines: 10, checkpointIntervalMs: 3_600_000, pollIntervalMs: 20 }, captureLog().log);
+  let crashed: string;
+  let f2Ino = 0;
+  const f2 = [rotateRec(next - 1)];
+  try {
+    // F1 read as the live file (not behind a backlog, so no catch-up checkpoints), delivered and acked
+    const got = await collectUntil(t, (l) => l.length >= f1.length, { what: 'all of F1' });
+    // the eager checkpoints after the start are done (else one of them may still catch F2's acks)
+    let writes = -1;
+    await waitFor(async () => {
+      const w = t.stats!().checkpointWrites;
+      if (w === writes) return true;
+      writes = w;
+      await new Promise((r) => setTimeout(r, 300));
+      return false;
+    }, 'the checkpoint writes after the start to settle');
+    // then auditd rotates; F2 is read, delivered and acked
+    await rotateLikeAuditd(file, false);
+    for (let i = 0; i < PER_FILE / 2; i++) f2.push(rec(next++));
+    await append(file, f2);
+    f2Ino = statSync(file).ino;
+    await collectUntil(t, (l) => serialsOf(l).includes(next - 1), { what: 'the last record of F2', into: got });
+    await waitFor(async () => (await readCp(cpPath)).position.ino === f2Ino, 'the checkpoint to move into F2 (without the one-hour interval)');
+    // the process dies here: what is on disk now is all a restart has
+    crashed = await fsp.readFile(cpPath, 'utf8');
+  } finally {
+    await t.close();
+  }
+  const cp = JSON.parse(crashed) as Checkpoint;
+  assert.equal(cp.position.ino, f2Ino);
+  await fsp.writeFile(cpPath, crashed);
+  // While down: rotations until F1 is deleted (F2 survives as audit.log.N), each new file with records.
+  const files: string[][] = [];
+  for (let r = 0; r < NUM_LOGS - 1; r++) {
+    await rotateLikeAuditd(file, false);
+    const lines = [rotateRec(next - 1)];
+    for (let i = 0; i < PER_FILE; i++) lines.push(rec(next++));
+    await append(file, lines);
+    files.push(lines);
+  }
+  assert.equal(statSync(`${file}.${NUM_LOGS - 1}`).ino, f2Ino, 'F2 is the oldest file left; F1 was deleted');
+  const lostBefore = await counterValue(tailMetrics.lostRecords);
+  const t2 = await openTailer({ path: file, checkpointPath: cpPath, startAt: 'end', maxBatchLines: 50, pollIntervalMs: 20 }, captureLog().log);
+  try {
+    const got = await collectUntil(t2, (l) => serialsOf(l).includes(next - 1), { what: 'the last record' });
+    // F2 from the checkpointed offset (re-delivered: at least once), then every newer record once
+    const again = got.lines.length - files.flat().length;
+    assert.deepEqual(got.lines, [...f2.slice(f2.length - again), ...files.flat()]);
+    assert.ok(again >= 0 && again <= f2.length);
+    assert.deepEqual(t2.stats!().lost, { records: 0, unknownGaps: 0, last: null }, 'nothing counted lost: all of F1 had been delivered');
+    assert.equal((await counterValue(tailMetrics.lostRecords)) - lostBefore, 0);
+  } finally {
+    await t2.close();
+  }
+});
+
 /** `auditctl -m`: a user message through the kernel's audit queue (a kernel serial), written by auditd. */
 async function mark(token: string): Promise<void> {
   const r = await execCapture('auditctl', ['-m', token], { timeoutMs: 10_000 });

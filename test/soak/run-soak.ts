@@ -60,7 +60,7 @@ async function main(): Promise<number> {
   for (const { f, rss } of results) {
     const ok = f.uncounted === 0 && rss.ok;
     if (!ok) bad++;
-    console.log(`${ok ? 'PASS' : 'FAIL'} ${f.rate}/s × ${f.seconds} s seed ${f.seed}: ${f.records} records, ${f.lost} lost (${f.countedLost} counted, ${f.uncounted} uncounted), ${f.extraCopies} duplicates, ${f.kills} kills, ${f.rotations} rotations, ${f.kafkaKills} broker kills, max lag ${(f.maxLagMs / 1000).toFixed(1)} s, RSS peaks ${Math.min(...f.rssPeaksMb)}-${Math.max(...f.rssPeaksMb)} MB`);
+    console.log(`${ok ? 'PASS' : 'FAIL'} ${f.rate}/s × ${f.seconds} s seed ${f.seed}: ${f.records} records, ${f.lost} lost (${f.countedLost} counted, ${f.uncounted} uncounted), ${f.extraCopies} duplicates, ${f.kills} kills, ${f.rotations} rotations, ${f.kafkaKills} broker kills, max lag ${(f.maxLagMs / 1000).toFixed(1)} s (${(f.maxLagKafkaDownMs / 1000).toFixed(1)} s with the broker down), counted lost ${f.auditflowLostTotal} (upper bound; ${f.overCounted} workload serials in it delivered), RSS peaks ${Math.min(...f.rssPeaksMb)}-${Math.max(...f.rssPeaksMb)} MB`);
     if (f.uncounted) console.log(`  uncounted serials, e.g. ${f.uncountedSample.join(' ')}${f.stillCatchingUp ? ' (output still growing when the catch-up time ran out)' : ''}`);
   }
   return bad ? 1 : 0;

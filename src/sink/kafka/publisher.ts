@@ -29,9 +29,17 @@ interface Pending {
 
 class SendTimeout extends Error {}
 
+/**
+ * At most this many messages in one send: kafkajs encodes a batch synchronously, and a replay of many small
+ * messages (1 MiB of 20-byte values is 50,000 of them) held the event loop, and with it every other sink, for
+ * minutes.
+ */
+const MAX_BATCH_MESSAGES = 2000;
+
 export class Publisher {
   private queue: Pending[] = [];
   private queuedBytes = 0;
+  private queuedMessages = 0;
   private timer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
   private producer: Producer | null = null;
@@ -39,6 +47,7 @@ export class Publisher {
   private spooling: boolean;
   private replaying: Promise<void> | null = null;
   private closed = false;
+  private disconnecting: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly kafka: Kafka,
@@ -58,7 +67,8 @@ export class Publisher {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ msgs, bytes, resolve, reject });
       this.queuedBytes += bytes;
-      if (this.queuedBytes >= this.opts.maxBatchBytes) this.kick();
+      this.queuedMessages += msgs.length;
+      if (this.queuedBytes >= this.opts.maxBatchBytes || this.queuedMessages >= MAX_BATCH_MESSAGES) this.kick();
       else if (!this.timer) this.timer = setTimeout(() => this.kick(), this.opts.lingerMs);
     });
   }
@@ -94,6 +104,7 @@ export class Publisher {
     const batch = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
+    this.queuedMessages = 0;
     this.chain = this.chain.then(() => this.deliver(batch));
   }
 
@@ -109,7 +120,9 @@ export class Publisher {
           sinkMetrics.sendErrors.inc();
           this.log.warn({ err: (e as Error).message, messages: msgs.length }, 'broker unreachable: spooling to disk until it returns');
           this.spooling = true;
-          await this.resetProducer();
+          // not awaited: kafkajs's disconnect waits for the requests in flight to a broker that does not answer
+          // (up to its request timeout, or longer), and every sink waits on this delivery chain
+          this.resetProducer();
         }
       }
       await this.spool.append(msgs);
@@ -143,10 +156,17 @@ export class Publisher {
     return this.connecting;
   }
 
-  private async resetProducer(): Promise<void> {
+  /** Drops the producer; its disconnect runs in the background (close() waits for it, bounded). */
+  private resetProducer(): void {
     const p = this.producer;
     this.producer = null;
-    if (p) await p.disconnect().catch(() => undefined);
+    if (!p) return;
+    const d = p.disconnect().catch(() => undefined);
+    const all = Promise.all([this.disconnecting, d]).then(() => undefined);
+    this.disconnecting = all;
+    void d.finally(() => {
+      if (this.disconnecting === all) this.disconnecting = Promise.resolve();
+    });
   }
 
   private async send(msgs: readonly WireMessage[]): Promise<void> {
@@ -209,7 +229,7 @@ export class Publisher {
         for (let i = progress.next; i < seg.messages.length; ) {
           let bytes = 0;
           let j = i;
-          while (j < seg.messages.length && (j === i || bytes < this.opts.maxBatchBytes)) bytes += seg.messages[j++]!.value.length;
+          while (j < seg.messages.length && (j === i || (bytes < this.opts.maxBatchBytes && j - i < MAX_BATCH_MESSAGES))) bytes += seg.messages[j++]!.value.length;
           await this.send(seg.messages.slice(i, j));
           sinkMetrics.replayed.inc(j - i);
           i = progress.next = j;
@@ -219,7 +239,7 @@ export class Publisher {
       } catch (e) {
         sinkMetrics.sendErrors.inc();
         this.log.debug({ err: (e as Error).message }, 'replay: broker still unreachable');
-        await this.resetProducer();
+        this.resetProducer();
         await new Promise((r) => setTimeout(r, backoff));
         backoff = Math.min(backoff * 2, 5000);
       }
@@ -230,7 +250,11 @@ export class Publisher {
     await this.flush();
     this.closed = true;
     if (this.replaying) await this.replaying;
-    await this.resetProducer();
+    this.resetProducer();
+    // bounded: a disconnect from a broker that does not answer must not hold a shutdown
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.disconnecting, new Promise<void>((r) => (timer = setTimeout(r, this.opts.sendTimeoutMs)))]);
+    clearTimeout(timer);
     this.spool.close();
   }
 }
