@@ -105,7 +105,7 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
   const fallback = kube ? new KubePodFallback({ client: kube, nodeName: cfg.node, log: log.child({ component: 'kube-fallback' }) }) : null;
   let watch: ContainerWatch | null = null;
   // containerd's task events: every container's pid as it starts, kept after it exits (enrich/container-tasks.ts)
-  const tasks = cri && socket
+  const tasks = cri && socket && cfg.taskEvents
     ? new ContainerTasks({
         socketPath: socket,
         procs,
