@@ -10,6 +10,7 @@
 // Runtimes without the stream (CRI-O; containerd's CRI GetContainerEvents carries no pid) fall back to what the
 // node has always done: /proc while processes live, and ContainerWatch's polling for ends. The gap then is every
 // container that exits before its records are read.
+import * as fs from 'node:fs';
 import type { Logger } from '../log';
 import { ContainerdEvents, type TaskEvent } from './containerd-events';
 import type { CriClient } from './cri/client';
@@ -29,7 +30,21 @@ export interface ContainerTasksOptions {
   onStarted?: (containerId: string) => void;
   log: Logger;
   table?: TaskTable;
+  /**
+   * Where the table is saved (every few seconds and at stop) and loaded from at start, so that a restarted
+   * `auditflow run` re-reading records from its checkpoint still knows the containers it saw before; null: not kept
+   */
+  statePath?: string | null;
 }
+
+/** What a restart can still attribute (see README "Short-lived containers"): the saved table, closed from CRI. */
+interface SavedState {
+  version: 1;
+  savedAtMs: number;
+  entries: unknown;
+}
+
+const SAVE_EVERY_MS = 5000;
 
 export class ContainerTasks {
   readonly table: TaskTable;
@@ -38,6 +53,8 @@ export class ContainerTasks {
   private closedAtMs: number | null = null;
   private pruneTimer: NodeJS.Timeout | undefined;
   private everOpen = false;
+  private saveTimer: NodeJS.Timeout | undefined;
+  private savedStats = '';
 
   constructor(private readonly opts: ContainerTasksOptions) {
     this.table = opts.table ?? new TaskTable();
@@ -64,13 +81,61 @@ export class ContainerTasks {
   }
 
   start(): void {
+    this.load();
     this.events.start();
     this.pruneTimer = setInterval(() => this.table.prune(), 30_000).unref();
+    if (this.opts.statePath) this.saveTimer = setInterval(() => this.save(), SAVE_EVERY_MS).unref();
   }
 
   stop(): void {
     clearInterval(this.pruneTimer);
+    clearInterval(this.saveTimer);
     this.events.stop();
+    this.save();
+  }
+
+  /**
+   * The saved table of an earlier run. Its windows still open are the tasks that were running at the stop: their
+   * exit (if any) happened while nobody listened, so the first resync closes them from CRI (finishedAt), or at
+   * the stop when CRI no longer knows the container — after that moment the pid may have been anyone's.
+   */
+  private load(): void {
+    const file = this.opts.statePath;
+    if (!file) return;
+    let st: SavedState;
+    try {
+      st = JSON.parse(fs.readFileSync(file, 'utf8')) as SavedState;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.log.warn({ file, err: (err as Error).message }, 'cannot read the saved task table: starting without it');
+      return;
+    }
+    if (st?.version !== 1 || typeof st.savedAtMs !== 'number') {
+      this.opts.log.warn({ file }, 'the saved task table is not one this version writes: starting without it');
+      return;
+    }
+    const n = this.table.restore(st.entries);
+    this.closedAtMs = st.savedAtMs;
+    this.everOpen = true; // the first stream open is then a gap to close, not a fresh start
+    this.opts.log.info({ file, tasks: n, savedAt: new Date(st.savedAtMs).toISOString() }, 'task table of the previous run loaded');
+  }
+
+  private save(): void {
+    const file = this.opts.statePath;
+    if (!file) return;
+    const s = this.table.stats;
+    const sig = `${s.started}:${s.exited}:${s.superseded}:${s.pruned}:${this.table.size}`;
+    // saved when changed, and always at stop (savedAtMs is then the stop: the moment running tasks were last known)
+    if (sig === this.savedStats && this.events.state !== 'stopped') return;
+    // only while the stream is (or was, at stop) open: a table kept while it was down may miss exits
+    const st: SavedState = { version: 1, savedAtMs: this.closedAtMs ?? Date.now(), entries: this.table.entries() };
+    try {
+      const tmp = `${file}.tmp`;
+      fs.writeFileSync(tmp, JSON.stringify(st), { mode: 0o600 });
+      fs.renameSync(tmp, file);
+      this.savedStats = sig;
+    } catch (err) {
+      this.opts.log.warn({ file, err: (err as Error).message }, 'cannot save the task table: a restart will not know the containers seen so far');
+    }
   }
 
   /** Resolves once every event received so far has been applied (tests, and the bench). */

@@ -156,6 +156,34 @@ export class TaskTable {
     return hit ? { containerId: hit.containerId, exact: hit.exactStart } : null;
   }
 
+  /** Every entry, for saving (restore() takes them back). */
+  entries(): TaskEntry[] {
+    const out: TaskEntry[] = [];
+    for (const list of this.byPid.values()) for (const e of list) out.push({ ...e });
+    return out;
+  }
+
+  /** Takes back saved entries (an auditflow restart); malformed ones are skipped. Answers how many were taken. */
+  restore(entries: unknown): number {
+    if (!Array.isArray(entries)) return 0;
+    let n = 0;
+    for (const raw of entries) {
+      const e = raw as Partial<TaskEntry>;
+      const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+      if (typeof e.containerId !== 'string' || !/^[0-9a-f]{64}$/.test(e.containerId) || !Number.isInteger(e.pid) || (e.pid as number) <= 0) continue;
+      if (!num(e.fromMs) || !(e.exitMs === null || num(e.exitMs)) || typeof e.exactStart !== 'boolean') continue;
+      const list = this.byPid.get(e.pid as number) ?? [];
+      if (list.length >= 8) continue;
+      list.push({ containerId: e.containerId, pid: e.pid as number, fromMs: e.fromMs, exactStart: e.exactStart, exitMs: e.exitMs ?? null, touchedMs: this.now() });
+      list.sort((a, b) => a.fromMs - b.fromMs);
+      this.byPid.set(e.pid as number, list);
+      this.count++;
+      n++;
+    }
+    this.prune(true);
+    return n;
+  }
+
   /** Drops tombstones older than the retention; `force`: also the oldest exited ones beyond maxEntries. */
   prune(force = false): void {
     const cutoff = this.now() - this.retainMs;

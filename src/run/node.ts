@@ -112,6 +112,7 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
         cri,
         resolver,
         log: log.child({ component: 'tasks' }),
+        statePath: cfg.checkpoint ? `${cfg.checkpoint}.tasks.json` : null,
         onStarted: (id) =>
           void resolver?.resolve(id, 'containerd').then((r) => {
             if (r.enrichment === 'resolved' && !r.container.sandbox) watch?.started(id);

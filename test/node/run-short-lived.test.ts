@@ -268,3 +268,93 @@ describe('auditflow run: short-lived containers attributed through task events',
     }
   });
 });
+
+describe('auditflow run restarted while containers end: what its checkpoint re-reads', () => {
+  // While auditflow is down nobody listens to containerd's task events. At the restart, its saved task table
+  // (<checkpoint>.tasks.json) still knows the containers that were running at the stop; their exit happened
+  // unheard, so their windows are closed from CRI: at finishedAt when the runtime still has the container, at the
+  // stop when it has been removed (the pid may have been anyone's after that). A container that started and ended
+  // while auditflow was down was never named by anyone: its records stay unresolved. Never a wrong pod.
+  let tmp: string;
+  let socket: string;
+  let profile: string;
+  const pods: RunningPod[] = [];
+  const runs: RunProc[] = [];
+
+  before(async () => {
+    await ensureAuditd();
+    socket = ensureContainerd();
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-short-restart-'));
+    profile = path.join(tmp, 'kill-sync.json');
+    fs.writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['sync'], action: 'SCMP_ACT_KILL_PROCESS' }] }));
+  });
+
+  after(async () => {
+    for (const p of pods) await removePod(p).catch(() => undefined);
+    for (const r of runs) await stopRun(r);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const startWith = (out: string) => {
+    const r = startRun(['--audit-log', '/var/log/audit/audit.log', '--checkpoint', path.join(tmp, 'cp.json'), '--cri-socket', socket, '--output', out]);
+    runs.push(r);
+    return r;
+  };
+  const taskStarts = async (port: number) => metricValue((await httpGet(port, '/metrics')).body, 'auditflow_enrich_task_events_total', { kind: 'start' });
+
+  it('containers running at the stop: attributed (exit from CRI) or, once removed, only up to the stop; containers born while down: unresolved', async () => {
+    const tagPrefix = `rs${process.pid}x`;
+    const first = startWith(path.join(tmp, 'first.ndjson'));
+    const port = await waitReady(first);
+    const before0 = await taskStarts(port);
+    // K (kept by the runtime after it exits) and G (removed while auditflow is down) wait for a file, then deny
+    const waiting = (tag: string) => ['sh', '-c', `while [ ! -e /go ]; do sleep 0.05; done; i=0; while [ $i -lt 2 ]; do sh -c "busybox sync" ${tag}; i=$((i+1)); done`];
+    const k = await runPod({ name: `keep-${process.pid}`, namespace: 'short', containers: [{ name: 'k', command: waiting(`${tagPrefix}k`) }], seccompProfilePath: profile, socketPath: socket });
+    pods.push(k);
+    const g = await runPod({ name: `gone-${process.pid}`, namespace: 'short', containers: [{ name: 'g', command: waiting(`${tagPrefix}g`) }], seccompProfilePath: profile, socketPath: socket });
+    pods.push(g);
+    // both sandboxes and both containers seen starting
+    await pollUntil(async () => (await taskStarts(port)) >= before0 + 4, 60_000, 'the task starts of two pods in auditflow run');
+    assert.equal((await stopRun(first)).code, 0);
+    assert.ok(fs.existsSync(path.join(tmp, 'cp.json.tasks.json')), 'the task table is saved at stop');
+
+    // while down: K and G do their work and exit; G's container is removed; N runs from start to end
+    const mark = await auditMark();
+    for (const p of [k, g]) fs.writeFileSync(`/proc/${p.containers[0]!.pid}/root/go`, '');
+    for (const p of [k, g]) await waitContainerExited(socket, p.containers[0]!.id);
+    const cri = new CriClient({ socketPath: socket, timeoutMs: 30_000 });
+    try {
+      await cri.removeContainer(g.containers[0]!.id);
+    } finally {
+      cri.close();
+    }
+    const n = await runPod({ name: `born-${process.pid}`, namespace: 'short', containers: [{ name: 'n', command: job(`${tagPrefix}n`, 2), mayExit: true }], seccompProfilePath: profile, socketPath: socket });
+    pods.push(n);
+    await waitContainerExited(socket, n.containers[0]!.id);
+    const denials = denialsFromRaw(await readAuditSince(mark), tagPrefix).filter((d) => d.tag);
+    assert.equal(denials.length, 6, 'K, G and N made two denials each');
+
+    // restarted: the checkpoint re-reads what was written while down
+    const outSecond = path.join(tmp, 'second.ndjson');
+    const second = startWith(outSecond);
+    await waitReady(second);
+    const want = new Set(denials.map((d) => d.serial));
+    const evs = await pollUntil(() => {
+      const m = new Map<number, OutputEvent>();
+      for (const e of readEvents(outSecond).events) if (e.type === 'SECCOMP' && want.has(e.serial)) m.set(e.serial, e);
+      return m.size >= want.size ? m : undefined;
+    }, 60_000, `the restarted run's events for ${want.size} denials`);
+    for (const d of denials) {
+      const e = evs.get(d.serial)!;
+      const who = d.tag!.slice(tagPrefix.length);
+      if (who === 'k') {
+        assert.equal(e.pod?.name, k.name, `K's denial after the restart: ${e.enrichment} ${e.enrichmentError ?? ''}`);
+        assert.equal(e.container?.id, k.containers[0]!.id);
+      } else {
+        // G (removed: its exit time is unknown, so nothing after the stop is its for sure) and N (never seen)
+        assert.equal(e.pod, null, `${who}'s denial must stay unresolved, got ${JSON.stringify(e.pod)}`);
+        assert.equal(e.enrichment, 'unresolved');
+      }
+    }
+  });
+});
