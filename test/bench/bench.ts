@@ -12,6 +12,7 @@ import { MAX_LINE } from '../../src/io/record-reader';
 import { SeccompNdjson } from '../../src/event/seccomp-ndjson';
 import { benchKafkaPath, formatKafkaPath } from './kafka-path';
 import { benchRunPath } from './run-path';
+import { benchShortLived, formatShortLived } from './short-lived-path';
 import { ensureSlice, runPeers, type PeerResult } from './peers';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -188,6 +189,7 @@ async function paths(): Promise<void> {
       `${fmt(r.cpuMsPer100k)} ms CPU per 100k events (pid cache hits ${fmt(r.pidCacheHitRatio * 100, 1)}%, CRI calls ${r.criCallsMeasured})`,
   );
   console.log(formatKafkaPath(await benchKafkaPath()));
+  console.log(formatShortLived(await benchShortLived())); // issue 17: short-lived containers (short-lived-path.ts)
 }
 
 main().then(paths).catch((e) => {

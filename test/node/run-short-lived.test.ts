@@ -12,75 +12,9 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CriClient } from '../../src/enrich/cri';
 import { addContainer, ensureContainerd, removePod, runPod, waitContainerExited, type RunningPod } from '../env/cri';
-import { auditField, auditMark, auditType, ensureAuditd, readAuditSince, type AuditMark } from '../env/rig';
+import { auditMark, ensureAuditd, readAuditSince, type AuditMark } from '../env/rig';
+import { denialsFromRaw, job, KILL_SYNC_PROFILE, type Denial } from '../env/short-lived';
 import { httpGet, metricValue, pollUntil, readEvents, startRun, stopRun, waitReady, type OutputEvent, type RunProc } from '../env/run-node';
-
-const SYNC = 162; // x86_64
-
-/** A container that kills `n` processes of its own (tagged) on `sync`, then exits at once. */
-function job(tag: string, n = 5, then = 'true'): string[] {
-  return ['sh', '-c', `i=0; while [ $i -lt ${n} ]; do sh -c "busybox sync" ${tag}; i=$((i+1)); done; ${then}`];
-}
-
-interface Denial {
-  serial: number;
-  pid: number;
-  timeMs: number;
-  /** the tag of the process (or its parent) from the raw log's EXECVE records; null: not one of ours */
-  tag: string | null;
-}
-
-function stampOf(line: string): { timeMs: number; serial: number } | null {
-  const m = /audit\((\d+)\.(\d+):(\d+)\)/.exec(line);
-  return m ? { timeMs: Number(m[1]) * 1000 + Number(m[2]), serial: Number(m[3]) } : null;
-}
-
-function unhex(v: string | undefined): string {
-  if (v === undefined) return '';
-  if (v.startsWith('"')) return v.slice(1, -1);
-  return /^[0-9A-F]+$/.test(v) && v.length % 2 === 0 ? Buffer.from(v, 'hex').toString() : v;
-}
-
-/** The `sync` kills in the raw log, each with the tag its process (or parent) was exec'd with. */
-function denialsFromRaw(lines: string[], tagPrefix: string): Denial[] {
-  const execBySerial = new Map<number, { pid: number; ppid: number; timeMs: number; tag: string | null }>();
-  const argvBySerial = new Map<number, string[]>();
-  const kills: { serial: number; pid: number; timeMs: number }[] = [];
-  for (const l of lines) {
-    const t = auditType(l);
-    const st = stampOf(l);
-    if (!st) continue;
-    if (t === 'SYSCALL' && auditField(l, 'syscall') === '59') {
-      execBySerial.set(st.serial, { pid: Number(auditField(l, 'pid')), ppid: Number(auditField(l, 'ppid')), timeMs: st.timeMs, tag: null });
-    } else if (t === 'EXECVE') {
-      const argc = Number(auditField(l, 'argc'));
-      const argv: string[] = [];
-      for (let i = 0; i < argc && i < 8; i++) argv.push(unhex(auditField(l, `a${i}`)));
-      argvBySerial.set(st.serial, argv);
-    } else if (t === 'SECCOMP' && auditField(l, 'syscall') === String(SYNC) && auditField(l, 'code') === '0x80000000') {
-      kills.push({ serial: st.serial, pid: Number(auditField(l, 'pid')), timeMs: st.timeMs });
-    }
-  }
-  // pid → its execs in time order, each with the tag when its argv carried one
-  const execs = new Map<number, { ppid: number; timeMs: number; tag: string | null }[]>();
-  for (const [serial, e] of execBySerial) {
-    const tag = (argvBySerial.get(serial) ?? []).find((a) => a.startsWith(tagPrefix)) ?? null;
-    const list = execs.get(e.pid) ?? [];
-    list.push({ ppid: e.ppid, timeMs: e.timeMs, tag });
-    execs.set(e.pid, list);
-  }
-  for (const l of execs.values()) l.sort((a, b) => a.timeMs - b.timeMs);
-  const latest = (pid: number, t: number) => (execs.get(pid) ?? []).filter((e) => e.timeMs <= t);
-  return kills.map((k) => {
-    const mine = latest(k.pid, k.timeMs);
-    let tag = [...mine].reverse().find((e) => e.tag)?.tag ?? null;
-    if (!tag && mine.length) {
-      const parent = mine[mine.length - 1]!.ppid;
-      tag = [...latest(parent, k.timeMs)].reverse().find((e) => e.tag)?.tag ?? null;
-    }
-    return { ...k, tag };
-  });
-}
 
 describe('auditflow run: short-lived containers attributed through task events', () => {
   let tmp: string;
@@ -97,7 +31,7 @@ describe('auditflow run: short-lived containers attributed through task events',
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-short-lived-'));
     out = path.join(tmp, 'events.ndjson');
     profile = path.join(tmp, 'kill-sync.json');
-    fs.writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['sync'], action: 'SCMP_ACT_KILL_PROCESS' }] }));
+    fs.writeFileSync(profile, JSON.stringify(KILL_SYNC_PROFILE));
     run = startRun(['--audit-log', '/var/log/audit/audit.log', '--checkpoint', 'none', '--cri-socket', socket, '--output', out]);
     port = await waitReady(run);
     // the task stream is open once containerd has sent something: a task event of ours, if none other
@@ -105,6 +39,7 @@ describe('auditflow run: short-lived containers attributed through task events',
       const m = (await httpGet(port, '/metrics')).body;
       if (metricValue(m, 'auditflow_enrich_task_events_total') > 0) return true;
       const p = await runPod({ name: `warm-${process.pid}`, namespace: 'short', containers: [{ name: 'w', command: ['true'], mayExit: true }], socketPath: socket });
+      await waitContainerExited(socket, p.containers[0]!.id);
       await removePod(p);
       return false;
     }, 60_000, 'the first containerd task event in auditflow run');
@@ -286,7 +221,7 @@ describe('auditflow run restarted while containers end: what its checkpoint re-r
     socket = ensureContainerd();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-short-restart-'));
     profile = path.join(tmp, 'kill-sync.json');
-    fs.writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['sync'], action: 'SCMP_ACT_KILL_PROCESS' }] }));
+    fs.writeFileSync(profile, JSON.stringify(KILL_SYNC_PROFILE));
   });
 
   after(async () => {
