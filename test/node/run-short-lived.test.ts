@@ -293,3 +293,45 @@ describe('auditflow run restarted while containers end: what its checkpoint re-r
     }
   });
 });
+
+describe('auditflow run --record: a Job is recorded like any other container', () => {
+  let tmp: string;
+  let socket: string;
+  let run: RunProc | undefined;
+  const pods: RunningPod[] = [];
+  before(async () => {
+    await ensureAuditd();
+    socket = ensureContainerd();
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-short-record-'));
+  });
+  after(async () => {
+    for (const p of pods) await removePod(p).catch(() => undefined);
+    if (run) await stopRun(run).catch(() => undefined);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('a container that exits at once (no poll ever sees it running) is recorded, and its profile runs it again', async () => {
+    // forks that are gone at once, and the container with them
+    const JOB = ['sh', '-c', 'echo hello; cat /proc/self/status > /dev/null; ls / > /dev/null'];
+    const dir = path.join(tmp, 'profiles');
+    const app = `job-${process.pid}`;
+    const logProfile = path.join(tmp, 'log.json');
+    fs.writeFileSync(logProfile, JSON.stringify({ defaultAction: 'SCMP_ACT_LOG' }));
+    run = startRun([
+      '--audit-log', '/var/log/audit/audit.log', '--checkpoint', 'none', '--cri-socket', socket,
+      '--record', `batch=app=${app}`, '--profile-dir', dir, '--output', path.join(tmp, 'denials.ndjson'),
+    ]);
+    await waitReady(run);
+    const pod = await runPod({ name: `${app}-x`, namespace: 'jobs', labels: { app }, containers: [{ name: 'job', command: JOB, mayExit: true }], seccompProfilePath: logProfile, socketPath: socket });
+    pods.push(pod);
+    assert.equal(await waitContainerExited(socket, pod.containers[0]!.id), 0);
+    const json = path.join(dir, 'batch-job.json');
+    await pollUntil(() => fs.existsSync(json), 60_000, `${json} after the Job's container exited:\n${run.stderr().slice(-2000)}`);
+    const oci = JSON.parse(fs.readFileSync(json, 'utf8')) as { syscalls: Array<{ names: string[] }> };
+    for (const s of ['execve', 'write', 'openat', 'getdents64']) assert.ok(oci.syscalls[0]!.names.includes(s), `${s} missing from ${oci.syscalls[0]!.names.join(',')}`);
+    // complete after one run: the same Job under the recorded profile succeeds
+    const enforced = await runPod({ name: `${app}-enforced`, namespace: 'jobs', containers: [{ name: 'job', command: JOB, mayExit: true }], seccompProfilePath: json, socketPath: socket });
+    pods.push(enforced);
+    assert.equal(await waitContainerExited(socket, enforced.containers[0]!.id), 0, 'exit code of the Job under its recorded profile');
+  });
+});
