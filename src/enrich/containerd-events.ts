@@ -196,8 +196,12 @@ export class ContainerdEvents {
       this.attempt = 0;
       this.opts.onGap?.('stream opened');
     };
-    // headers arrive when containerd accepts the subscription, before any event
+    // containerd sends no headers before the first event; a subscription sent over a ready connection is open
+    // (a refused or broken one errors instead), so a quiet node is not taken for a stream that is down
     call.on('metadata', announce);
+    this.client.waitForReady(Date.now() + 60_000, (err) => {
+      if (!err && this.call === call) announce();
+    });
     call.on('data', (env: WireEnvelope) => {
       announce();
       this.stats.events++;

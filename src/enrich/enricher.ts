@@ -155,6 +155,12 @@ export class Enricher {
       enrichMetrics.shortLived.inc({ how: how === 'parent' ? 'task-parent' : 'task' });
       return { kind: 'container', cgroup: { host: false, containerId: t.containerId, runtime: 'containerd', podUid: undefined, qos: undefined, cgroupPath: '' } };
     }
+    // /proc's looser memory guesses that the pid was not reused since it was last seen; when that process was a
+    // container task the runtime saw exit before this stamp, the guess is known wrong: the pid was reused
+    if (r.state === 'remembered' && !r.entry.cgroup.host && this.tasks) {
+      const exit = this.tasks.table.exitOf(pid, r.entry.cgroup.containerId, r.entry.verifiedMs);
+      if (exit !== null && atMs > exit) return null;
+    }
     return this.fromLookup(r, how);
   }
 

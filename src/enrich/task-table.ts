@@ -184,6 +184,17 @@ export class TaskTable {
     return n;
   }
 
+  /**
+   * The exit time of `containerId`'s task on `pid` whose window holds `aliveAtMs` (a moment the process was seen
+   * alive); null when no such task is known or it has not exited.
+   */
+  exitOf(pid: number, containerId: string, aliveAtMs: number): number | null {
+    for (const e of this.byPid.get(pid) ?? []) {
+      if (e.containerId === containerId && e.exitMs !== null && aliveAtMs >= e.fromMs && aliveAtMs <= e.exitMs) return e.exitMs;
+    }
+    return null;
+  }
+
   /** Drops tombstones older than the retention; `force`: also the oldest exited ones beyond maxEntries. */
   prune(force = false): void {
     const cutoff = this.now() - this.retainMs;

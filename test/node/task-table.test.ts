@@ -2,7 +2,13 @@
 // containerd's task events from their protobuf bytes, hostile ones included. No services needed.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { decodeTaskEvent } from '../../src/enrich/containerd-events';
+import { Enricher, type EnrichItem } from '../../src/enrich/enricher';
+import { ProcCache } from '../../src/enrich/proc-cache';
+import { createLogger } from '../../src/log';
 import { CREATE_BOUND_MS, TaskTable } from '../../src/enrich/task-table';
 
 const A = 'a'.repeat(64);
@@ -149,5 +155,40 @@ describe('decodeTaskEvent', () => {
     }
     assert.throws(() => decodeTaskEvent('containerd.events.TaskStart', Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]), 7), /truncated/);
     assert.throws(() => decodeTaskEvent('containerd.events.TaskStart', Uint8Array.from([0x0b]), 7), /wire type/);
+  });
+});
+
+describe('Enricher with the task table: /proc memory never outlives a task the runtime saw exit', () => {
+  it('a pid last seen in container A, reused after A exited: its later records are not A\'s; A\'s own records still are', async () => {
+    // a fake /proc: pid 4242 in container A (kubelet's cgroupfs layout), with a start time
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-fakeproc-'));
+    try {
+      fs.writeFileSync(path.join(root, 'uptime'), '1000.00 1000.00\n');
+      fs.mkdirSync(path.join(root, '4242'));
+      const stat = `4242 (sh) S 1 ${Array.from({ length: 18 }, () => '0').join(' ')} 50000 0 0\n`; // field 22: 50000 ticks = 500 s after boot
+      fs.writeFileSync(path.join(root, '4242', 'stat'), stat);
+      fs.writeFileSync(path.join(root, '4242', 'cgroup'), `1:cpu:/kubepods/besteffort/pod0b2c9a34-1111-4222-8333-444455556666/${A}\n`);
+      const procs = new ProcCache({ procRoot: root, freshMs: 0 });
+      const now = Date.now();
+      const seen = await procs.lookup(4242, now);
+      assert.equal(seen.state, 'alive');
+      const table = new TaskTable();
+      table.started(A, 4242, seen.state === 'alive' ? seen.entry.startMs : 0, true);
+      table.exited(A, 4242, now + 100);
+      fs.rmSync(path.join(root, '4242'), { recursive: true });
+      const e = new Enricher({ procs, resolver: null, tasks: { table, streaming: () => true }, log: createLogger('test') });
+      const ev = (timeMs: number): EnrichItem => ({
+        ev: { schema: 'auditflow.event/v1', type: 'SECCOMP', kind: 'seccomp', timestamp: '', serial: 1, node: 'n', source: { file: null, format: 'auditd' }, pid: 4242, comm: null, exe: null, uid: null, gid: null, auid: null, ses: null, container: null, pod: null, enrichment: 'unresolved' },
+        timeMs,
+      });
+      const mine = ev(now + 50);
+      const reused = ev(now + 2000); // within /proc memory's 60 s guess, after A's exit
+      await e.enrich([mine, reused]);
+      assert.equal(mine.ev.container?.id, A, 'a record inside A\'s life is A\'s');
+      assert.equal(reused.ev.container, null, `a record after A's exit is not A's: ${JSON.stringify(reused.ev.container)}`);
+      assert.equal(reused.ev.enrichment, 'unresolved');
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });
