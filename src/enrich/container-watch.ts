@@ -65,6 +65,18 @@ export class ContainerWatch {
     else this.known.set(containerId, { state: 'CONTAINER_UNKNOWN', tracked: true });
   }
 
+  /**
+   * The runtime said this container's task started (containerd task events): it ran, so its end is reported even
+   * when no poll ever saw it running (a Job or init container that lived 50 ms). Not for sandbox ids: ListContainers
+   * never lists them, and they would be taken for removed containers.
+   */
+  started(containerId: string): void {
+    if (this.ended.has(containerId)) return;
+    const k = this.known.get(containerId);
+    if (!k) this.known.set(containerId, { state: 'CONTAINER_RUNNING', tracked: false });
+    else if (k.state === 'CONTAINER_UNKNOWN') k.state = 'CONTAINER_RUNNING';
+  }
+
   /** One poll (also called by tests). */
   async poll(): Promise<void> {
     let list;

@@ -10,6 +10,7 @@ import { enrichMetrics, registerCacheSize } from './metrics';
 import type { ProcessLineage } from './lineage';
 import type { ProcCache, ProcLookup } from './proc-cache';
 import type { PodResolver, Resolution } from './pod-resolver';
+import type { TaskTable } from './task-table';
 
 /** Where pods come from when the runtime cannot say (e.g. the Kubernetes API, pods on this node). */
 export interface PodFallback {
@@ -37,6 +38,11 @@ export interface EnricherOptions {
   fallback?: PodFallback | null;
   /** parents learnt from fork records: attributes exited short-lived processes to a living ancestor */
   lineage?: ProcessLineage | null;
+  /**
+   * pid → container from the runtime's task events, kept after exit (task-table.ts): attributes a process, or
+   * the nearest ancestor of one, whose container had already exited when its records were read
+   */
+  tasks?: { table: TaskTable; streaming: () => boolean } | null;
   log: Logger;
 }
 
@@ -51,6 +57,7 @@ export class Enricher {
   private readonly resolver: PodResolver | null;
   private readonly fallback: PodFallback | null;
   private readonly lineage: ProcessLineage | null;
+  private readonly tasks: { table: TaskTable; streaming: () => boolean } | null;
   private readonly log: Logger;
   private lastPodStats = { hits: 0, negativeHits: 0, misses: 0 };
   private lastProcStats = { freshHits: 0, procReads: 0 };
@@ -61,6 +68,7 @@ export class Enricher {
     this.resolver = opts.resolver;
     this.fallback = opts.fallback ?? null;
     this.lineage = opts.lineage ?? null;
+    this.tasks = opts.tasks ?? null;
     this.log = opts.log;
     registerCacheSize('pid', () => this.procs.size);
     registerCacheSize('pid-gone', () => this.procs.goneSize);
@@ -73,7 +81,7 @@ export class Enricher {
   /** Enriches the events in place. Lookups are shared by the events of one process and of one container. */
   async enrich(items: readonly EnrichItem[]): Promise<void> {
     // the whole batch first: a child's records may come before its parent's clone record
-    if (this.lineage) for (const { ev } of items) this.lineage.learn(ev);
+    if (this.lineage) for (const { ev, timeMs } of items) this.lineage.learn(ev, timeMs);
     const byPid = new Map<string, Promise<PidAnswer>>();
     const pidOf = (pid: number, atMs: number, ppid: number | null | undefined): Promise<PidAnswer> => {
       // One lookup per pid and second: stamps within a batch are close, and the answer only depends on which
@@ -89,12 +97,17 @@ export class Enricher {
         if (ev.pid === null || ev.pid <= 0) return this.unresolved(ev, 'no-pid', 'the record names no process');
         const a = await pidOf(ev.pid, timeMs, ev.ppid);
         if (a.kind === 'host') return this.host(ev);
-        // waiting helps only when a later fork record can name the parent (lineage): else it just holds acks back
-        if (a.kind === 'gone' && item.mayDefer && this.lineage) {
+        // waiting helps only when a later fork record can name the parent (lineage) or a task event still in
+        // flight can name the container (the reader ahead of the runtime): else it just holds acks back
+        if (a.kind === 'gone' && item.mayDefer && (this.lineage || this.tasks)) {
           item.deferred = true;
           return;
         }
-        if (a.kind === 'gone') return this.unresolved(ev, 'process-gone', a.why);
+        if (a.kind === 'gone') {
+          // without the runtime's task events a container that exited before its records were read cannot be named
+          if (this.tasks && !this.tasks.streaming()) return this.unresolved(ev, 'no-task-events', `${a.why}; the runtime's task event stream is down`);
+          return this.unresolved(ev, 'process-gone', a.why);
+        }
         if (a.kind === 'error') return this.unresolved(ev, 'internal', a.why);
         await this.resolveContainer(ev, a.cgroup);
       }),
@@ -104,29 +117,51 @@ export class Enricher {
 
   private async answerPid(pid: number, atMs: number, ppid: number | null | undefined): Promise<PidAnswer> {
     try {
-      const r = await this.procs.lookup(pid, atMs);
-      const own = this.fromLookup(r, 'remembered');
+      const own = await this.where(pid, atMs, 'remembered');
       if (own) return own;
       // the process is gone and was never seen: its parent (from a SYSCALL record) is in the same container
       // unless it moved, which container runtimes do not do to a running workload
       if (ppid !== null && ppid !== undefined && ppid > 1) {
-        const parent = this.fromLookup(await this.procs.lookup(ppid, atMs), 'parent');
+        const parent = await this.where(ppid, atMs, 'parent');
         if (parent && parent.kind === 'container') return parent;
       }
-      // its ancestors from fork records (lineage.ts): the nearest one we know says where it ran
+      // its ancestors from fork records (lineage.ts): the nearest one we know says where it ran — asked for the
+      // time the link was seen, when that ancestor surely held its pid
       for (const a of this.lineage?.ancestors(pid) ?? []) {
-        const anc = this.fromLookup(await this.procs.lookup(a, atMs), 'parent');
+        const anc = await this.where(a.pid, a.atMs, 'parent');
         // a host ancestor (the runtime's shim above a container's init) does not make the process a host one
         if (anc) {
           if (anc.kind === 'container') return anc;
           break;
         }
       }
-      return { kind: 'gone', why: `process ${pid} exited before its records were read, and was not seen alive before` };
+      return { kind: 'gone', why: `process ${pid} exited before its records were read, and neither it nor an ancestor was seen alive or named by a task event` };
     } catch (err) {
       if (this.warnedErrors++ < 5) this.log.warn({ pid, err: (err as Error).message }, 'reading /proc failed');
       return { kind: 'error', why: `reading /proc for pid ${pid}: ${(err as Error).message}` };
     }
+  }
+
+  /**
+   * Where `pid` was at `atMs`, best evidence first: /proc (alive, or remembered within the time it was seen alive),
+   * then the runtime's task windows (exact by construction, see task-table.ts), then /proc's looser memory (seen
+   * alive earlier, the stamp after that). null: nothing known.
+   */
+  private async where(pid: number, atMs: number, how: 'remembered' | 'parent'): Promise<PidAnswer | null> {
+    const r = await this.procs.lookup(pid, atMs);
+    if (r.state === 'alive' || (r.state === 'remembered' && r.exact)) return this.fromLookup(r, how);
+    const t = this.tasks?.table.lookup(pid, atMs);
+    if (t) {
+      enrichMetrics.shortLived.inc({ how: how === 'parent' ? 'task-parent' : 'task' });
+      return { kind: 'container', cgroup: { host: false, containerId: t.containerId, runtime: 'containerd', podUid: undefined, qos: undefined, cgroupPath: '' } };
+    }
+    // /proc's looser memory guesses that the pid was not reused since it was last seen; when that process was a
+    // container task the runtime saw exit before this stamp, the guess is known wrong: the pid was reused
+    if (r.state === 'remembered' && !r.entry.cgroup.host && this.tasks) {
+      const exit = this.tasks.table.exitOf(pid, r.entry.cgroup.containerId, r.entry.verifiedMs);
+      if (exit !== null && atMs > exit) return null;
+    }
+    return this.fromLookup(r, how);
   }
 
   private fromLookup(r: ProcLookup, how: 'remembered' | 'parent'): PidAnswer | null {

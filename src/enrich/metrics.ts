@@ -12,8 +12,14 @@ export const enrichMetrics = {
   }),
   shortLived: new Counter({
     name: 'auditflow_enrich_short_lived_total',
-    help: 'Events of processes already gone when enriched, attributed anyway: remembered (pid seen alive before; exact when the stamp is inside the time it was seen), parent (through its ppid)',
+    help: 'Events of processes already gone when enriched, attributed anyway: remembered (pid seen alive before; exact when the stamp is inside the time it was seen), parent (through its ppid or lineage), task (the pid was a container task\'s in that time, from the runtime\'s task events), task-parent (an ancestor was)',
     labelNames: ['how'] as const,
+    registers: [registry],
+  }),
+  taskEvents: new Counter({
+    name: 'auditflow_enrich_task_events_total',
+    help: "containerd task events applied to the task table (create, start, exec, exit, delete): each task's pid and lifetime, kept after exit to attribute its records",
+    labelNames: ['kind'] as const,
     registers: [registry],
   }),
   cache: new Counter({
@@ -65,7 +71,7 @@ const cacheSizes = new Map<string, () => number>();
 
 export const cacheEntries = new Gauge({
   name: 'auditflow_cache_entries',
-  help: 'Entries held in a bounded in-memory map or cache (pid, pid-gone, lineage, container, sandbox, held-events, coalescer)',
+  help: 'Entries held in a bounded in-memory map or cache (pid, pid-gone, lineage, container, sandbox, held-events, coalescer, tasks, task-tombstones)',
   labelNames: ['cache'] as const,
   registers: [registry],
   collect() {

@@ -227,6 +227,7 @@ export class PodResolver {
       name: status.name,
       runtime: hintRuntime ?? (await this.runtimeName()) ?? null,
       image: status.imageName || null,
+      attempt: status.attempt,
     };
     let pod: PodRef | null = null;
     let complete = true;

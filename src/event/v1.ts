@@ -18,6 +18,8 @@ export interface ContainerRef {
   image: string | null;
   /** true when the id is a pod sandbox (the pause/infra container), named "POD" as kubelet did */
   sandbox?: true;
+  /** CRI metadata.attempt: which restart of the container this is (0 first; a crash loop counts up) */
+  attempt?: number;
 }
 
 /** `pod` of an event; `labels` are the pod's own (kubelet's io.kubernetes.* bookkeeping removed). */

@@ -3,6 +3,7 @@
 // read, write profiles, final checkpoint, exit 0).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ContainerTasks } from '../enrich/container-tasks';
 import { ContainerWatch } from '../enrich/container-watch';
 import { CriClient, DEFAULT_CRI_SOCKETS } from '../enrich/cri/client';
 import { installForkRules } from '../enrich/audit-rules';
@@ -103,7 +104,23 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
   const lineage = cfg.trackForks ? new ProcessLineage() : null;
   if (kube) log.info({ apiserver: kube.access.server, via: kube.access.source, node: cfg.node }, 'Kubernetes API fallback: pods on this node');
   const fallback = kube ? new KubePodFallback({ client: kube, nodeName: cfg.node, log: log.child({ component: 'kube-fallback' }) }) : null;
-  const enricher = new Enricher({ procs, resolver, fallback, lineage, log: log.child({ component: 'enrich' }) });
+  let watch: ContainerWatch | null = null;
+  // containerd's task events: every container's pid as it starts, kept after it exits (enrich/container-tasks.ts)
+  const tasks = cri && socket && cfg.taskEvents
+    ? new ContainerTasks({
+        socketPath: socket,
+        procs,
+        cri,
+        resolver,
+        log: log.child({ component: 'tasks' }),
+        statePath: cfg.checkpoint ? `${cfg.checkpoint}.tasks.json` : null,
+        onStarted: (id) =>
+          void resolver?.resolve(id, 'containerd').then((r) => {
+            if (r.enrichment === 'resolved' && !r.container.sandbox) watch?.started(id);
+          }),
+      })
+    : null;
+  const enricher = new Enricher({ procs, resolver, fallback, lineage, tasks: tasks ? { table: tasks.table, streaming: () => tasks.streaming() } : null, log: log.child({ component: 'enrich' }) });
 
   const routes: Route[] = [];
   const sinks: EventSink[] = [];
@@ -164,7 +181,6 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
     log.child({ component: 'tail' }),
   );
 
-  let watch: ContainerWatch | null = null;
   const pendingEnds = new Map<NodeJS.Timeout, ContainerEnd>();
   const pipeline: Pipeline = new Pipeline({
     tailer,
@@ -196,6 +212,7 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
     for (const id of recorder?.activeContainers() ?? []) watch.track(id);
     watch.start();
   }
+  tasks?.start();
 
   let http: HttpServer | null = null;
   if (cfg.listen) {
@@ -215,6 +232,8 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
     } catch (err) {
       await tailer.close();
       for (const s of sinks) await s.close().catch(() => undefined);
+      await watch?.stop();
+      tasks?.stop();
       cri?.close();
       kube?.close();
       env.stop();
@@ -288,6 +307,7 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
       clearTimeout(graceTimer);
       status?.stop();
       await watch?.stop();
+      tasks?.stop();
       for (const t of pendingEnds.keys()) clearTimeout(t);
       await http?.close();
       cri?.close();

@@ -14,6 +14,7 @@ import { benchKafkaPath, formatKafkaPath } from './kafka-path';
 import { benchLive, formatLive } from './live';
 import { benchRunModes } from './run-modes';
 import { benchRunPath } from './run-path';
+import { benchShortLived, formatShortLived } from './short-lived-path';
 import { ensureSlice, runPeers, type PeerResult } from './peers';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -199,6 +200,8 @@ async function paths(): Promise<void> {
   for (const r of await benchRunModes(slice)) {
     console.log(`  ${r.mode.padEnd(10)} ${fmt(r.usPerRecord, 1).padStart(6)} µs/record  peak RSS ${fmt(r.maxRssMb)} MB  output ${fmt(r.outBytes / 1e6, 1)} MB`);
   }
+
+  console.log(formatShortLived(await benchShortLived())); // issue 17: short-lived containers (short-lived-path.ts)
 }
 
 // The live section: the real auditd and a real workload (floods the shared auditd for LIVE_SECONDS per rate).

@@ -80,6 +80,8 @@ export interface RunningPod {
   sandboxPid: number | undefined;
   containers: RunningContainer[];
   socketPath: string;
+  /** what RunPodSandbox was sent (CreateContainer wants it again: addContainer) */
+  sandboxConfig: PodSandboxConfig;
 }
 
 function lifecycleClient(socketPath: string): CriClient {
@@ -121,38 +123,56 @@ export async function runPod(spec: PodSpec): Promise<RunningPod> {
     sandboxPid: undefined,
     containers: [],
     socketPath,
+    sandboxConfig,
   };
   const client = lifecycleClient(socketPath);
   try {
     pod.sandboxId = await client.runPodSandbox(sandboxConfig, spec.runtimeHandler ?? '');
     pod.sandboxPid = (await client.podSandboxStatus(pod.sandboxId)).pid;
-    for (const c of spec.containers) {
-      const config: ContainerConfig = {
-        metadata: { name: c.name, attempt: 0 },
-        image: { image: c.image ?? TEST_IMAGE },
-        command: c.command,
-        logPath: `${c.name}/0.log`,
-        labels: { 'io.kubernetes.container.name': c.name, ...kubeletPodLabels },
-        annotations: { 'io.kubernetes.container.restartCount': '0' },
-        ...((c.seccompProfilePath ?? spec.seccompProfilePath)
-          ? { linux: { securityContext: { seccomp: { profileType: 'Localhost', localhostRef: (c.seccompProfilePath ?? spec.seccompProfilePath)! } } } }
-          : {}),
-      };
-      fs.mkdirSync(path.join(logDirectory, c.name), { recursive: true });
-      const id = await client.createContainer(pod.sandboxId, config, sandboxConfig);
-      pod.containers.push({ name: c.name, id, pid: 0 });
-      await client.startContainer(id);
-      const status = await client.containerStatus(id);
-      if (c.mayExit && status.state === 'CONTAINER_EXITED') continue;
-      if (status.state !== 'CONTAINER_RUNNING' || !status.pid) {
-        throw new Error(`container ${c.name} (${id}) is ${status.state} with pid ${status.pid} after StartContainer: ${status.reason} ${status.message}`);
-      }
-      pod.containers[pod.containers.length - 1]!.pid = status.pid;
-    }
+    for (const c of spec.containers) await startIn(client, pod, c, 0, spec.seccompProfilePath);
     return pod;
   } catch (err) {
     await removePod(pod).catch(() => undefined);
     throw err;
+  } finally {
+    client.close();
+  }
+}
+
+async function startIn(client: CriClient, pod: RunningPod, c: PodContainerSpec, attempt: number, podProfile?: string): Promise<RunningContainer> {
+  const profile = c.seccompProfilePath ?? podProfile;
+  const kubeletPodLabels = { 'io.kubernetes.pod.name': pod.name, 'io.kubernetes.pod.namespace': pod.namespace, 'io.kubernetes.pod.uid': pod.uid };
+  const config: ContainerConfig = {
+    metadata: { name: c.name, attempt },
+    image: { image: c.image ?? TEST_IMAGE },
+    command: c.command,
+    logPath: `${c.name}/${attempt}.log`,
+    labels: { 'io.kubernetes.container.name': c.name, ...kubeletPodLabels },
+    annotations: { 'io.kubernetes.container.restartCount': String(attempt) },
+    ...(profile ? { linux: { securityContext: { seccomp: { profileType: 'Localhost', localhostRef: profile } } } } : {}),
+  };
+  fs.mkdirSync(path.join(pod.logDirectory, c.name), { recursive: true });
+  const id = await client.createContainer(pod.sandboxId, config, pod.sandboxConfig);
+  const rc: RunningContainer = { name: c.name, id, pid: 0 };
+  pod.containers.push(rc);
+  await client.startContainer(id);
+  const status = await client.containerStatus(id);
+  if (c.mayExit && status.state === 'CONTAINER_EXITED') return rc;
+  if (status.state !== 'CONTAINER_RUNNING' || !status.pid) {
+    throw new Error(`container ${c.name} (${id}) is ${status.state} with pid ${status.pid} after StartContainer: ${status.reason} ${status.message}`);
+  }
+  rc.pid = status.pid;
+  return rc;
+}
+
+/**
+ * Creates and starts one more container in a running pod, as kubelet does for the next init container, the main
+ * containers after the init ones, or a restart (`attempt` counts restarts: CRI metadata.attempt).
+ */
+export async function addContainer(pod: RunningPod, c: PodContainerSpec, attempt = 0, podProfile?: string): Promise<RunningContainer> {
+  const client = lifecycleClient(pod.socketPath);
+  try {
+    return await startIn(client, pod, c, attempt, podProfile);
   } finally {
     client.close();
   }

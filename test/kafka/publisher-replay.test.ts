@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { createLogger } from '../../src/log';
-import { createKafka } from '../../src/sink/kafka/client';
+import { createKafka } from '../../src/kafka/client';
 import { Publisher } from '../../src/sink/kafka/publisher';
 import { Spool, type WireMessage } from '../../src/sink/kafka/spool';
 import { ensureKafka, type KafkaBroker } from '../env/kafka';

@@ -66,7 +66,7 @@ describe('PodResolver on a real containerd', () => {
     const client = newClient();
     const resolver = new PodResolver({ client });
     const r = resolved(await resolver.resolvePid(server.pid));
-    assert.deepEqual(r.container, { id: server.id, name: 'server', runtime: 'containerd', image: TEST_IMAGE });
+    assert.deepEqual(r.container, { id: server.id, name: 'server', runtime: 'containerd', image: TEST_IMAGE, attempt: 0 });
     assert.deepEqual(r.pod, { name: 'api-7d9f', namespace: 'resolver-test', uid: pod.uid, labels: { app: 'api', team: 'payments' } });
     // this test process is on the host
     assert.deepEqual(await resolver.resolvePid(process.pid), { enrichment: 'host' });

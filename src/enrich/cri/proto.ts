@@ -40,6 +40,17 @@ export function locateCriProto(fromDir: string = __dirname, env: NodeJS.ProcessE
   return found;
 }
 
+/** containerd's event stream proto (containerd-events.ts), shipped beside runtime_v1.proto and found the same way. */
+export const CONTAINERD_EVENTS_PROTO_FILE = 'containerd_events.proto';
+
+/** The path of containerd_events.proto: in the directory where runtime_v1.proto was found. */
+export function locateContainerdEventsProto(fromDir: string = __dirname, env: NodeJS.ProcessEnv = process.env): string {
+  const candidates = criProtoCandidates(fromDir, env).map((p) => path.join(path.dirname(p), CONTAINERD_EVENTS_PROTO_FILE));
+  const found = candidates.find((p) => fs.existsSync(p));
+  if (!found) throw new Error(`containerd events proto ${CONTAINERD_EVENTS_PROTO_FILE} not found; looked at: ${candidates.join(', ')}`);
+  return found;
+}
+
 /** Fully qualified service name, as in the package definition. */
 export const RUNTIME_SERVICE = 'runtime.v1.RuntimeService';
 
@@ -54,4 +65,13 @@ export function loadCriPackageDefinition(): protoLoader.PackageDefinition {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   cached ??= (require('@grpc/proto-loader') as typeof protoLoader).loadSync(locateCriProto(), { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true });
   return cached;
+}
+
+let cachedEvents: protoLoader.PackageDefinition | undefined;
+
+/** containerd.services.events.v1 (Subscribe, Envelope); the Any inside an envelope keeps its bytes (value: Buffer). */
+export function loadContainerdEventsDefinition(): protoLoader.PackageDefinition {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  cachedEvents ??= (require('@grpc/proto-loader') as typeof protoLoader).loadSync(locateContainerdEventsProto(), { keepCase: false, longs: String, enums: String, defaults: true });
+  return cachedEvents;
 }

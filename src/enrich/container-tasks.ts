@@ -1,0 +1,188 @@
+// Keeps the task table (task-table.ts) fed from containerd's task events (containerd-events.ts): each task's pid
+// and start bound when it is created or started, its exit when it ends. Also warms the pod cache for each new
+// container while the runtime still knows it (a Job's pod may be gone before its records are read), and tells the
+// container watch that it ran (a container that lived 50 ms is never seen running by a 2 s poll).
+//
+// After a gap in the stream (containerd restarting), windows left open are closed from CRI: the container's
+// finishedAt when it has exited, or the moment the stream closed when CRI no longer knows it — records after
+// that moment are then left unresolved rather than risk a reused pid.
+//
+// Runtimes without the stream (CRI-O; containerd's CRI GetContainerEvents carries no pid) fall back to what the
+// node has always done: /proc while processes live, and ContainerWatch's polling for ends. The gap then is every
+// container that exits before its records are read.
+import * as fs from 'node:fs';
+import type { Logger } from '../log';
+import { ContainerdEvents, type TaskEvent } from './containerd-events';
+import type { CriClient } from './cri/client';
+import { CriError } from './cri/client';
+import { enrichMetrics, registerCacheSize } from './metrics';
+import type { PodResolver } from './pod-resolver';
+import type { ProcCache } from './proc-cache';
+import { TaskTable, taskStartBound } from './task-table';
+
+export interface ContainerTasksOptions {
+  socketPath: string;
+  procs: ProcCache;
+  /** for resync after a gap (ContainerStatus finishedAt) */
+  cri: Pick<CriClient, 'containerStatus'> | null;
+  resolver: PodResolver | null;
+  /** a container's task started (its id is the CRI container or sandbox id) */
+  onStarted?: (containerId: string) => void;
+  log: Logger;
+  table?: TaskTable;
+  /**
+   * Where the table is saved (every few seconds and at stop) and loaded from at start, so that a restarted
+   * `auditflow run` re-reading records from its checkpoint still knows the containers it saw before; null: not kept
+   */
+  statePath?: string | null;
+}
+
+/** What a restart can still attribute (see README "Short-lived containers"): the saved table, closed from CRI. */
+interface SavedState {
+  version: 1;
+  savedAtMs: number;
+  entries: unknown;
+}
+
+const SAVE_EVERY_MS = 5000;
+
+export class ContainerTasks {
+  readonly table: TaskTable;
+  private readonly events: ContainerdEvents;
+  private chain: Promise<void> = Promise.resolve();
+  private closedAtMs: number | null = null;
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private everOpen = false;
+  private saveTimer: NodeJS.Timeout | undefined;
+  private savedStats = '';
+
+  constructor(private readonly opts: ContainerTasksOptions) {
+    this.table = opts.table ?? new TaskTable();
+    this.events = new ContainerdEvents({
+      socketPath: opts.socketPath,
+      log: opts.log,
+      onEvent: (ev) => this.serial(() => this.handle(ev)),
+      onGap: () => this.serial(() => this.resync()),
+      onClose: (atMs) => {
+        this.closedAtMs ??= atMs;
+      },
+    });
+    registerCacheSize('task-tombstones', () => this.table.tombstones);
+    registerCacheSize('tasks', () => this.table.size);
+  }
+
+  /** The stream is open: a container that starts now will be named even if it exits at once. */
+  streaming(): boolean {
+    return this.events.state === 'streaming';
+  }
+
+  get state(): string {
+    return this.events.state;
+  }
+
+  start(): void {
+    this.load();
+    this.events.start();
+    this.pruneTimer = setInterval(() => this.table.prune(), 30_000).unref();
+    if (this.opts.statePath) this.saveTimer = setInterval(() => this.save(), SAVE_EVERY_MS).unref();
+  }
+
+  stop(): void {
+    clearInterval(this.pruneTimer);
+    clearInterval(this.saveTimer);
+    this.events.stop();
+    this.save();
+  }
+
+  /**
+   * The saved table of an earlier run. Its windows still open are the tasks that were running at the stop: their
+   * exit (if any) happened while nobody listened, so the first resync closes them from CRI (finishedAt), or at
+   * the stop when CRI no longer knows the container — after that moment the pid may have been anyone's.
+   */
+  private load(): void {
+    const file = this.opts.statePath;
+    if (!file) return;
+    let st: SavedState;
+    try {
+      st = JSON.parse(fs.readFileSync(file, 'utf8')) as SavedState;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.log.warn({ file, err: (err as Error).message }, 'cannot read the saved task table: starting without it');
+      return;
+    }
+    if (st?.version !== 1 || typeof st.savedAtMs !== 'number') {
+      this.opts.log.warn({ file }, 'the saved task table is not one this version writes: starting without it');
+      return;
+    }
+    const n = this.table.restore(st.entries);
+    this.closedAtMs = st.savedAtMs;
+    this.everOpen = true; // the first stream open is then a gap to close, not a fresh start
+    this.opts.log.info({ file, tasks: n, savedAt: new Date(st.savedAtMs).toISOString() }, 'task table of the previous run loaded');
+  }
+
+  private save(): void {
+    const file = this.opts.statePath;
+    if (!file) return;
+    const s = this.table.stats;
+    const sig = `${s.started}:${s.exited}:${s.superseded}:${s.pruned}:${this.table.size}`;
+    // saved when changed, and always at stop (savedAtMs is then the stop: the moment running tasks were last known)
+    if (sig === this.savedStats && this.events.state !== 'stopped') return;
+    // only while the stream is (or was, at stop) open: a table kept while it was down may miss exits
+    const st: SavedState = { version: 1, savedAtMs: this.closedAtMs ?? Date.now(), entries: this.table.entries() };
+    try {
+      const tmp = `${file}.tmp`;
+      fs.writeFileSync(tmp, JSON.stringify(st), { mode: 0o600 });
+      fs.renameSync(tmp, file);
+      this.savedStats = sig;
+    } catch (err) {
+      this.opts.log.warn({ file, err: (err as Error).message }, 'cannot save the task table: a restart will not know the containers seen so far');
+    }
+  }
+
+  /** Resolves once every event received so far has been applied (tests, and the bench). */
+  settled(): Promise<void> {
+    return this.chain;
+  }
+
+  // events are applied one at a time, in order: a task's exit must not overtake its own start's /proc read
+  private serial(fn: () => Promise<void>): void {
+    this.chain = this.chain.then(fn).catch((err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'applying a task event failed'));
+  }
+
+  private async handle(ev: TaskEvent): Promise<void> {
+    enrichMetrics.taskEvents.inc({ kind: ev.kind });
+    if (ev.kind === 'create' || ev.kind === 'start' || ev.kind === 'exec') {
+      const b = await taskStartBound(this.opts.procs, ev.pid, ev.containerId, ev.atMs);
+      this.table.started(ev.containerId, ev.pid, b.fromMs, b.exact);
+      if (ev.kind !== 'exec') {
+        this.opts.onStarted?.(ev.containerId);
+        // while the runtime still knows the container: its pod is then cached when the records come
+        void this.opts.resolver?.resolve(ev.containerId, 'containerd').catch(() => undefined);
+      }
+      return;
+    }
+    if (ev.kind === 'exit' || ev.kind === 'delete') this.table.exited(ev.containerId, ev.pid, ev.exitedAtMs ?? ev.atMs);
+  }
+
+  /** After the stream (re)opened: close the windows whose exit may have been missed meanwhile. */
+  private async resync(): Promise<void> {
+    const first = !this.everOpen;
+    this.everOpen = true;
+    const closedAt = this.closedAtMs ?? Date.now();
+    this.closedAtMs = null;
+    if (first) return;
+    for (const e of this.table.open()) {
+      // still running: /proc says so (same start time → same process)
+      const alive = await this.opts.procs.lookup(e.pid, Date.now()).catch(() => null);
+      if (alive?.state === 'alive' && !alive.entry.cgroup.host && alive.entry.cgroup.containerId === e.containerId) continue;
+      let exitMs = closedAt;
+      try {
+        const s = await this.opts.cri?.containerStatus(e.containerId, { verbose: false });
+        if (s && s.state === 'CONTAINER_EXITED' && s.finishedAt > 0n) exitMs = Number(s.finishedAt / 1_000_000n);
+        else if (s && s.state === 'CONTAINER_RUNNING') continue; // an exec'd process, or /proc raced: leave it
+      } catch (err) {
+        if (!(err instanceof CriError && err.reason === 'not-found')) this.opts.log.warn({ container: e.containerId, err: (err as Error).message }, 'resync: CRI ContainerStatus failed');
+      }
+      this.table.exited(e.containerId, e.pid, exitMs);
+    }
+  }
+}

@@ -1,0 +1,194 @@
+// The task table's time windows (pid reuse can never hand a record to an old container) and the decoding of
+// containerd's task events from their protobuf bytes, hostile ones included. No services needed.
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { decodeTaskEvent } from '../../src/enrich/containerd-events';
+import { Enricher, type EnrichItem } from '../../src/enrich/enricher';
+import { ProcCache } from '../../src/enrich/proc-cache';
+import { createLogger } from '../../src/log';
+import { CREATE_BOUND_MS, TaskTable } from '../../src/enrich/task-table';
+
+const A = 'a'.repeat(64);
+const B = 'b'.repeat(64);
+const C = 'c'.repeat(64);
+
+describe('TaskTable', () => {
+  it('attributes a pid inside its task window only, exited or not', () => {
+    const t = new TaskTable({ now: () => 100_000 });
+    t.started(A, 42, 10_000, true);
+    assert.equal(t.lookup(42, 10_000)?.containerId, A);
+    assert.equal(t.lookup(42, 9_960)?.containerId, A, 'start-time precision slack');
+    assert.equal(t.lookup(42, 9_000), null, 'before the process started');
+    assert.equal(t.lookup(42, 50_000)?.containerId, A, 'running: open window');
+    t.exited(A, 42, 12_000);
+    assert.equal(t.lookup(42, 12_000)?.containerId, A);
+    assert.equal(t.lookup(42, 12_001), null, 'after its exit: never, whoever holds the pid now');
+    assert.equal(t.lookup(43, 11_000), null);
+    assert.equal(t.tombstones, 1);
+  });
+
+  it('a pid reused by another task: each record goes to the holder of its time, never the other', () => {
+    const t = new TaskTable({ now: () => 100_000 });
+    t.started(A, 42, 10_000, true);
+    t.exited(A, 42, 12_000);
+    t.started(B, 42, 12_030, true); // reused 30 ms later: within A's slack, but after A's exit
+    assert.equal(t.lookup(42, 11_999)?.containerId, A);
+    assert.equal(t.lookup(42, 12_000)?.containerId, A);
+    // B's start slack (50 ms) reaches back only to just after A's exit, never over it
+    assert.equal(t.lookup(42, 12_001)?.containerId, B);
+    assert.equal(t.lookup(42, 12_030)?.containerId, B);
+    assert.equal(t.stats.ambiguous, 0);
+  });
+
+  it('a new task for a pid closes the old window whose exit was missed', () => {
+    const t = new TaskTable({ now: () => 100_000 });
+    t.started(A, 42, 10_000, true);
+    t.started(B, 42, 20_000, true); // A's TaskExit lost
+    assert.equal(t.lookup(42, 15_000)?.containerId, A);
+    assert.equal(t.lookup(42, 25_000)?.containerId, B, 'not A: A had exited before B got the pid');
+    assert.equal(t.stats.superseded, 1);
+  });
+
+  it('an inexact start (process gone at the create event) never reaches back past the previous holder', () => {
+    const t = new TaskTable({ now: () => 100_000 });
+    t.started(A, 42, 10_000, true);
+    t.exited(A, 42, 12_000);
+    // B's create event at 13 000 found the process gone: it started at most CREATE_BOUND_MS before
+    t.started(B, 42, 13_000 - CREATE_BOUND_MS, false);
+    assert.equal(t.lookup(42, 11_000)?.containerId, A);
+    assert.equal(t.lookup(42, 12_500)?.containerId, B);
+    assert.equal(t.lookup(42, 12_000)?.containerId, A);
+  });
+
+  it('create then start of the same task keep one entry; an exact start replaces an inexact one', () => {
+    const t = new TaskTable({ now: () => 100_000 });
+    t.started(A, 42, 5_000, false);
+    t.started(A, 42, 9_990, true);
+    assert.equal(t.size, 1);
+    assert.equal(t.lookup(42, 6_000), null, 'the exact start time wins');
+    assert.equal(t.lookup(42, 9_990)?.exact, true);
+  });
+
+  it('overlapping windows of two containers answer nothing (ambiguous is never a guess)', () => {
+    const t = new TaskTable({ now: () => 100_000 });
+    t.started(A, 42, 10_000, true);
+    t.exited(A, 42, 20_000);
+    t.started(C, 42, 30_000, true);
+    // a late exit event for A that contradicts C's start
+    t.exited(C, 42, 40_000);
+    assert.equal(t.lookup(42, 35_000)?.containerId, C);
+    assert.equal(t.lookup(42, 25_000), null);
+  });
+
+  it('tombstones are dropped after the retention, and beyond the bound the oldest go first', () => {
+    let now = 0;
+    const t = new TaskTable({ now: () => now, retainMs: 1000, maxEntries: 10 });
+    for (let pid = 1; pid <= 10; pid++) {
+      t.started(A, pid, pid * 10, true);
+      t.exited(A, pid, pid * 10 + 5);
+    }
+    t.started(B, 100, 200, true); // 11 entries: the oldest exited ones make room
+    assert.ok(t.size <= 10, `bounded: ${t.size}`);
+    assert.equal(t.lookup(1, 10), null, 'the oldest tombstone went first');
+    assert.equal(t.lookup(100, 300)?.containerId, B, 'a running task is kept');
+    now = 10_000;
+    t.prune();
+    assert.equal(t.tombstones, 0);
+    assert.equal(t.lookup(100, 300)?.containerId, B);
+  });
+});
+
+// ---- protobuf encoding for the decoder tests (varints and length-delimited fields only)
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n % 128) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return out;
+}
+function msg(...fields: [number, number | string | Uint8Array][]): Uint8Array {
+  const out: number[] = [];
+  for (const [no, v] of fields) {
+    if (typeof v === 'number') out.push(...varint(no * 8), ...varint(v));
+    else {
+      const b = typeof v === 'string' ? Buffer.from(v) : v;
+      out.push(...varint(no * 8 + 2), ...varint(b.length), ...b);
+    }
+  }
+  return Uint8Array.from(out);
+}
+
+describe('decodeTaskEvent', () => {
+  it('decodes TaskCreate, TaskStart, TaskExecStarted, TaskExit and TaskDelete', () => {
+    assert.deepEqual(decodeTaskEvent('containerd.events.TaskCreate', msg([1, A], [2, '/run/bundle'], [6, 4242]), 7), { kind: 'create', containerId: A, pid: 4242, atMs: 7 });
+    assert.deepEqual(decodeTaskEvent('types.containerd.io/containerd.events.TaskStart', msg([1, A], [2, 4242]), 7), { kind: 'start', containerId: A, pid: 4242, atMs: 7 });
+    assert.deepEqual(decodeTaskEvent('containerd.events.TaskExecStarted', msg([1, A], [2, 'probe'], [3, 5000]), 7), { kind: 'exec', containerId: A, pid: 5000, atMs: 7 });
+    const ts = msg([1, 1_700_000_000], [2, 123_456_789]);
+    assert.deepEqual(decodeTaskEvent('containerd.events.TaskExit', msg([1, A], [2, A], [3, 4242], [4, 1], [5, ts]), 7), {
+      kind: 'exit', containerId: A, execId: A, pid: 4242, exitedAtMs: 1_700_000_000_123, atMs: 7,
+    });
+    assert.deepEqual(decodeTaskEvent('containerd.events.TaskDelete', msg([1, A], [2, 4242], [3, 0], [4, ts], [5, '']), 7), {
+      kind: 'delete', containerId: A, pid: 4242, exitedAtMs: 1_700_000_000_123, execId: '', atMs: 7,
+    });
+  });
+
+  it('ignores other events and tasks that name no CRI container or no pid', () => {
+    assert.equal(decodeTaskEvent('containerd.events.TaskOOM', msg([1, A]), 7), null);
+    assert.equal(decodeTaskEvent('containerd.events.TaskStart', msg([1, 'my-ctr-task'], [2, 10]), 7), null, 'not a 64-hex id (ctr run in k8s.io)');
+    assert.equal(decodeTaskEvent('containerd.events.TaskStart', msg([1, A]), 7), null, 'no pid');
+  });
+
+  it('hostile bytes throw (counted and skipped by the stream), never hang or invent an event', () => {
+    const good = msg([1, A], [2, 4242]);
+    for (let cut = 1; cut < good.length; cut++) {
+      try {
+        const ev = decodeTaskEvent('containerd.events.TaskStart', good.subarray(0, cut), 7);
+        assert.equal(ev, null, `a cut at ${cut} decoded to an event`);
+      } catch (err) {
+        assert.match((err as Error).message, /truncated|varint|wire type/);
+      }
+    }
+    assert.throws(() => decodeTaskEvent('containerd.events.TaskStart', Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]), 7), /truncated/);
+    assert.throws(() => decodeTaskEvent('containerd.events.TaskStart', Uint8Array.from([0x0b]), 7), /wire type/);
+  });
+});
+
+describe('Enricher with the task table: /proc memory never outlives a task the runtime saw exit', () => {
+  it('a pid last seen in container A, reused after A exited: its later records are not A\'s; A\'s own records still are', async () => {
+    // a fake /proc: pid 4242 in container A (kubelet's cgroupfs layout), with a start time
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-fakeproc-'));
+    try {
+      fs.writeFileSync(path.join(root, 'uptime'), '1000.00 1000.00\n');
+      fs.mkdirSync(path.join(root, '4242'));
+      const stat = `4242 (sh) S 1 ${Array.from({ length: 18 }, () => '0').join(' ')} 50000 0 0\n`; // field 22: 50000 ticks = 500 s after boot
+      fs.writeFileSync(path.join(root, '4242', 'stat'), stat);
+      fs.writeFileSync(path.join(root, '4242', 'cgroup'), `1:cpu:/kubepods/besteffort/pod0b2c9a34-1111-4222-8333-444455556666/${A}\n`);
+      const procs = new ProcCache({ procRoot: root, freshMs: 0 });
+      const now = Date.now();
+      const seen = await procs.lookup(4242, now);
+      assert.equal(seen.state, 'alive');
+      const table = new TaskTable();
+      table.started(A, 4242, seen.state === 'alive' ? seen.entry.startMs : 0, true);
+      table.exited(A, 4242, now + 100);
+      fs.rmSync(path.join(root, '4242'), { recursive: true });
+      const e = new Enricher({ procs, resolver: null, tasks: { table, streaming: () => true }, log: createLogger('test') });
+      const ev = (timeMs: number): EnrichItem => ({
+        ev: { schema: 'auditflow.event/v1', type: 'SECCOMP', kind: 'seccomp', timestamp: '', serial: 1, node: 'n', source: { file: null, format: 'auditd' }, pid: 4242, comm: null, exe: null, uid: null, gid: null, auid: null, ses: null, container: null, pod: null, enrichment: 'unresolved' },
+        timeMs,
+      });
+      const mine = ev(now + 50);
+      const reused = ev(now + 2000); // within /proc memory's 60 s guess, after A's exit
+      await e.enrich([mine, reused]);
+      assert.equal(mine.ev.container?.id, A, 'a record inside A\'s life is A\'s');
+      assert.equal(reused.ev.container, null, `a record after A's exit is not A's: ${JSON.stringify(reused.ev.container)}`);
+      assert.equal(reused.ev.enrichment, 'unresolved');
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
