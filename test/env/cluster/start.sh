@@ -87,8 +87,9 @@ stop_all() {
 if [ "$MODE" = stop ]; then
   BIN=$CACHE/kube/$(sed -n 's/^KUBE_VERSION=\(v[0-9.]*\).*/\1/p' "$ENV/kube/build.sh")/bin
   stop_all
-  # the kubelet's root only when this rig made it (a kubelet.yaml of ours)
-  [ -e "$DIR/kubelet.yaml" ] && rm -rf "$KUBELET_ROOT"
+  # the kubelet's root only when this rig made it (a kubelet.yaml of ours), and what deploy/'s pods left on the
+  # node: the tailer's checkpoint and spool (also `auditflow run`'s default paths, which other tests must not inherit)
+  [ -e "$DIR/kubelet.yaml" ] && rm -rf "$KUBELET_ROOT" /var/lib/auditflow
   rm -rf "$DIR/kube" "$DIR/ctd" "$DIR/kubelet" "$DIR/ipam" "$DIR/env.json" "$DIR/stamp" "$DIR"/*.yaml
   exit 0
 fi
