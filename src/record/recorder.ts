@@ -24,7 +24,8 @@ import { SELF, SelinuxProfileBuilder } from '../profile/selinux';
 import type { ContainerEnd, EventSink } from '../sink/types';
 import { containerNameOf, profileName, recordingSelects } from './naming';
 import { writeFileAtomic } from '../io/atomic';
-import { AbortedError, backoffMs, countIoError, sleepUnlessAborted } from '../io/errors';
+import { AbortedError, countIoError, PermanentOutputError } from '../io/errors';
+import { retry } from '../retry';
 import { profileFiles } from './profile-dir';
 
 /** NAME_MAX of Linux filesystems (ext4, xfs, btrfs, tmpfs): the longest file name, in bytes. */
@@ -282,23 +283,26 @@ export class Recorder implements EventSink {
     g.fresh = false;
     if (!this.opts.stateDir) return;
     g.st.active = [...g.active];
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await fsp.mkdir(this.opts.stateDir, { recursive: true });
-        await writeFileAtomic(stateFile(this.opts.stateDir, g.st), JSON.stringify(g.st));
-        return;
-      } catch (err) {
-        recorderMetrics.writeErrors.inc();
-        if (countIoError('recorder-state', err) === 'permanent') {
-          // this group's state can never be written (its name too long for the filesystem, a planted file):
-          // it is dropped and counted, the other groups and the pipeline go on
-          this.drop(g, err);
-          return;
-        }
-        // transient (disk full): the pipeline waits (no ack) rather than lose a tuple; logged and counted
-        if (attempt % 20 === 0) this.opts.log.error({ group: g.st.name, err }, 'writing recorder state failed; retrying');
-        await sleepUnlessAborted(backoffMs(attempt), this.aborter.signal);
-      }
+    const dir = this.opts.stateDir;
+    try {
+      await retry(
+        async () => {
+          await fsp.mkdir(dir, { recursive: true });
+          await writeFileAtomic(stateFile(dir, g.st), JSON.stringify(g.st));
+        },
+        (err, attempt) => {
+          recorderMetrics.writeErrors.inc();
+          if (countIoError('recorder-state', err) === 'permanent') throw new PermanentOutputError(`cannot write the recorder state of ${g.st.name}`, err);
+          // transient (disk full): the pipeline waits (no ack) rather than lose a tuple; logged and counted
+          if (attempt % 20 === 0) this.opts.log.error({ group: g.st.name, err }, 'writing recorder state failed; retrying');
+        },
+        { signal: this.aborter.signal },
+      );
+    } catch (err) {
+      if (!(err instanceof PermanentOutputError)) throw err;
+      // this group's state can never be written (its name too long for the filesystem, a planted file):
+      // it is dropped and counted, the other groups and the pipeline go on
+      this.drop(g, err.cause);
     }
   }
 

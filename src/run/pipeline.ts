@@ -13,7 +13,8 @@ import { eventFromAuditEvent, type EventContext, type EventV1 } from '../event/v
 import type { Enricher, EnrichItem } from '../enrich/enricher';
 import { envMetrics } from '../enrich/envcheck';
 import { registerCacheSize } from '../enrich/metrics';
-import { AbortedError, backoffMs, PermanentOutputError, sleepUnlessAborted } from '../io/errors';
+import { AbortedError, PermanentOutputError } from '../io/errors';
+import { retry } from '../retry';
 import type { Logger } from '../log';
 import type { ContainerEnd, EventSink } from '../sink/types';
 import type { Tailer, TailBatch, TailPosition } from '../tail/types';
@@ -330,18 +331,16 @@ export class Pipeline {
   private async writeTo(route: Route, events: EventV1[]): Promise<void> {
     const mine = events.filter(route.accept);
     if (mine.length === 0) return;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await route.sink.write(mine);
-        return;
-      } catch (err) {
+    await retry(
+      () => route.sink.write(mine),
+      (err, attempt) => {
         // permanent (the output cannot be written at all) or shutting down past the grace: no retry
         if (err instanceof PermanentOutputError || err instanceof AbortedError || this.aborter.signal.aborted) throw err;
         runMetrics.sinkRetries.inc({ sink: route.sink.name });
         if (attempt % 10 === 0) this.opts.log.error({ sink: route.sink.name, events: mine.length, attempt, err }, 'sink write failed; retrying (nothing is acked meanwhile)');
-        await sleepUnlessAborted(backoffMs(attempt), this.aborter.signal);
-      }
-    }
+      },
+      { signal: this.aborter.signal },
+    );
   }
 
   private ackComplete(): void {
