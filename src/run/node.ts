@@ -9,7 +9,7 @@ import { installForkRules } from '../enrich/audit-rules';
 import { Enricher } from '../enrich/enricher';
 import { KubePodFallback } from '../enrich/kube-fallback';
 import { ProcessLineage } from '../enrich/lineage';
-import { startEnvCheck } from '../enrich/envcheck';
+import { startEnvCheck } from '../audit/envcheck';
 import { timedCri } from '../enrich/metrics';
 import { PodResolver } from '../enrich/pod-resolver';
 import { ProcCache } from '../enrich/proc-cache';

@@ -11,7 +11,7 @@
 import { isNonAudit, isParseError, parseLine, Coalescer, type AuditEvent, type AuditRecord } from '../../parsers';
 import { eventFromAuditEvent, type EventContext, type EventV1 } from '../event/v1';
 import type { Enricher, EnrichItem } from '../enrich/enricher';
-import { envMetrics } from '../enrich/envcheck';
+import { envMetrics } from '../audit/envcheck';
 import { registerCacheSize } from '../enrich/metrics';
 import { AbortedError, PermanentOutputError } from '../io/errors';
 import { retry } from '../retry';
