@@ -32,7 +32,7 @@ import { sameConditions, setCondition } from '../k8s/conditions';
 import { Informer, type KObject } from '../k8s/informer';
 import { APPARMOR_PROFILES, NODE_STATUSES, PODS, RAW_SELINUX_PROFILES, resourcePath, SECCOMP_PROFILES, SELINUX_PROFILES, type ResourceType } from '../k8s/resources';
 import { WorkQueue } from '../k8s/workqueue';
-import { fileOps as fileOpsBase, nodeStates, profileErrors as profileErrorsBase, spoKind, spoProfileErrors, spoProfileOps } from './metrics';
+import { fileOps as fileOpsBase, nodeStates, ociRetries, profileErrors as profileErrorsBase, spoKind, spoProfileErrors, spoProfileOps } from './metrics';
 import { AppArmorError, apparmorParser, appArmorProfileText, detectAppArmor, type AppArmorSupport } from './apparmor';
 import { appArmorProfilesOf, podKey, seccompProfilesOf, selinuxProfilesOf, type PodLike } from './pods';
 import { invalidInstallName, ProfileDir, SECCOMP_OPERATOR_SUBDIR } from './profile-files';
@@ -72,7 +72,15 @@ export interface AgentOptions {
   logDenials?: boolean;
   /** `oci://` base profiles: pulled, verified and cached by this (policy and cache, src/agent/oci-base.ts); without it they are an error. */
   ociBases?: OciBases;
+  /**
+   * A profile whose `oci://` base could not be pulled or verified is reconciled again on a timer, with per-profile
+   * exponential backoff between these bounds (default 10 s to 5 min): a registry outage, or a base pushed or
+   * signed after the profile that names it, heals without anyone touching the profile.
+   */
+  ociRetry?: { initialMs: number; maxMs: number };
 }
+
+export const DEFAULT_OCI_RETRY = { initialMs: 10_000, maxMs: 300_000 };
 
 const NON_DENYING = new Set(['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG']);
 
@@ -138,6 +146,8 @@ class NodeAgent implements Agent {
   private readonly written = new Map<string, string>();
   /** This node's state per `kind/name`, for the gauge. */
   private readonly states = new Map<string, ProfileState>();
+  /** Per seccomp profile, consecutive reconciles whose `oci://` base failed: the backoff of its timed retry. */
+  private readonly ociFailures = new Map<string, number>();
   /** SELinux modules / AppArmor profiles loaded since start (slow: not repeated per event). */
   private readonly loaded = new Set<string>();
 
@@ -227,6 +237,7 @@ class NodeAgent implements Agent {
     const p = this.profiles.SeccompProfile.get(name) as (SeccompProfile & KObject) | undefined;
     if (!p) {
       this.chains.delete(name);
+      this.ociFailures.delete(name);
       // Gone without our finalizer being honoured (e.g. removed by hand): still clean up, unless in use.
       if (!invalidInstallName(name) && !this.usersOf(kind, name).length && (await this.seccompDir.remove(name))) fileOps.inc({ kind, op: 'removed' });
       await this.deleteNodeStatus(kind, name);
@@ -246,6 +257,8 @@ class NodeAgent implements Agent {
     const get = (n: string) => this.profiles.SeccompProfile.get(n) as SeccompProfile | undefined;
     const r = this.opts.ociBases ? await resolveStackWithOci(name, get, this.opts.ociBases, depth) : resolveStack(name, get, depth);
     this.chains.set(name, r.chain);
+    if ('pullFailed' in r && r.pullFailed) this.retryOciLater(name);
+    else this.ociFailures.delete(name);
     if (!r.ok) {
       // A file installed before stays: pods using it keep working; the status says what is wrong.
       profileErrors.inc({ kind, reason: 'stack' });
@@ -262,6 +275,20 @@ class NodeAgent implements Agent {
     const patch = 'oci' in r && r.oci ? syscallsAnnotationPatch(p, oci.syscalls) : undefined;
     if (patch) await this.opts.client.mergePatch(resourcePath(SECCOMP_PROFILES, { name }), patch);
     await this.setNodeStatus(p, 'Installed', undefined);
+  }
+
+  /**
+   * Nothing in the cluster changes when a registry comes back or a base gets signed, so no informer event would
+   * ever reconcile the profile again: a timer does. The status stays Error with the last reason meanwhile.
+   */
+  private retryOciLater(name: string): void {
+    const { initialMs, maxMs } = this.opts.ociRetry ?? DEFAULT_OCI_RETRY;
+    const n = (this.ociFailures.get(name) ?? 0) + 1;
+    this.ociFailures.set(name, n);
+    const delay = Math.min(maxMs, initialMs * 2 ** Math.min(n - 1, 30));
+    ociRetries.inc();
+    this.log.warn({ profile: name, failures: n, retryInMs: delay }, 'oci:// base profile not available: retrying later');
+    this.queue.addAfter(`SeccompProfile/${name}`, delay);
   }
 
   // ---------------------------------------------------------------------------------------------

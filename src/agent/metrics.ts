@@ -17,6 +17,12 @@ export const profileErrors = new Counter({
   registers: [registry],
 });
 
+export const ociRetries = new Counter({
+  name: 'auditflow_agent_oci_base_retries_total',
+  help: 'Timed reconciles scheduled because an oci:// base profile could not be pulled or verified',
+  registers: [registry],
+});
+
 export const nodeStates = new Gauge({
   name: 'auditflow_agent_profiles',
   help: "Profiles by kind and this node's state (Installed, Error, Terminating, Pending, Unsupported)",

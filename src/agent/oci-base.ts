@@ -132,7 +132,12 @@ function toSeccompProfile(content: Buffer, ref: string): SeccompProfile {
  * resolveStack with `oci://` bases pulled first: resolution is retried after each base it needed was fetched (a
  * chain holds at most maxDepth of them).
  */
-export async function resolveStackWithOci(name: string, lookup: (n: string) => SeccompProfile | undefined, bases: OciBases, maxDepth: number): Promise<StackResult & { oci: boolean }> {
+export async function resolveStackWithOci(
+  name: string,
+  lookup: (n: string) => SeccompProfile | undefined,
+  bases: OciBases,
+  maxDepth: number,
+): Promise<StackResult & { oci: boolean; pullFailed: boolean }> {
   const failed = new Map<string, string>();
   for (let i = 0; ; i++) {
     let missing: string | undefined;
@@ -146,7 +151,7 @@ export async function resolveStackWithOci(name: string, lookup: (n: string) => S
       missing ??= ref;
       return { error: 'not pulled yet' };
     });
-    if (missing === undefined || i > maxDepth) return { ...r, oci };
+    if (missing === undefined || i > maxDepth) return { ...r, oci, pullFailed: failed.size > 0 };
     const got = await bases.fetch(missing);
     if ('error' in got) failed.set(missing, got.error);
   }

@@ -6,12 +6,13 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from '../log';
 import type { ProfileSink, RecordingSource, RecordingSpec } from '../profile/recording';
-import { matchesSelector } from '../profile/selector';
 import { createKafka, type ClientOptions } from '../kafka/client';
 import { decodeRecordingMessage, DEFAULT_RECORDINGS_TOPIC, MalformedMessage, type EndMessage, type TuplesMessage } from '../kafka/messages';
 import { aggregateMetrics } from './metrics';
-import { buildProfile, groupKey, ProfileNameError } from './build';
-import { applyAvc, applySeccomp, newSession, type SessionState } from './session';
+import { buildProfile, ProfileNameError } from '../recording/build';
+import { groupKey } from '../recording/naming';
+import { recordingSelects } from '../recording/select';
+import { applyAvc, applySeccomp, newSession, type SessionState } from '../recording/session';
 import { defaultStateTopic, ensureTopic, FileStateStore, KafkaStateStore, type StateStore } from './state-store';
 
 export interface AggregatorOptions extends ClientOptions {
@@ -187,19 +188,11 @@ export class Aggregator {
     this.updateGauges();
   }
 
-  private selects(r: RecordingSpec, msg: TuplesMessage): boolean {
-    return (
-      (r.namespace === null || r.namespace === msg.pod?.namespace) &&
-      matchesSelector(r.podSelector, msg.pod?.labels) &&
-      (!r.containers?.length || r.containers.includes(msg.container.name ?? ''))
-    );
-  }
-
   private applyTuples(msg: TuplesMessage, partition: number, dirty: Set<string>, emit: Set<string>): void {
     const source = `${msg.node}/${msg.epoch}`;
     for (const rec of this.opts.source.list()) {
       const tuples = rec.kind === 'SeccompProfile' ? msg.seccomp : msg.avc;
-      if (tuples.length === 0 || !this.selects(rec, msg)) continue;
+      if (tuples.length === 0 || !recordingSelects(rec, msg.container, msg.pod)) continue;
       const id = `${rec.name}/${msg.container.id}`;
       let s = this.sessions.get(id);
       if (!s) {
@@ -212,7 +205,7 @@ export class Aggregator {
       const r = rec.kind === 'SeccompProfile' ? applySeccomp(s, msg.seccomp, source) : applyAvc(s, msg.avc, source);
       if (r.changed) dirty.add(id);
       // late tuples for an ended session (e.g. replayed from a node's spool): the profile grows, write it again
-      if (s.ended && r.added) emit.add(`${rec.name}\0${groupKey(rec, s)}`);
+      if (s.ended && r.added) emit.add(groupKey(rec, s.container, s.pod));
     }
   }
 
@@ -227,26 +220,27 @@ export class Aggregator {
       const rec = this.recording(s.recording);
       // a redelivered end marker writes the (same) profile again: harmless, and covers a crash between
       // storing the ended session and writing its profile
-      if (rec) emit.add(`${rec.name}\0${groupKey(rec, s)}`);
+      if (rec) emit.add(groupKey(rec, s.container, s.pod));
     }
   }
 
+  /** Writes the profile of a group (naming.ts groupKey), with `spec` when the recording left the source. */
   private async emitGroup(key: string, spec?: RecordingSpec): Promise<void> {
-    const [name] = key.split('\0');
-    const rec = spec ?? this.recording(name!);
+    const head = key.slice(0, key.indexOf('\0'));
+    const rec = spec ?? this.recording(head.slice(head.indexOf('/') + 1));
     if (!rec) return;
-    const members = [...this.sessions.values()].filter((s) => s.recording === rec.name && `${rec.name}\0${groupKey(rec, s)}` === key);
-    if (members.length === 0) return;
+    const members = [...this.sessions.values()].filter((s) => s.recording === rec.name && groupKey(rec, s.container, s.pod) === key);
     const final = members.every((s) => s.ended);
     let profile;
     try {
-      profile = buildProfile(rec, members, final);
+      profile = buildProfile(rec, members, final, { log: this.log });
     } catch (e) {
       if (!(e instanceof ProfileNameError)) throw e;
       aggregateMetrics.profileErrors.inc();
       this.log.error({ recording: rec.name, err: e.message }, 'cannot name the profile; not written');
       return;
     }
+    if (!profile) return;
     await this.opts.sink.write(profile);
     this.counts.profilesWritten++;
     aggregateMetrics.profiles.inc({ kind: profile.kind, final: String(final) });
@@ -263,7 +257,7 @@ export class Aggregator {
       for (const s of mine) if (!s.ended) s.ended = { at: new Date().toISOString(), reason: 'stop' };
       await this.store.save(mine);
       // the spec is gone from the source: build with the one the sessions were recorded under
-      for (const key of new Set(mine.map((s) => `${rec.name}\0${groupKey(rec, s)}`))) await this.emitGroup(key, rec);
+      for (const key of new Set(mine.map((s) => groupKey(rec, s.container, s.pod)))) await this.emitGroup(key, rec);
       for (const s of mine) this.sessions.delete(s.id);
       this.log.info({ recording: rec.name, sessions: mine.length }, 'recording stopped');
     }

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { Partitioners, type Admin, type Consumer, type Kafka, type Producer } from 'kafkajs';
 import { syncDir, writeFileAtomic } from '../io/atomic';
 import type { Logger } from '../log';
-import { parseSession, type SessionState } from './session';
+import { parseSession, type SessionState } from '../recording/session';
 
 export interface StateStore {
   readonly description: string;

@@ -71,6 +71,8 @@ export const agentCommand: Command = {
     '  --oci-docker-config FILE  docker config.json with registry credentials (default ~/.docker/config.json)',
     '  --oci-cache-size N     pulled base profiles kept (default 1000)',
     '  --oci-cache-ttl DUR    how long a pulled base is reused, e.g. 24h, 30m, 600 (s) (default 24h)',
+    '  A profile whose oci:// base cannot be pulled or verified is Error, and is retried on a timer',
+    '  (10 s, doubling to 5 min) until the base can be pulled: no change to the profile is needed.',
   ].join('\n'),
   options: {
     'node-name': { type: 'string' },

@@ -1,7 +1,8 @@
 // `auditflow aggregate`: the Kafka aggregator as a long-running process (one of many in a consumer group).
 // Stops cleanly on SIGTERM/SIGINT: finishes the batch in hand, commits, leaves the group.
 
-import { Aggregator, DirectoryProfileSink, parseRecordingFlag, readRecordingsFile, RecordingSpecError, StaticRecordingSource } from '../aggregate';
+import { Aggregator, parseRecordingFlag, readRecordingsFile, RecordingSpecError, StaticRecordingSource } from '../aggregate';
+import { ProfileDirectory } from '../recording/profile-dir';
 import { HttpServer, parseListen } from '../http/server';
 import { createLogger } from '../log';
 import { enableDefaultMetrics } from '../metrics';
@@ -31,7 +32,7 @@ export const aggregateCommand: Command = {
     '  --merge-strategy M     containers (default: one profile per container name, all replicas merged) or none',
     '                         (one per replica, NAME-<container>-<replica>)',
     '  --profile-dir DIR      where profiles are written (default ./profiles): NAME.yaml, NAME.json | NAME.cil,',
-    '                         NAME.evidence.json',
+    '                         NAME.evidence.json (SelinuxProfile: NAME.selinux.yaml, NAME.selinux.evidence.json)',
     '  --state-dir DIR        keep session state in local files instead of the compacted topic',
     '                         auditflow.aggregator-state.GROUP (only for a single instance or a shared volume)',
     '  --state-topic NAME     the compacted state topic (default auditflow.aggregator-state.GROUP)',
@@ -95,12 +96,12 @@ export const aggregateCommand: Command = {
     const server = listen ? new HttpServer({ listen, log }) : undefined;
     await server?.start();
     let source: RecordingSource = new StaticRecordingSource(specs);
-    let sink: ProfileSink = new DirectoryProfileSink((v['profile-dir'] as string | undefined) ?? 'profiles');
+    let sink: ProfileSink = new ProfileDirectory((v['profile-dir'] as string | undefined) ?? 'profiles');
     let controller: RecordingController | undefined;
     if (kube) {
       controller = await startRecordingController({ kubeconfig: v.kubeconfig as string | undefined, log });
       source = controller.source;
-      const files = v['profile-dir'] ? new DirectoryProfileSink(String(v['profile-dir'])) : undefined;
+      const files = v['profile-dir'] ? new ProfileDirectory(String(v['profile-dir'])) : undefined;
       const api = controller.sink;
       // the API is the source of truth; files are a convenience copy written after it accepted the profile
       sink = files ? { write: async (p) => { await api.write(p); await files.write(p); } } : api;

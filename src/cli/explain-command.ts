@@ -1,5 +1,5 @@
 // `auditflow explain PROFILE SYSCALL`: why a syscall (or SELinux permission) is in a recorded profile: where
-// and when it was first seen, by which executable in which pod, and how often (from NAME.evidence.json).
+// and when it was first seen, by which executable in which pod, and how often (from NAME.evidence.json, or NAME.selinux.evidence.json for a SelinuxProfile).
 //
 // The evidence file is input: it holds names a workload chose (exe, pod) and may have been edited or cut
 // short. Its shape is checked here, at the boundary: an entry of the wrong shape (null, a number for the
@@ -8,23 +8,37 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Evidence } from '../profile/recording';
+import type { Evidence, RecordingKind } from '../profile/recording';
 import { createLogger } from '../log';
 import { invalidProfileName } from '../profile/names';
+import { profileFiles } from '../recording/profile-dir';
 import { UsageError, type Command } from './command';
 import { terminalText } from './terminal-text';
 
-const SUFFIXES = ['.evidence.json', '.yaml', '.json', '.cil'];
+// The files of a profile (src/recording/profile-dir.ts), longest suffix first: NAME.selinux.yaml is a
+// SelinuxProfile's, NAME.yaml a SeccompProfile's.
+const SUFFIXES: Array<[string, RecordingKind]> = (['SeccompProfile', 'SelinuxProfile'] as const)
+  .flatMap((kind): Array<[string, RecordingKind]> => {
+    const f = profileFiles('', 'p', kind);
+    return [f.evidence, f.resource, f.body].map((x) => [x.slice(1), kind]);
+  })
+  .sort((a, b) => b[0].length - a[0].length);
 
-/** PROFILE as a file of the output directory (any of its files) or as a name looked up in --profile-dir. */
-function evidencePath(profile: string, dir: string): string {
-  if (profile.includes('/') || SUFFIXES.some((s) => profile.endsWith(s))) {
-    const suffix = SUFFIXES.find((s) => profile.endsWith(s));
-    return (suffix ? profile.slice(0, -suffix.length) : profile) + '.evidence.json';
+/**
+ * The evidence files PROFILE may mean: given as a file of the output directory (any of its files), that
+ * profile's; given as a name (looked up in --profile-dir) or a path without suffix, both kinds' (a
+ * recording name records seccomp and SELinux alike).
+ */
+function evidencePaths(profile: string, dir: string): string[] {
+  const hit = SUFFIXES.find(([s]) => profile.endsWith(s));
+  if (hit) return [profileFiles('', profile.slice(0, -hit[0].length), hit[1]).evidence];
+  let base = profile;
+  if (!profile.includes('/')) {
+    const bad = invalidProfileName(profile);
+    if (bad) throw new UsageError(`profile "${terminalText(profile)}": ${bad}`);
+    base = path.join(dir, profile);
   }
-  const bad = invalidProfileName(profile);
-  if (bad) throw new UsageError(`profile "${terminalText(profile)}": ${bad}`);
-  return path.join(dir, `${profile}.evidence.json`);
+  return (['SeccompProfile', 'SelinuxProfile'] as const).map((k) => profileFiles('', base, k).evidence);
 }
 
 /** A checked evidence file: header fields as strings ('?' when missing or not a string), valid entries only. */
@@ -108,45 +122,65 @@ export const explainCommand: Command = {
     if (positionals.length !== 2) throw new UsageError('expected PROFILE and SYSCALL');
     const [profile, what] = positionals as [string, string];
     const t = terminalText;
-    const file = evidencePath(profile, (v['profile-dir'] as string | undefined) ?? 'profiles');
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
-    } catch (e) {
-      process.stderr.write(`auditflow explain: no evidence for profile "${t(profile)}" (${t(file)}: ${t((e as NodeJS.ErrnoException).code ?? (e as Error).message)})\n`);
+    const files = evidencePaths(profile, (v['profile-dir'] as string | undefined) ?? 'profiles');
+    const found: Array<{ file: string; ev: CheckedEvidence }> = [];
+    let missing: NodeJS.ErrnoException | undefined;
+    for (const file of files) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        // a name may have one kind's profile only: a missing file of the other is no error
+        if (err.code === 'ENOENT' && files.length > 1) {
+          missing ??= err;
+          continue;
+        }
+        process.stderr.write(`auditflow explain: no evidence for profile "${t(profile)}" (${t(file)}: ${t(err.code ?? err.message)})\n`);
+        return 1;
+      }
+      const ev = checkEvidence(parsed);
+      if (typeof ev === 'string') {
+        process.stderr.write(`auditflow explain: ${t(file)} is not an evidence file: ${ev}\n`);
+        return 1;
+      }
+      if (ev.skipped.size > 0) {
+        const n = [...ev.skipped.values()].reduce((a, b) => a + b, 0);
+        const reasons = Object.fromEntries(ev.skipped);
+        createLogger('auditflow-explain').warn({ file: t(file), skipped: n, reasons }, `skipped ${n} malformed evidence entries or fields`);
+        process.stderr.write(`auditflow explain: skipped ${n} malformed evidence entr${n === 1 ? 'y' : 'ies'} or fields in ${t(file)} (${[...ev.skipped].map(([r, c]) => `${c}× ${r}`).join(', ')})\n`);
+      }
+      found.push({ file, ev });
+    }
+    if (found.length === 0) {
+      process.stderr.write(`auditflow explain: no evidence for profile "${t(profile)}" (${files.map(t).join(', ')}: ${t(missing?.code ?? 'ENOENT')})\n`);
       return 1;
     }
-    const ev = checkEvidence(parsed);
-    if (typeof ev === 'string') {
-      process.stderr.write(`auditflow explain: ${t(file)} is not an evidence file: ${ev}\n`);
-      return 1;
-    }
-    if (ev.skipped.size > 0) {
-      const n = [...ev.skipped.values()].reduce((a, b) => a + b, 0);
-      const reasons = Object.fromEntries(ev.skipped);
-      createLogger('auditflow-explain').warn({ file: t(file), skipped: n, reasons }, `skipped ${n} malformed evidence entries or fields`);
-      process.stderr.write(`auditflow explain: skipped ${n} malformed evidence entr${n === 1 ? 'y' : 'ies'} or fields in ${t(file)} (${[...ev.skipped].map(([r, c]) => `${c}× ${r}`).join(', ')})\n`);
-    }
-    const keys = [...ev.evidence.keys()];
     // seccomp: the syscall name; SELinux: the full TYPE:CLASS:PERM or keys having `what` as one of their parts
-    const hits = keys.includes(what) ? [what] : keys.filter((k) => k.split(':').includes(what) || k.startsWith(`${what}:`));
-    if (hits.length === 0) {
-      process.stderr.write(`auditflow explain: "${t(what)}" is not in profile ${t(ev.name)} (${keys.length} entries)\n`);
+    const hits = found.map(({ ev }) => {
+      const keys = [...ev.evidence.keys()];
+      return { ev, keys: keys.includes(what) ? [what] : keys.filter((k) => k.split(':').includes(what) || k.startsWith(`${what}:`)) };
+    });
+    if (hits.every((h) => h.keys.length === 0)) {
+      const entries = found.reduce((n, { ev }) => n + ev.evidence.size, 0);
+      process.stderr.write(`auditflow explain: "${t(what)}" is not in profile ${found.map(({ ev }) => t(ev.name)).join(', ')} (${entries} entries)\n`);
       return 1;
     }
     if (v.json) {
-      process.stdout.write(JSON.stringify(Object.fromEntries(hits.map((k) => [k, ev.evidence.get(k)])), null, 2) + '\n');
+      process.stdout.write(JSON.stringify(Object.fromEntries(hits.flatMap(({ ev, keys }) => keys.map((k) => [k, ev.evidence.get(k)]))), null, 2) + '\n');
       return 0;
     }
-    for (const k of hits.sort()) {
-      const e = ev.evidence.get(k)!;
-      const pod = e.pod ? `${e.namespace ? `${e.namespace}/` : ''}${e.pod}` : '(no pod)';
-      process.stdout.write(
-        `${t(k)} in ${t(ev.kind)} ${t(ev.name)} (recording ${t(ev.recording)}, container ${t(ev.container)}${ev.final ? '' : ', recording in progress'}):\n` +
-          `  first seen  ${t(e.firstSeen)}  by ${e.exe === null ? '(unknown exe)' : t(e.exe)} in pod ${e.pod ? t(pod) : pod}\n` +
-          `  last seen   ${t(e.lastSeen)}\n` +
-          `  count       ${e.count}\n`,
-      );
+    for (const { ev, keys } of hits) {
+      for (const k of keys.sort()) {
+        const e = ev.evidence.get(k)!;
+        const pod = e.pod ? `${e.namespace ? `${e.namespace}/` : ''}${e.pod}` : '(no pod)';
+        process.stdout.write(
+          `${t(k)} in ${t(ev.kind)} ${t(ev.name)} (recording ${t(ev.recording)}, container ${t(ev.container)}${ev.final ? '' : ', recording in progress'}):\n` +
+            `  first seen  ${t(e.firstSeen)}  by ${e.exe === null ? '(unknown exe)' : t(e.exe)} in pod ${e.pod ? t(pod) : pod}\n` +
+            `  last seen   ${t(e.lastSeen)}\n` +
+            `  count       ${e.count}\n`,
+        );
+      }
     }
     return 0;
   },

@@ -7,6 +7,7 @@
 import { helpText, parse, UsageError, type Command } from './command';
 import { InputError } from '../io/input';
 import { guardStdout, isReaderGone, OutputError, settleStdout } from '../io/stdout';
+import { terminalText } from './terminal-text';
 // Each command's module is loaded only when that command runs (or for --help): `run` pulls in gRPC, `aggregate`
 // kafkajs, `agent` the Kubernetes client — together 0.2–0.45 s of start-up that `auditflow parse` should not pay.
 const COMMANDS: ReadonlyArray<[string, () => Command]> = [
@@ -73,19 +74,22 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (isReaderGone(e)) return 0;
     if (e instanceof UsageError) {
-      process.stderr.write(`auditflow ${cmd.name}: ${e.message}\nRun "auditflow ${cmd.name} --help" for usage.\n`);
+      process.stderr.write(`auditflow ${cmd.name}: ${terminalText(e.message)}\nRun "auditflow ${cmd.name} --help" for usage.\n`);
       return 2;
     }
     if (e instanceof InputError || e instanceof OutputError) {
-      process.stderr.write(`auditflow ${cmd.name}: ${e.message}\n`);
+      process.stderr.write(`auditflow ${cmd.name}: ${terminalText(e.message)}\n`);
       return 1;
     }
     if (isSystemError(e)) {
       // a system error nobody wrapped: its message says what and where, a stack would not help
-      process.stderr.write(`auditflow ${cmd.name}: ${(e as Error).message}\n`);
+      process.stderr.write(`auditflow ${cmd.name}: ${terminalText((e as Error).message)}\n`);
       return 1;
     }
-    process.stderr.write(`auditflow ${cmd.name}: ${(e as Error).stack ?? String(e)}\n`);
+    // a message may quote input (a path, a name from the audit stream): escaped line by line, the stack's own
+    // line breaks kept
+    const text = (e as Error).stack ?? String(e);
+    process.stderr.write(`auditflow ${cmd.name}: ${text.split('\n').map(terminalText).join('\n')}\n`);
     return 1;
   }
 }

@@ -2,7 +2,7 @@
 // values with commas); across flags, all must match. Values are exact, with `*` and `?` as wildcards.
 
 import type { ContainerRef, EventV1, PodRef } from '../event/v1';
-import { actionOf, isDenial, permissionsOf, syscallLabel } from './denial';
+import { actionOf, isDenial, permissionsOf, syscallLabel } from '../event/decision';
 
 export interface DenialFilter {
   namespace?: string[];

@@ -3,7 +3,7 @@
 
 import type { EventV1 } from '../event/v1';
 import type { Logger } from '../log';
-import { actionOf, decisionOf, whatOf } from './denial';
+import { actionOf, decisionOf, whatOf } from '../event/decision';
 import { newCounts, type ReadCounts } from './event-input';
 import { compileFilter, compileScope, type DenialFilter } from './filter';
 import type { SuppressedMessage } from '../kafka/messages';

@@ -1,7 +1,7 @@
 // Output of `auditflow denials`: an aligned table for people, JSON or NDJSON for tools.
 
 import type { EventV1 } from '../event/v1';
-import { actionOf, whatOf } from './denial';
+import { actionOf, whatOf } from '../event/decision';
 import type { Group, GroupKey, Row } from './query';
 import { terminalText } from '../cli/terminal-text';
 

@@ -64,7 +64,7 @@ export class WorkQueue {
           const delay = backoffMs(n - 1, { initialMs: this.backoff.initial, maxMs: this.backoff.max });
           this.log.warn({ controller: this.name, key, err: (e as Error).message, retryInMs: delay, failures: n }, 'reconcile failed: retrying');
           if (this.dirty) this.add(key);
-          else this.retryLater(key, delay);
+          else this.addAfter(key, delay);
         } finally {
           this.active = undefined;
         }
@@ -74,8 +74,9 @@ export class WorkQueue {
     }
   }
 
-  private retryLater(key: string, delay: number): void {
-    if (this.stopped) return;
+  /** Queues `key` once `delay` ms have passed (client-go's AddAfter); an earlier pending timer for it stands. */
+  addAfter(key: string, delay: number): void {
+    if (this.stopped || this.timers.has(key)) return;
     const t = setTimeout(() => {
       this.timers.delete(key);
       this.add(key);

@@ -19,7 +19,7 @@ import type { Logger } from '../log';
 import type { ContainerEnd, EventSink } from '../sink/types';
 import type { Tailer, TailBatch, TailPosition } from '../tail/types';
 import { observeSpoAudit, runMetrics } from './metrics';
-import { isDenial } from './route';
+import { isDenial } from '../event/decision';
 
 /** A sink and the events it wants. */
 export interface Route {

@@ -13,7 +13,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { isRecord, parseLine } from '../../parsers';
-import { Aggregator, DirectoryProfileSink, StaticRecordingSource } from '../../src/aggregate';
+import { Aggregator, StaticRecordingSource } from '../../src/aggregate';
+import { ProfileDirectory } from '../../src/recording/profile-dir';
 import { eventFromRecord, type EventV1 } from '../../src/event/v1';
 import { createLogger } from '../../src/log';
 import { createKafkaSink } from '../../src/sink/kafka';
@@ -68,7 +69,7 @@ export async function benchKafkaPath(): Promise<KafkaPathResult> {
     const topics = { events: 'bench.events', recordings: 'bench.recordings' };
     const profileDir = path.join(tmp, 'profiles');
     const source = new StaticRecordingSource([{ name: 'bench', namespace: null, kind: 'SeccompProfile', podSelector: { matchLabels: { bench: 'yes' } }, mergeStrategy: 'none' }]);
-    const agg = new Aggregator({ brokers: broker.brokers, group: 'bench', recordingsTopic: topics.recordings, source, sink: new DirectoryProfileSink(profileDir) }, log);
+    const agg = new Aggregator({ brokers: broker.brokers, group: 'bench', recordingsTopic: topics.recordings, source, sink: new ProfileDirectory(profileDir) }, log);
     await agg.start();
     await agg.ready();
     const sink = await createKafkaSink({ brokers: broker.brokers, node: 'bench-node', topics, spoolDir: path.join(tmp, 'spool'), dedupIntervalMs: 1000 }, log);
@@ -113,7 +114,7 @@ export async function benchKafkaPath(): Promise<KafkaPathResult> {
       await producer.send({ topic: topic2, acks: -1, messages });
     }
     await producer.disconnect();
-    const agg2 = new Aggregator({ brokers: broker.brokers, group: `bench2-${randomUUID()}`, recordingsTopic: topic2, source, sink: new DirectoryProfileSink(path.join(tmp, 'p2')) }, log);
+    const agg2 = new Aggregator({ brokers: broker.brokers, group: `bench2-${randomUUID()}`, recordingsTopic: topic2, source, sink: new ProfileDirectory(path.join(tmp, 'p2')) }, log);
     const t1 = process.hrtime.bigint();
     await agg2.start();
     await until('20000 messages consumed', () => agg2.stats().messages >= n, 300_000);

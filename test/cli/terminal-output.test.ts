@@ -119,3 +119,14 @@ test('denials tables: bidi, C1, DEL, U+2028/2029 and zero-width characters are e
   assertTerminalSafe(g.stdout, 'denials --group-by table');
   assert.equal(g.stdout.trimEnd().split('\n').length, 1 + EVIL.length + 1);
 });
+
+test('error messages on stderr: a hostile path quoted in the error is escaped, and says which file', () => {
+  for (const evil of EVIL) {
+    const name = path.join(tmp, `missing-${evil.replace(/\//g, '_')}.log`);
+    const r = runCli(['parse', name]);
+    assert.notEqual(r.code, 0, 'a missing input is an error');
+    assert.match(r.stderr, /^auditflow parse: /);
+    assertTerminalSafe(r.stderr, 'stderr');
+    assert.ok(r.stderr.includes(terminalText(name)), `the escaped path is named: ${JSON.stringify(r.stderr)}`);
+  }
+});

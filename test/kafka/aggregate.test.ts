@@ -10,7 +10,8 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
-import { Aggregator, DirectoryProfileSink, StaticRecordingSource, type EvidenceFile } from '../../src/aggregate';
+import { Aggregator, StaticRecordingSource } from '../../src/aggregate';
+import { ProfileDirectory, type EvidenceFile } from '../../src/recording/profile-dir';
 import { ensureTopic } from '../../src/aggregate/state-store';
 import type { EventV1 } from '../../src/event/v1';
 import { createLogger } from '../../src/log';
@@ -95,7 +96,7 @@ describe('aggregator', () => {
     const lines: string[] = [];
     // the aggregator's own log lines, captured (pino JSON, as on stderr)
     const capture = pino({ level: 'warn' }, new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(chunk.toString('utf8')); cb(); } }));
-    const agg = new Aggregator({ brokers: broker.brokers, group: 'malformed', recordingsTopic: topic, source: new StaticRecordingSource([rec('demo', { app: 'demo' })]), sink: new DirectoryProfileSink(dir) }, capture);
+    const agg = new Aggregator({ brokers: broker.brokers, group: 'malformed', recordingsTopic: topic, source: new StaticRecordingSource([rec('demo', { app: 'demo' })]), sink: new ProfileDirectory(dir) }, capture);
     try {
       await agg.start();
       const oci = await poll('the profile', () => readJson<{ syscalls: Array<{ names: string[] }> }>(path.join(dir, 'demo-app.json')), 60_000);
@@ -145,7 +146,7 @@ describe('aggregator', () => {
       rec('split', { app: 'web' }, { mergeStrategy: 'none' }),
       rec('se', { app: 'web' }, { kind: 'SelinuxProfile' }),
     ]);
-    const agg = new Aggregator({ brokers: broker.brokers, group: 'merge', recordingsTopic: t.recordings, source, sink: new DirectoryProfileSink(dir) }, log);
+    const agg = new Aggregator({ brokers: broker.brokers, group: 'merge', recordingsTopic: t.recordings, source, sink: new ProfileDirectory(dir) }, log);
     await agg.start();
     try {
       const names = (f: string) => readJson<{ syscalls: Array<{ names: string[] }> }>(path.join(dir, f))?.syscalls[0]?.names;

@@ -8,7 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { isRecord, parseLine } from '../../parsers';
-import { Aggregator, DirectoryProfileSink, StaticRecordingSource, type EvidenceFile } from '../../src/aggregate';
+import { Aggregator, StaticRecordingSource } from '../../src/aggregate';
+import { ProfileDirectory, type EvidenceFile } from '../../src/recording/profile-dir';
 import { createLogger } from '../../src/log';
 import { RUNC_BASE_SYSCALLS, RUNC_INIT_COMM } from '../../src/profile/runtime-base';
 import { ensureContainerd, removePod, runPod, type RunningPod } from '../env/cri';
@@ -49,7 +50,7 @@ test('real pod → auditflow run → Kafka → aggregator: the profile is the se
   fs.writeFileSync(cfg, JSON.stringify({ topics, dedupIntervalMs: 500 }));
   const profileDir = path.join(tmp, 'profiles');
   agg = new Aggregator(
-    { brokers: broker.brokers, group: 'rt', recordingsTopic: topics.recordings, source: new StaticRecordingSource([{ name: 'rt', namespace: 'rt-ns', kind: 'SeccompProfile', podSelector: { matchLabels: { app: label } }, mergeStrategy: 'containers' }]), sink: new DirectoryProfileSink(profileDir) },
+    { brokers: broker.brokers, group: 'rt', recordingsTopic: topics.recordings, source: new StaticRecordingSource([{ name: 'rt', namespace: 'rt-ns', kind: 'SeccompProfile', podSelector: { matchLabels: { app: label } }, mergeStrategy: 'containers' }]), sink: new ProfileDirectory(profileDir) },
     log,
   );
   await agg.start();

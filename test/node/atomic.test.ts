@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { FileStateStore } from '../../src/aggregate/state-store';
 import { AtomicWriteError, nextTempPath, NotRegularFileError, writeFileAtomic } from '../../src/io/atomic';
 import { createLogger } from '../../src/log';
-import type { SessionState } from '../../src/aggregate/session';
+import type { SessionState } from '../../src/recording/session';
 import { ROOT } from '../env/cli';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-atomic-'));

@@ -10,8 +10,8 @@ import { eventFromRecord, type ContainerRef, type EventV1, type PodRef } from '.
 import { createLogger } from '../../src/log';
 import { RUNC_BASE_SYSCALLS } from '../../src/profile/runtime-base';
 import { parseRecordings } from '../../src/run/config';
-import { ProfileDirectory } from '../../src/record/profile-dir';
-import { Recorder } from '../../src/record/recorder';
+import { ProfileDirectory } from '../../src/recording/profile-dir';
+import { Recorder } from '../../src/recording/recorder';
 
 const log = createLogger('test');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-recorder-'));
@@ -82,7 +82,11 @@ describe('Recorder', () => {
     await r.close();
     const cil = fs.readFileSync(path.join(dir, 'se-app.cil'), 'utf8');
     assert.match(cil, /\(allow process var_lib_t \( file \( read write \)\)\)/);
-    assert.match(fs.readFileSync(path.join(dir, 'se-app.selinux.yaml'), 'utf8'), /kind: "?SelinuxProfile"?/);
+    const yaml = fs.readFileSync(path.join(dir, 'se-app.selinux.yaml'), 'utf8');
+    assert.match(yaml, /kind: "?SelinuxProfile"?/);
+    assert.match(yaml, /"?auditflow.dev\/evidence"?: "?se-app\.selinux\.evidence\.json"?/, 'the resource names its evidence file, as the aggregator\'s do');
+    const evidence = JSON.parse(fs.readFileSync(path.join(dir, 'se-app.selinux.evidence.json'), 'utf8'));
+    assert.deepEqual(Object.keys(evidence.evidence).sort(), ['var_lib_t:file:read', 'var_lib_t:file:write']);
   });
 
   it('merge none: one profile per replica, named after the pod', async () => {

@@ -43,10 +43,9 @@ const BASE: SeccompProfile = {
   spec: { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ action: 'SCMP_ACT_ERRNO', names: ['chmod', 'fchmodat', 'fchmodat2'] }] },
 };
 
-async function push(tag: string, key?: string, content: string = JSON.stringify(BASE)): Promise<string> {
+async function push(tag: string, key?: string, content: string = JSON.stringify(BASE), repo = uniqueRepo('base')): Promise<string> {
   const f = path.join(tmp, `${tag}.yaml`);
   fs.writeFileSync(f, content);
-  const repo = uniqueRepo('base');
   const r = await cli(['push', ...regFlags(reg), ...(key ? ['--sign-key', key] : []), `${reg.address}/${repo}:${tag}`, f]);
   assert.equal(r.code, 0, r.stderr);
   return 'oci://' + /-> (\S+)\n/.exec(r.stdout.toString())![1]!;
@@ -86,7 +85,15 @@ before(async () => {
   admin = clientAs(env, 'admin');
   agentClient = clientAs(env, 'auditflow-agent', 'auditflow-agent');
   const ociBases = new OciBases({ keys: [loadPublicKey(fs.readFileSync(trusted.pub))], ca: fs.readFileSync(reg.ca), dockerConfig, allowedRegistries: [reg.address] });
-  agent = await startAgent({ client: agentClient, nodeName: NODE, kubeletDir, namespace: SA_NAMESPACE, log: createLogger('oci-agent-test'), ociBases });
+  agent = await startAgent({
+    client: agentClient,
+    nodeName: NODE,
+    kubeletDir,
+    namespace: SA_NAMESPACE,
+    log: createLogger('oci-agent-test'),
+    ociBases,
+    ociRetry: { initialMs: 500, maxMs: 2000 },
+  });
 });
 
 after(async () => {
@@ -162,6 +169,21 @@ describe('node agent: oci:// base profiles', () => {
     await put(name, 'oci://registry.invalid:5000/bases/runc@sha256:' + 'a'.repeat(64));
     await nodeState(name, 'Error', /registry registry\.invalid:5000 is not allowed/);
     assert.equal(fs.existsSync(fileOf(name)), false);
+  });
+
+  it('a base pushed after the profile that names it: Error first, then Installed by the timed retry, the profile untouched', async () => {
+    const repo = uniqueRepo('late');
+    const name = uniqueName('oci-late');
+    await put(name, `oci://${reg.address}/${repo}:v1`);
+    await nodeState(name, 'Error', /pull failed/);
+    assert.equal(fs.existsSync(fileOf(name)), false);
+    const before = await admin.get<SeccompProfile>(resourcePath(SECCOMP_PROFILES, { name }));
+    await push('v1', trusted.key, JSON.stringify(BASE), repo);
+    await nodeState(name, 'Installed');
+    const installed = JSON.parse(fs.readFileSync(fileOf(name), 'utf8'));
+    assert.deepEqual(installed.syscalls, [{ names: ['chmod', 'fchmodat', 'fchmodat2', 'mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }]);
+    const after = await admin.get<SeccompProfile>(resourcePath(SECCOMP_PROFILES, { name }));
+    assert.equal(after.metadata.generation, before.metadata.generation, 'the spec was not touched: the timer reconciled it');
   });
 
   it('a base that is not a seccomp profile: Error', async () => {

@@ -1,7 +1,7 @@
 // What both SIEM formats say alike about an event: a one-line human message and a severity.
 
 import type { EventV1 } from '../../event/v1';
-import { actionOf, whatOf, type Mechanism } from '../../denials/denial';
+import { actionOf, whatOf, type Mechanism } from '../../event/decision';
 
 /**
  * OCSF severity_id scale (1 Informational, 3 Medium, 4 High), used by both formats so they rank alike: a

@@ -15,7 +15,7 @@
 // rules, and these are facts from the kernel, not rule hits.
 
 import { SCHEMA_V1, type EventV1 } from '../../event/v1';
-import { actionOf, decisionOf, isDenial, permissionsOf, type Mechanism } from '../../denials/denial';
+import { actionOf, decisionOf, isDenial, outcomeOf, permissionsOf, type Mechanism } from '../../event/decision';
 import { compact, idOrNull } from './compact';
 import { messageOf, severityOf } from './describe';
 
@@ -29,7 +29,7 @@ export function toEcs(ev: EventV1): Record<string, unknown> {
   const action = actionOf(ev);
   const pod = ev.pod;
   const ctr = ev.container;
-  const outcome = mech ? (denied ? 'failure' : 'success') : outcomeOfFields(ev);
+  const outcome = outcomeOf(ev);
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries(pod?.labels ?? {})) labels[k.replace(/\./g, '_')] = v;
 
@@ -109,16 +109,6 @@ export function toEcs(ev: EventV1): Record<string, unknown> {
 
 const str = (n: number | null | undefined): string | null => (n === null || n === undefined ? null : String(n));
 
-/** Records that are no decision still often say how the operation went (SYSCALL success=, USER_* res=). */
-function outcomeOfFields(ev: EventV1): string {
-  const f = ev.fields ?? {};
-  const success = f['success'];
-  const res = f['res'];
-  if (success === 'yes' || res === 'success' || res === '1') return 'success';
-  if (success === 'no' || res === 'failed' || res === '0') return 'failure';
-  return 'unknown';
-}
-
 function filePathOf(ev: EventV1): string | null {
   if (ev.apparmor?.name?.startsWith('/')) return ev.apparmor.name;
   const p = ev.fields?.['path'];
@@ -132,7 +122,11 @@ function ruleOf(ev: EventV1, mech: Mechanism): Record<string, unknown> {
     case 'seccomp':
       return { ruleset: RULESET.seccomp, category: 'syscall filter', name: `seccomp ${ev.action}` };
     case 'selinux': {
-      const s = ev.selinux!;
+      const s = ev.selinux;
+      if (!s) {
+        const e = ev.selinuxError!;
+        return { ruleset: RULESET.selinux, category: 'mandatory access control', name: e.scontext, description: [e.op, e.reason].filter(Boolean).join(': ') || null };
+      }
       return {
         ruleset: RULESET.selinux,
         category: 'mandatory access control',

@@ -19,7 +19,7 @@
 // → Allowed / 15 Detected. Everything OCSF has no attribute for is kept under `unmapped`.
 
 import type { EventV1 } from '../../event/v1';
-import { actionOf, decisionOf, isDenial, permissionsOf, syscallLabel, type Mechanism } from '../../denials/denial';
+import { actionOf, decisionOf, isDenial, outcomeOf, permissionsOf, syscallLabel, type Outcome, type Mechanism } from '../../event/decision';
 import { basename, compact, idOrNull } from './compact';
 import { messageOf, severityOf } from './describe';
 
@@ -113,7 +113,7 @@ export function toOcsf(ev: EventV1): Record<string, unknown> {
       activity_id: ACTIVITY_OTHER,
       activity_name: ev.type,
       type_uid: BASE_EVENT * 100 + ACTIVITY_OTHER,
-      ...statusOfFields(ev),
+      ...STATUS[outcomeOf(ev)],
       ...common,
     });
   }
@@ -133,8 +133,7 @@ export function toOcsf(ev: EventV1): Record<string, unknown> {
       sys !== undefined
         ? { name: sys, type_id: KERNEL_SYSTEM_CALL, type: 'System Call', system_call: ev.syscall }
         : objectOf(ev, mech),
-    status_id: denied ? 2 : 1,
-    status: denied ? 'Failure' : 'Success',
+    ...STATUS[outcomeOf(ev)],
     // the kernel's SECCOMP record usually carries the action without its errno (code=0x50000): say which
     // errno only when it is there
     status_detail: mech === 'seccomp' && denied ? `seccomp ${ev.action}${ev.action === 'errno' && ev.actionData ? ` ${ev.actionData}` : ''}` : null,
@@ -161,7 +160,7 @@ function objectOf(ev: EventV1, mech: Mechanism): Record<string, unknown> {
     const a = ev.apparmor!;
     return { name: a.name ?? a.operation ?? 'unknown', type: a.operation ?? 'apparmor', type_id: OTHER };
   }
-  const s = ev.selinux!;
+  const s = ev.selinux ?? ev.selinuxError!; // an AVC, or a SELINUX_ERR
   const name = ev.fields?.['path'] ?? ev.fields?.['name'] ?? s.tcontext ?? 'unknown';
   return { name, type: s.tclass ?? 'selinux', type_id: OTHER };
 }
@@ -171,7 +170,11 @@ function policyOf(ev: EventV1, mech: Mechanism): Record<string, unknown> {
     case 'seccomp':
       return { name: 'seccomp', desc: `seccomp filter action ${ev.action}` };
     case 'selinux': {
-      const s = ev.selinux!;
+      const s = ev.selinux;
+      if (!s) {
+        const e = ev.selinuxError!;
+        return { name: 'SELinux', desc: `${e.op ?? 'error'}${e.reason ? `: ${e.reason}` : ''} (${e.scontext ?? '?'} → ${e.tcontext ?? '?'}:${e.tclass ?? '?'})` };
+      }
       return {
         name: 'SELinux',
         desc: `${s.source?.type ?? s.scontext ?? '?'} → ${s.target?.type ?? s.tcontext ?? '?'}:${s.tclass ?? '?'} { ${permissionsOf(ev).join(' ')} }`,
@@ -182,12 +185,11 @@ function policyOf(ev: EventV1, mech: Mechanism): Record<string, unknown> {
   }
 }
 
-function statusOfFields(ev: EventV1): { status_id: number; status: string } {
-  const f = ev.fields ?? {};
-  if (f['success'] === 'yes' || f['res'] === 'success' || f['res'] === '1') return { status_id: 1, status: 'Success' };
-  if (f['success'] === 'no' || f['res'] === 'failed' || f['res'] === '0') return { status_id: 2, status: 'Failure' };
-  return { status_id: 0, status: 'Unknown' };
-}
+const STATUS: Record<Outcome, { status_id: number; status: string }> = {
+  success: { status_id: 1, status: 'Success' },
+  failure: { status_id: 2, status: 'Failure' },
+  unknown: { status_id: 0, status: 'Unknown' },
+};
 
 function unmappedOf(ev: EventV1): Record<string, unknown> {
   return {

@@ -12,7 +12,7 @@
 import type { ContainerRef, EventV1, PodRef } from '../../event/v1';
 import { RUNC_INIT_COMM } from '../../profile/runtime-base';
 import type { RecordingSpec } from '../../profile/recording';
-import { matchesSelector } from '../../profile/selector';
+import { avcTuplesOf, seccompTupleOf, selectedByRecordings } from '../../recording/select';
 import { RECORDING_SCHEMA, type AvcTuple, type SeccompTuple, type TuplesMessage } from '../../kafka/messages';
 
 interface Entry<T> {
@@ -33,17 +33,6 @@ interface ContainerState {
 /** Tuples per message: keeps a message far below the broker's 1 MB default limit. */
 const MAX_TUPLES = 500;
 
-/** Whether a container is one that `recordings` (the node's own list) selects; every one when empty. */
-export function selectedByRecordings(recordings: readonly RecordingSpec[], container: ContainerRef, pod: PodRef | null): boolean {
-  if (recordings.length === 0) return true;
-  return recordings.some(
-    (r) =>
-      (r.namespace === null || r.namespace === pod?.namespace) &&
-      matchesSelector(r.podSelector, pod?.labels) &&
-      (!r.containers?.length || r.containers.includes(container.name ?? '')),
-  );
-}
-
 export class RecordingDedup {
   private readonly containers = new Map<string, ContainerState>();
   /** Recordable events folded in since the start (for the bench and metrics). */
@@ -63,9 +52,10 @@ export class RecordingDedup {
   add(ev: EventV1): boolean {
     const container = ev.container;
     if (!container || ev.enrichment !== 'resolved') return false;
-    const isSeccomp = ev.kind === 'seccomp' && (ev.action === 'log' || ev.action === 'allow') && ev.syscallNr !== undefined;
+    // the rules the embedded recorder applies (src/recording/select.ts): seccomp log/allow, whole kernel AVC denials
+    const isSeccomp = seccompTupleOf(ev) !== undefined;
     const avc = ev.selinux;
-    const isAvc = !!avc && !!avc.source?.type && !!avc.target?.type && !!avc.tclass && avc.permissions.length > 0;
+    const isAvc = avcTuplesOf(ev) !== undefined;
     if (!isSeccomp && !isAvc) return false;
     if (!selectedByRecordings(this.recordings, container, ev.pod)) return false;
     let st = this.containers.get(container.id);

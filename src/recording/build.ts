@@ -1,42 +1,29 @@
-// Sessions → profiles. A profile group is what one profile is built from: with merge strategy
-// `containers`, every session of one container name in a recording (all replicas); with `none`, one
-// session (one replica). Names follow DESIGN.md: `<recording>-<container>[-<replica suffix>]`.
+// Sessions → profile: the one builder of recorded profiles, for the embedded recorder and the aggregator.
+// A profile group is what one profile is built from: with merge strategy `containers`, every session of
+// one container name in a recording (all replicas); with `none`, one session (one replica). Names follow
+// naming.ts.
 
 import type { AvcInfo } from '../../parsers';
+import type { Logger } from '../log';
 import { RUNC_BASE_SYSCALLS } from '../profile/runtime-base';
 import type { Evidence, RecordedProfile, RecordingSpec } from '../profile/recording';
-import { invalidProfileName } from '../profile/names';
 import { LABEL_CONTAINER_ID, LABEL_RECORDING_ID, LABEL_RECORDING_NAMESPACE, SeccompProfileBuilder } from '../profile/seccomp';
 import { SELF, SelinuxProfileBuilder } from '../profile/selinux';
+import { containerNameOf, profileName } from './naming';
+import { profileFiles, profileNameProblem } from './profile-dir';
 import { totalCount, type SessionState } from './session';
 
+/** Names the profile's evidence file (in the same directory), on the SPO resource. */
 export const ANNOTATION_EVIDENCE = 'auditflow.dev/evidence';
 
-/** The replica part of a profile name: the random suffix of a generated pod name, else from the pod uid. */
-export function replicaSuffix(s: SessionState): string {
-  if (!s.pod) return s.container.id.slice(0, 12).toLowerCase();
-  const m = /-([a-z0-9]{5})$/.exec(s.pod.name);
-  // a pod made from generateName ends in 5 random [a-z0-9]; a fixed-name pod gets a stable uid-derived suffix
-  if (m && s.pod.name.split('-').length > 2) return m[1]!;
-  return s.pod.uid.replace(/-/g, '').slice(0, 8).toLowerCase();
-}
-
-export function containerNameOf(s: SessionState): string {
-  return s.container.name ?? s.container.id.slice(0, 12);
-}
-
-/** The key of the profile a session contributes to. */
-export function groupKey(rec: RecordingSpec, s: SessionState): string {
-  const base = `${rec.name}/${containerNameOf(s)}`;
-  return rec.mergeStrategy === 'none' ? `${base}/${replicaSuffix(s)}` : base;
-}
-
-export function profileName(rec: RecordingSpec, s: SessionState): string {
-  const base = `${rec.name}-${containerNameOf(s)}`;
-  return rec.mergeStrategy === 'none' ? `${base}-${replicaSuffix(s)}` : base;
-}
-
 export class ProfileNameError extends Error {}
+
+export interface BuildOptions {
+  /** Add runc's base syscalls when runc's init ran under the filter (as `auditflow profile --base auto`); default true. */
+  runcBase?: boolean;
+  /** Where to warn about syscall numbers that have no name on their arch (left out of the profile). */
+  log?: Logger;
+}
 
 function addEvidence(out: Record<string, Evidence>, key: string, s: SessionState, seen: { firstSeen: string; lastSeen: string; exe: string | null }, count: number): void {
   const e = out[key];
@@ -57,20 +44,24 @@ function addEvidence(out: Record<string, Evidence>, key: string, s: SessionState
   }
 }
 
-/** Builds the profile of one group. `final`: the group has no active session left. */
-export function buildProfile(rec: RecordingSpec, sessions: readonly SessionState[], final: boolean): RecordedProfile {
-  const first = sessions[0];
-  if (!first) throw new Error('buildProfile: no sessions');
-  const name = profileName(rec, first);
-  const bad = invalidProfileName(name);
+/**
+ * Builds the profile of one group, or null when the group saw nothing of its kind yet. `final`: the group
+ * has no active session left. Throws ProfileNameError when the name cannot be a profile's.
+ */
+export function buildProfile(rec: RecordingSpec, sessions: readonly SessionState[], final: boolean, opts: BuildOptions = {}): RecordedProfile | null {
+  // visit in a fixed order: the output must not depend on which instance held which session first
+  const ordered = [...sessions].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const first = ordered[0];
+  if (!first) return null;
+  const name = profileName(rec, first.container, first.pod);
+  const bad = profileNameProblem(rec.kind, name);
   if (bad) throw new ProfileNameError(`profile name "${name}": ${bad}`);
-  const containerName = containerNameOf(first);
+  const containerName = containerNameOf(first.container);
   const labels: Record<string, string> = { [LABEL_RECORDING_ID]: rec.name, [LABEL_CONTAINER_ID]: containerName };
   const ns = rec.namespace ?? first.pod?.namespace;
   if (ns) labels[LABEL_RECORDING_NAMESPACE] = ns;
+  const annotations = { [ANNOTATION_EVIDENCE]: profileFiles('', name, rec.kind).evidence };
   const evidence: Record<string, Evidence> = {};
-  // visit in a fixed order: the output must not depend on which instance held which session first
-  const ordered = [...sessions].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   if (rec.kind === 'SeccompProfile') {
     const b = new SeccompProfileBuilder();
     for (const s of ordered) {
@@ -80,11 +71,13 @@ export function buildProfile(rec: RecordingSpec, sessions: readonly SessionState
         addEvidence(evidence, seen.syscall ?? `${seen.arch ?? 'unknown-arch'}:${seen.nr}`, s, seen, count);
       }
     }
+    if (Object.keys(evidence).length === 0) return null;
     // Go code in runc's init runs under the filter before the workload and does not always make the same
     // syscalls (GC, scheduler): one recording may miss one, and the container then fails to start at random
-    if (ordered.some((s) => s.runtimeInit)) for (const n of RUNC_BASE_SYSCALLS) b.add(undefined, n, undefined, 0);
-    const resource = b.toResource({ name, labels });
-    resource.metadata.annotations = { ...resource.metadata.annotations, [ANNOTATION_EVIDENCE]: `${name}.evidence.json` };
+    if (opts.runcBase !== false && ordered.some((s) => s.runtimeInit)) for (const n of RUNC_BASE_SYSCALLS) b.add(undefined, n, undefined, 0);
+    for (const [k, n] of b.unnamed) opts.log?.warn({ profile: name, syscall: k, count: n }, 'syscall number without a name on its arch: left out of the profile');
+    const r = b.toResource({ name, labels });
+    const resource = { ...r, metadata: { ...r.metadata, annotations: { ...r.metadata.annotations, ...annotations } } };
     return { recording: rec, name, containerName, kind: rec.kind, resource, oci: b.toOci() as unknown as Record<string, unknown>, evidence, final };
   }
   const b = new SelinuxProfileBuilder();
@@ -99,13 +92,14 @@ export function buildProfile(rec: RecordingSpec, sessions: readonly SessionState
         permissive: undefined,
         source: { user: '', role: '', type: seen.stype, level: undefined },
         target: { user: '', role: '', type: seen.ttype, level: undefined },
-      } as AvcInfo;
+      };
       b.add(avc);
       const target = seen.ttype === seen.stype ? SELF : seen.ttype;
       addEvidence(evidence, `${target}:${seen.tclass}:${seen.perm}`, s, seen, totalCount(seen));
     }
   }
+  if (Object.keys(evidence).length === 0) return null;
   const r = b.toResource(name, labels);
-  const resource = { ...r, metadata: { ...r.metadata, annotations: { [ANNOTATION_EVIDENCE]: `${name}.evidence.json` } } };
+  const resource = { ...r, metadata: { ...r.metadata, annotations } };
   return { recording: rec, name, containerName, kind: rec.kind, resource, cil: b.toCil(name), evidence, final };
 }

@@ -1,33 +1,21 @@
 // A recording session: what one recording saw of one container (one replica), as a plain JSON-able state
-// so it can be stored durably (state-store.ts) and reloaded by whichever aggregator instance owns its
-// partition next. Applying a tuple is a set union with max-per-source counts: applying the same message
-// twice (redelivery after a crash or rebalance) leaves the state unchanged.
+// so it can be stored durably and reloaded: by the embedded recorder after a restart, by whichever
+// aggregator instance owns the session's partition next. Applying an observation is a set union with
+// max-per-source counts: applying the same message twice (redelivery after a crash or rebalance) leaves the
+// state unchanged.
 
 import type { ContainerRef, PodRef } from '../event/v1';
 import type { RecordingKind } from '../profile/recording';
-import type { AvcTuple, SeccompTuple } from '../kafka/messages';
+import { avcKey, seccompKey, type AvcKey, type AvcObservation, type SeccompKey, type SeccompObservation, type Sighting } from './tuples';
 
-interface Seen {
-  firstSeen: string;
-  lastSeen: string;
-  /** The executable of the earliest sighting. */
-  exe: string | null;
-  /** Cumulative count per source `<node>/<epoch>`: the maximum reported, summed over sources. */
+/** A tuple as a session holds it: first/last seen over all sources, and a cumulative count per source. */
+interface Seen extends Sighting {
+  /** Cumulative count per source (`<node>/<epoch>`, or the embedded recorder's): the maximum reported, summed over sources. */
   counts: Record<string, number>;
 }
 
-export interface SeccompSeen extends Seen {
-  arch: string | null;
-  syscall: string | null;
-  nr: number;
-}
-
-export interface AvcSeen extends Seen {
-  stype: string;
-  ttype: string;
-  tclass: string;
-  perm: string;
-}
+export interface SeccompSeen extends SeccompKey, Seen {}
+export interface AvcSeen extends AvcKey, Seen {}
 
 export interface SessionState {
   v: 1;
@@ -35,7 +23,7 @@ export interface SessionState {
   id: string;
   recording: string;
   kind: RecordingKind;
-  /** The recordings-topic partition whose messages feed this session (its owner loads it on rebalance). */
+  /** The recordings-topic partition whose messages feed this session (its owner loads it on rebalance); 0 in the embedded recorder. */
   partition: number;
   node: string;
   container: ContainerRef;
@@ -79,11 +67,11 @@ function merge(seen: Seen, t: { firstSeen: string; lastSeen: string; exe: string
 }
 
 /** Applies seccomp tuples; returns whether the session changed and whether a new syscall appeared. */
-export function applySeccomp(s: SessionState, tuples: readonly SeccompTuple[], source: string): { changed: boolean; added: boolean } {
+export function applySeccomp(s: SessionState, tuples: readonly SeccompObservation[], source: string): { changed: boolean; added: boolean } {
   let changed = false;
   let added = false;
   for (const t of tuples) {
-    const key = `${t.arch ?? ''}:${t.nr}`;
+    const key = seccompKey(t);
     const seen = s.seccomp[key];
     if (t.runtimeInit && !s.runtimeInit) s.runtimeInit = changed = true;
     if (!seen) {
@@ -94,11 +82,11 @@ export function applySeccomp(s: SessionState, tuples: readonly SeccompTuple[], s
   return { changed, added };
 }
 
-export function applyAvc(s: SessionState, tuples: readonly AvcTuple[], source: string): { changed: boolean; added: boolean } {
+export function applyAvc(s: SessionState, tuples: readonly AvcObservation[], source: string): { changed: boolean; added: boolean } {
   let changed = false;
   let added = false;
   for (const t of tuples) {
-    const key = `${t.stype}:${t.ttype}:${t.tclass}:${t.perm}`;
+    const key = avcKey(t);
     const seen = s.avc[key];
     if (!seen) {
       s.avc[key] = { stype: t.stype, ttype: t.ttype, tclass: t.tclass, perm: t.perm, firstSeen: t.firstSeen, lastSeen: t.lastSeen, exe: t.exe, counts: { [source]: t.count } };
