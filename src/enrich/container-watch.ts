@@ -5,7 +5,7 @@
 // Only containers the pipeline has met (track()) or seen running are reported, so a node full of old exited
 // containers does not flood the sinks at start. A runtime that cannot be reached ends nothing (an outage is
 // not an exit); `reachable` says how the last poll went, for /readyz.
-import type { ContainerEnd } from '../sink/types';
+import type { ContainerEnd } from '../event/sink';
 import type { Logger } from '../log';
 import type { CriClient } from './cri/client';
 import type { ContainerState } from './cri/types';

@@ -21,7 +21,7 @@ import { registry } from '../metrics';
 import { retry } from '../retry';
 import type { ProfileSink, RecordedProfile, RecordingSpec } from '../profile/recording';
 import { RUNC_INIT_COMM } from '../profile/runtime-base';
-import type { ContainerEnd, EventSink } from '../sink/types';
+import type { ContainerEnd, EventSink } from '../event/sink';
 import { buildProfile } from './build';
 import { groupKey, profileName } from './naming';
 import { NAME_MAX, profileNameProblem } from './profile-dir';

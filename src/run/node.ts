@@ -22,7 +22,7 @@ import { enableDefaultMetrics } from '../metrics';
 import { ProfileDirectory } from '../recording/profile-dir';
 import { Recorder } from '../recording/recorder';
 import { NdjsonSink } from '../sink/ndjson';
-import type { ContainerEnd, EventSink } from '../sink/types';
+import type { ContainerEnd, EventSink } from '../event/sink';
 import { openTailer } from '../tail';
 import type { LostStats } from '../tail/types';
 import type { RunConfig } from './config';

@@ -16,7 +16,7 @@ import { registerCacheSize } from '../enrich/metrics';
 import { AbortedError, PermanentOutputError } from '../io/errors';
 import { retry } from '../retry';
 import type { Logger } from '../log';
-import type { ContainerEnd, EventSink } from '../sink/types';
+import type { ContainerEnd, EventSink } from '../event/sink';
 import type { Tailer, TailBatch, TailPosition } from '../tail/types';
 import { observeSpoAudit, runMetrics } from './metrics';
 import { isDenial } from '../event/decision';

@@ -19,7 +19,7 @@ import { retry } from '../retry';
 import type { Logger } from '../log';
 import { formatter, type EventFormat } from './format';
 import { sinkMetrics } from './metrics';
-import type { EventSink } from './types';
+import type { EventSink } from '../event/sink';
 
 export interface NdjsonSinkOptions {
   /** a file path (appended to), or '-' for stdout */

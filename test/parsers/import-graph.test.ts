@@ -19,13 +19,12 @@ const LAYERS: readonly (readonly string[])[] = [
   ['src'],
   ['src/event', 'src/io'],
   ['src/kafka', 'src/profile', 'src/tail', 'src/audit', 'src/oci', 'src/http'],
-  // src/recording: which containers a recording selects (the node's dedup and recorder, the aggregator)
+  // src/recording: the one recording model, used by the node (recorder, Kafka dedup) and the aggregator
   ['src/k8s', 'src/recording'],
   // the consumers of the wire format and of profiles, none of which may reach into the node's sinks
   ['src/aggregate', 'src/denials', 'src/agent'],
   ['src/sink'],
-  // they produce (container ends) and consume (the recorder is an EventSink) the sink contract
-  ['src/enrich', 'src/record'],
+  ['src/enrich'],
   ['src/run'],
   ['src/cli'],
 ];

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventV1 } from '../../event/v1';
 import type { Logger } from '../../log';
-import type { ContainerEnd, EventSink } from '../types';
+import type { ContainerEnd, EventSink } from '../../event/sink';
 import { createKafka } from '../../kafka/client';
 import { RecordingDedup } from './dedup';
 import {

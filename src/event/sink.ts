@@ -12,7 +12,7 @@
 // error, and the pipeline retries the whole write with backoff (src/retry.ts) until it is accepted or the
 // shutdown grace is over.
 
-import type { ContainerRef, EventV1, PodRef } from '../event/v1';
+import type { ContainerRef, EventV1, PodRef } from './v1';
 
 export interface ContainerEnd {
   container: ContainerRef;
