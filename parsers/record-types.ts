@@ -55,19 +55,16 @@ export function recordTypeNumber(name: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** The security mechanism whose access decision a record states. */
-export type Mechanism = 'seccomp' | 'selinux' | 'apparmor';
-
 /**
  * What the pipeline knows about a record type beyond its name and number. Every field is optional: a type
- * absent from RECORD_TYPES is kind `other`, decides nothing, ranks last, waits for its siblings and keeps
- * its labels whole only when quoted. See README, Layout: "Adding a record type".
+ * absent from RECORD_TYPES is kind `other`, ranks last, waits for its siblings and keeps its labels whole
+ * only when quoted. Whether a record is an access decision is not here: it is read from the record's
+ * content (src/event/decision.ts), since one type may carry several (AppArmor writes AVC records).
+ * See README, Layout: "Adding a record type".
  */
 export interface RecordTypeTraits {
   /** The kind by type alone; AVC and USER_AVC are refined by their content (AppArmor also writes AVC). */
   kind?: RecordKind;
-  /** The record states an access decision of this mechanism (the denial decision reads it). */
-  decides?: Mechanism;
   /** Which record of a multi-record event the event is about: the lowest rank (0: the decision). */
   primaryRank?: number;
   /** An event of its own, not held back for siblings (the coalescer's default standalone set). */
@@ -81,9 +78,9 @@ export interface RecordTypeTraits {
 
 /** The record types auditflow treats specially. AppArmor's `APPARMOR*` types come from apparmorTraits(). */
 export const RECORD_TYPES: Readonly<Record<string, Readonly<RecordTypeTraits>>> = {
-  SECCOMP: { kind: 'seccomp', decides: 'seccomp', primaryRank: 0, standalone: true, labelNext: ' pid=' },
-  AVC: { kind: 'selinux', decides: 'selinux', primaryRank: 0 },
-  USER_AVC: { kind: 'selinux', decides: 'selinux', primaryRank: 0 },
+  SECCOMP: { kind: 'seccomp', primaryRank: 0, standalone: true, labelNext: ' pid=' },
+  AVC: { kind: 'selinux', primaryRank: 0 },
+  USER_AVC: { kind: 'selinux', primaryRank: 0 },
   SELINUX_ERR: { kind: 'selinux', primaryRank: 0 },
   USER_SELINUX_ERR: { kind: 'selinux', primaryRank: 0 },
   AVC_PATH: { kind: 'selinux' },
@@ -95,7 +92,7 @@ export const RECORD_TYPES: Readonly<Record<string, Readonly<RecordTypeTraits>>> 
   LOGIN: { labelNext: ' old-auid=' },
 };
 
-const APPARMOR_TRAITS: Readonly<RecordTypeTraits> = { kind: 'apparmor', decides: 'apparmor', primaryRank: 0 };
+const APPARMOR_TRAITS: Readonly<RecordTypeTraits> = { kind: 'apparmor', primaryRank: 0 };
 const NONE: Readonly<RecordTypeTraits> = {};
 
 export function recordTypeTraits(type: string): Readonly<RecordTypeTraits> {

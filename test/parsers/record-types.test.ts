@@ -40,7 +40,7 @@ test('the kind of a record is its entry\'s, AppArmor\'s by prefix, `other` witho
     // the parser uses the same kind, unless the content refines it (tested with AppArmor's AVC below)
     assert.equal(rec(t, 1).kind, RECORD_TYPES[t]!.kind ?? 'other', `parsed ${t}`);
   }
-  for (const t of ['APPARMOR', 'APPARMOR_DENIED', 'APPARMOR_STATUS']) assert.deepEqual([kindOfType(t), recordTypeTraits(t).decides], ['apparmor', 'apparmor']);
+  for (const t of ['APPARMOR', 'APPARMOR_DENIED', 'APPARMOR_STATUS']) assert.deepEqual([kindOfType(t), recordTypeTraits(t).primaryRank], ['apparmor', 0]);
   for (const t of ['PATH', 'EXECVE', 'CWD', 'UNKNOWN[1999]', '__proto__', 'constructor']) assert.deepEqual([kindOfType(t), recordTypeTraits(t)], ['other', {}]);
   const aa = rec('AVC', 2, 'apparmor="DENIED" operation="open" profile="p" name="/etc/shadow" pid=1 comm="cat" requested_mask="r" denied_mask="r"');
   assert.equal(aa.kind, 'apparmor');
