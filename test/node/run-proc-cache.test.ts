@@ -17,13 +17,15 @@ function bare(pid: number, ppid?: number): EventV1 {
 describe('ProcCache and Enricher with real processes', () => {
   it('remembers an exited process for records stamped in its lifetime (exact) and shortly after; not before it, not forever', async () => {
     const cache = new ProcCache({ retainMs: 5000, freshMs: 0 });
-    const child = spawn('sleep', ['0.3']);
+    // it lives until the test ends it: a short sleep could be over before a lookup on a loaded machine
+    const child = spawn('sleep', ['60']);
     const pid = child.pid!;
     // A stamp from while the process certainly lived: taken before the lookup that saw it alive (one taken
     // after it may lie past what the cache verified when the lookup is slow on a loaded machine).
     const seenAt = Date.now();
     const alive = await cache.lookup(pid, seenAt);
     assert.equal(alive.state, 'alive');
+    child.kill();
     await once(child, 'exit');
     await new Promise((r) => setTimeout(r, 50));
     const during = await cache.lookup(pid, seenAt);
