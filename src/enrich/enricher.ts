@@ -124,7 +124,7 @@ export class Enricher {
       }
       return { kind: 'gone', why: `process ${pid} exited before its records were read, and was not seen alive before` };
     } catch (err) {
-      if (this.warnedErrors++ < 5) this.log.warn({ pid, err: (err as Error).message }, 'reading /proc failed');
+      if (this.warnedErrors++ < 5) this.log.warn({ pid, err }, 'reading /proc failed');
       return { kind: 'error', why: `reading /proc for pid ${pid}: ${(err as Error).message}` };
     }
   }

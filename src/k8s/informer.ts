@@ -207,7 +207,7 @@ export class Informer<T extends KObject> {
         if (Date.now() - began > 10_000) failures = 0;
         const delay = backoffMs(failures, { initialMs: initial, maxMs: max, jitter: true });
         failures++;
-        this.log.warn({ err: (e as Error).message, retryInMs: Math.round(delay), failures }, 'watch failed: retrying');
+        this.log.warn({ err: e, retryInMs: Math.round(delay), failures }, 'watch failed: retrying');
         await sleep(delay, signal);
       }
     }

@@ -62,7 +62,7 @@ export class WorkQueue {
           const n = (this.failures.get(key) ?? 0) + 1;
           this.failures.set(key, n);
           const delay = backoffMs(n - 1, { initialMs: this.backoff.initial, maxMs: this.backoff.max });
-          this.log.warn({ controller: this.name, key, err: (e as Error).message, retryInMs: delay, failures: n }, 'reconcile failed: retrying');
+          this.log.warn({ controller: this.name, key, err: e, retryInMs: delay, failures: n }, 'reconcile failed: retrying');
           if (this.dirty) this.add(key);
           else this.addAfter(key, delay);
         } finally {

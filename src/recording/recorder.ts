@@ -144,7 +144,7 @@ export class Recorder implements EventSink {
         this.groups.set(key, g);
         for (const id of g.active) this.link(id, key);
       } catch (err) {
-        this.opts.log.warn({ file: f, err: (err as Error).message }, 'unreadable recorder state: ignored');
+        this.opts.log.warn({ file: f, err }, 'unreadable recorder state: ignored');
       }
     }
     recorderMetrics.groups.set(this.groups.size);

@@ -215,7 +215,7 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
       cri?.close();
       kube?.close();
       env.stop();
-      throw new Error(`cannot listen on ${cfg.listen}: ${(err as Error).message}`);
+      throw new Error(`cannot listen on ${cfg.listen}: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -161,7 +161,7 @@ export class Pipeline {
           await sink.flush();
           await sink.close();
         } catch (err) {
-          this.opts.log.error({ sink: sink.name, err: (err as Error).message }, 'closing a sink failed');
+          this.opts.log.error({ sink: sink.name, err }, 'closing a sink failed');
         }
       }
       // after the last ack: close() persists it as the final checkpoint
@@ -197,7 +197,7 @@ export class Pipeline {
         try {
           await sink.containerEnded(end);
         } catch (err) {
-          this.opts.log.error({ sink: sink.name, container: end.container.id, err: (err as Error).message }, 'a sink failed on a container end');
+          this.opts.log.error({ sink: sink.name, container: end.container.id, err }, 'a sink failed on a container end');
         }
       }
     });

@@ -107,7 +107,7 @@ export class Publisher {
           return;
         } catch (e) {
           sinkMetrics.sendErrors.inc();
-          this.log.warn({ err: (e as Error).message, messages: msgs.length }, 'broker unreachable: spooling to disk until it returns');
+          this.log.warn({ err: e, messages: msgs.length }, 'broker unreachable: spooling to disk until it returns');
           this.spooling = true;
           await this.resetProducer();
         }
@@ -117,7 +117,7 @@ export class Publisher {
       this.startReplay();
     } catch (e) {
       // the spool itself failed (disk full, I/O error): the caller must not ack these lines
-      this.log.error({ err: (e as Error).message, messages: msgs.length }, 'cannot spool messages');
+      this.log.error({ err: e, messages: msgs.length }, 'cannot spool messages');
       for (const p of batch) p.reject(e as Error);
     }
   }
@@ -218,7 +218,7 @@ export class Publisher {
         backoff = 250;
       } catch (e) {
         sinkMetrics.sendErrors.inc();
-        this.log.debug({ err: (e as Error).message }, 'replay: broker still unreachable');
+        this.log.debug({ err: e }, 'replay: broker still unreachable');
         await this.resetProducer();
         await new Promise((r) => setTimeout(r, backoff));
         backoff = Math.min(backoff * 2, 5000);
