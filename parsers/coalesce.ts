@@ -17,6 +17,7 @@
 // (the oldest is emitted first).
 
 import type { AuditRecord } from './record';
+import { STANDALONE_TYPES } from './record-types';
 
 export interface AuditEvent {
   timeMs: number;
@@ -76,7 +77,7 @@ interface Pending {
   continued: boolean;
 }
 
-const DEFAULT_STANDALONE: ReadonlySet<string> = new Set(['SECCOMP']);
+const DEFAULT_STANDALONE: ReadonlySet<string> = STANDALONE_TYPES;
 
 export class Coalescer {
   private readonly pending = new Map<string, Pending>();

@@ -6,6 +6,7 @@
 // plant a field (its comm is written quoted or hex-encoded by the kernel and is consumed here as one value).
 
 import { decodeHexString, isHexString } from './hex';
+import { recordTypeTraits } from './record-types';
 
 const SPACE = 0x20;
 const DQUOTE = 0x22;
@@ -257,17 +258,12 @@ function isLabelKey(text: string, ks: number, ke: number): boolean {
   return false;
 }
 
-/** The key the kernel writes right after the task's label, per record type (see labelEnd). */
-const LABEL_NEXT = new Map<string, string>([
-  ['SECCOMP', ' pid='],
-  ['ANOM_ABEND', ' pid='],
-  ['SYSCALL', ' key='],
-  ['LOGIN', ' old-auid='],
-]);
-
-/** The `next` argument of tokenize() for a kernel record of `type`: how its labels are bounded. */
+/**
+ * The `next` argument of tokenize() for a kernel record of `type`: how its labels are bounded (the key the
+ * kernel writes right after the task's label, from the record-type table; see labelEnd).
+ */
 export function labelNextFor(type: string): string {
-  return LABEL_NEXT.get(type) ?? '';
+  return recordTypeTraits(type).labelNext ?? '';
 }
 
 /**

@@ -6,7 +6,7 @@ export { parseLine, isParseError, isNonAudit, isRecord, AuditRecord, type ParseO
 export { Coalescer, DEFAULT_MAX_BYTES_PER_EVENT, DEFAULT_MAX_RECORDS_PER_EVENT, type AuditEvent, type CoalesceOptions, type CoalesceOverflow, type CoalesceStats } from './coalesce';
 export { Fields, Quote, tokenize } from './fields';
 export { decodeHexString, isHexString } from './hex';
-export { recordTypeName, recordTypeNumber, kindOfType } from './record-types';
+export { recordTypeName, recordTypeNumber, kindOfType, primaryRank, recordTypeTraits, RECORD_TYPES, type RecordTypeTraits } from './record-types';
 export { decodeSeccompCode } from './seccomp';
 export { splitContext } from './selinux';
 export * from './syscalls';

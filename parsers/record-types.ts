@@ -5,6 +5,7 @@
 import type { RecordKind } from './types';
 
 const RANGES: Array<[number, string[]]> = [
+  [1005, ['USER', 'LOGIN']],
   [1100, ['USER_AUTH', 'USER_ACCT', 'USER_MGMT', 'CRED_ACQ', 'CRED_DISP', 'USER_START', 'USER_END', 'USER_AVC',
     'USER_CHAUTHTOK', 'USER_ERR', 'CRED_REFR', 'USYS_CONFIG', 'USER_LOGIN', 'USER_LOGOUT', 'ADD_USER', 'DEL_USER',
     'ADD_GROUP', 'DEL_GROUP', 'DAC_CHECK', 'CHGRP_ID', 'TEST', 'TRUSTED_APP', 'USER_SELINUX_ERR', 'USER_CMD',
@@ -28,6 +29,9 @@ const RANGES: Array<[number, string[]]> = [
   [1800, ['INTEGRITY_DATA', 'INTEGRITY_METADATA', 'INTEGRITY_STATUS', 'INTEGRITY_HASH', 'INTEGRITY_PCR',
     'INTEGRITY_RULE', 'INTEGRITY_EVM_XATTR', 'INTEGRITY_POLICY_RULE']],
   [2000, ['KERNEL']],
+  [2300, ['USER_ROLE_CHANGE', 'ROLE_ASSIGN', 'ROLE_REMOVE', 'LABEL_OVERRIDE', 'LABEL_LEVEL_CHANGE', 'USER_LABELED_EXPORT',
+    'USER_UNLABELED_EXPORT', 'DEV_ALLOC', 'DEV_DEALLOC', 'FS_RELABEL', 'USER_MAC_POLICY_LOAD', 'ROLE_MODIFY',
+    'USER_MAC_CONFIG_CHANGE']],
 ];
 
 const byNumber = new Map<number, string>();
@@ -51,24 +55,67 @@ export function recordTypeNumber(name: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/**
+ * What the pipeline knows about a record type beyond its name and number. Every field is optional: a type
+ * absent from RECORD_TYPES is kind `other`, ranks last, waits for its siblings and keeps its labels whole
+ * only when quoted. Whether a record is an access decision is not here: it is read from the record's
+ * content (src/event/decision.ts), since one type may carry several (AppArmor writes AVC records).
+ * See README, Layout: "Adding a record type".
+ */
+export interface RecordTypeTraits {
+  /** The kind by type alone; AVC and USER_AVC are refined by their content (AppArmor also writes AVC). */
+  kind?: RecordKind;
+  /** Which record of a multi-record event the event is about: the lowest rank (0: the decision). */
+  primaryRank?: number;
+  /** An event of its own, not held back for siblings (the coalescer's default standalone set). */
+  standalone?: boolean;
+  /**
+   * The key the kernel writes right after the task's label (`subj=`), which may contain spaces: the
+   * tokenizer takes the label up to it (fields.ts labelEnd).
+   */
+  labelNext?: string;
+}
+
+/** The record types auditflow treats specially. AppArmor's `APPARMOR*` types come from apparmorTraits(). */
+export const RECORD_TYPES: Readonly<Record<string, Readonly<RecordTypeTraits>>> = {
+  SECCOMP: { kind: 'seccomp', primaryRank: 0, standalone: true, labelNext: ' pid=' },
+  AVC: { kind: 'selinux', primaryRank: 0 },
+  USER_AVC: { kind: 'selinux', primaryRank: 0 },
+  SELINUX_ERR: { kind: 'selinux', primaryRank: 0 },
+  USER_SELINUX_ERR: { kind: 'selinux', primaryRank: 0 },
+  AVC_PATH: { kind: 'selinux' },
+  MAC_POLICY_LOAD: { kind: 'selinux' },
+  MAC_STATUS: { kind: 'selinux' },
+  USER_MAC_POLICY_LOAD: { kind: 'selinux' },
+  ANOM_ABEND: { primaryRank: 1, labelNext: ' pid=' },
+  SYSCALL: { primaryRank: 2, labelNext: ' key=' },
+  LOGIN: { labelNext: ' old-auid=' },
+};
+
+const APPARMOR_TRAITS: Readonly<RecordTypeTraits> = { kind: 'apparmor', primaryRank: 0 };
+const NONE: Readonly<RecordTypeTraits> = {};
+
+export function recordTypeTraits(type: string): Readonly<RecordTypeTraits> {
+  return Object.hasOwn(RECORD_TYPES, type) ? RECORD_TYPES[type]! : type.startsWith('APPARMOR') ? APPARMOR_TRAITS : NONE;
+}
+
 /** The kind by type alone; AVC and USER_AVC are refined by their content (AppArmor also writes AVC). */
 export function kindOfType(type: string): RecordKind {
-  switch (type) {
-    case 'SECCOMP':
-      return 'seccomp';
-    case 'AVC':
-    case 'USER_AVC':
-    case 'SELINUX_ERR':
-    case 'USER_SELINUX_ERR':
-    case 'AVC_PATH':
-    case 'MAC_POLICY_LOAD':
-    case 'MAC_STATUS':
-    case 'USER_MAC_POLICY_LOAD':
-      return 'selinux';
-    default:
-      return type.startsWith('APPARMOR') ? 'apparmor' : 'other';
-  }
+  return recordTypeTraits(type).kind ?? 'other';
 }
+
+/** Rank of a record with no rank of its own: after every ranked type. */
+export const UNRANKED = 3;
+
+/** Which record of a multi-record event the event is about (lowest first); AppArmor's AVC by its kind. */
+export function primaryRank(type: string, kind: RecordKind): number {
+  const r = recordTypeTraits(type).primaryRank;
+  if (r !== undefined) return r;
+  return kind === 'apparmor' ? APPARMOR_TRAITS.primaryRank! : UNRANKED;
+}
+
+/** The types that are an event of their own (the coalescer's default). */
+export const STANDALONE_TYPES: ReadonlySet<string> = new Set(Object.keys(RECORD_TYPES).filter((t) => RECORD_TYPES[t]!.standalone));
 
 /**
  * Whether records of this type carry user-space text: AUDIT_USER (1005) and the user message ranges

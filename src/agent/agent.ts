@@ -41,6 +41,7 @@ import { CilError, detectSelinux, rawSelinuxProfileCil, selinuxProfileCil, semod
 import { resolveStack, MAX_STACK_DEPTH } from './stack';
 import { resolveStackWithOci, syscallsAnnotationPatch, type OciBases } from './oci-base';
 import { aggregateState, labelValue, nodeStatusName, profileId } from './status';
+import { backoffMs } from '../retry';
 
 export { LABEL_NODE_NAME, LABEL_PROFILE_STATE };
 
@@ -289,10 +290,9 @@ class NodeAgent implements Agent {
    * ever reconcile the profile again: a timer does. The status stays Error with the last reason meanwhile.
    */
   private retryOciLater(name: string): void {
-    const { initialMs, maxMs } = this.opts.ociRetry ?? DEFAULT_OCI_RETRY;
     const n = (this.ociFailures.get(name) ?? 0) + 1;
     this.ociFailures.set(name, n);
-    const delay = Math.min(maxMs, initialMs * 2 ** Math.min(n - 1, 30));
+    const delay = backoffMs(n - 1, this.opts.ociRetry ?? DEFAULT_OCI_RETRY);
     ociRetries.inc();
     this.log.warn({ profile: name, failures: n, retryInMs: delay }, 'oci:// base profile not available: retrying later');
     this.queue.addAfter(`SeccompProfile/${name}`, delay);

@@ -81,7 +81,7 @@ export class Aggregator {
     }
     this.known = new Map(this.opts.source.list().map((r) => [r.name, r]));
     this.opts.source.onChange(() => {
-      this.serialize(() => this.recordingsChanged()).catch((e: unknown) => this.log.error({ err: (e as Error).message }, 'cannot finish removed recordings'));
+      this.serialize(() => this.recordingsChanged()).catch((e: unknown) => this.log.error({ err: e }, 'cannot finish removed recordings'));
     });
     const consumer = this.kafka.consumer({
       groupId: this.group,

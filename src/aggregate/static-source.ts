@@ -45,7 +45,7 @@ export function parseRecordingFlag(text: string, kind: RecordingKind, mergeStrat
   try {
     podSelector = parseSelector(text.slice(i + 1));
   } catch (e) {
-    throw new RecordingSpecError(`--recording "${text}": ${(e as Error).message}`);
+    throw new RecordingSpecError(`--recording "${text}": ${(e as Error).message}`, { cause: e });
   }
   return { name: checkName(text.slice(0, i)), namespace: null, kind, podSelector, mergeStrategy };
 }
@@ -59,7 +59,7 @@ export function readRecordingsFile(file: string, kind: RecordingKind, mergeStrat
   try {
     v = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new RecordingSpecError(`--recordings ${file}: ${(e as Error).message}`);
+    throw new RecordingSpecError(`--recordings ${file}: ${(e as Error).message}`, { cause: e });
   }
   if (!Array.isArray(v)) throw new RecordingSpecError(`--recordings ${file}: expected a JSON array of recordings`);
   return v.map((r: unknown, i): RecordingSpec => {
@@ -73,7 +73,7 @@ export function readRecordingsFile(file: string, kind: RecordingKind, mergeStrat
     try {
       podSelector = typeof o.podSelector === 'string' ? parseSelector(o.podSelector) : ((o.podSelector ?? {}) as LabelSelector);
     } catch (e) {
-      throw new RecordingSpecError(`--recordings ${file}: ${o.name}: ${(e as Error).message}`);
+      throw new RecordingSpecError(`--recordings ${file}: ${o.name}: ${(e as Error).message}`, { cause: e });
     }
     const spec: RecordingSpec = { name: checkName(o.name), namespace: typeof o.namespace === 'string' ? o.namespace : null, kind: k, podSelector, mergeStrategy: m };
     if (Array.isArray(o.containers)) spec.containers = o.containers.map(String);

@@ -19,7 +19,7 @@ function ociBasesFromFlags(v: Record<string, unknown>): OciBases {
   try {
     keys = list(v['oci-verify-key']).map((f) => loadPublicKey(fs.readFileSync(f), f));
   } catch (e) {
-    throw new UsageError(`--oci-verify-key: ${(e as Error).message}`);
+    throw new UsageError(`--oci-verify-key: ${(e as Error).message}`, { cause: e });
   }
   const size = v['oci-cache-size'] !== undefined ? Number(v['oci-cache-size']) : DEFAULT_CACHE_ENTRIES;
   if (!Number.isInteger(size) || size < 1) throw new UsageError('--oci-cache-size must be a positive integer');
@@ -34,7 +34,7 @@ function ociBasesFromFlags(v: Record<string, unknown>): OciBases {
     try {
       ca = fs.readFileSync(v['oci-ca-file'] as string);
     } catch (e) {
-      throw new UsageError(`--oci-ca-file: ${(e as Error).message}`);
+      throw new UsageError(`--oci-ca-file: ${(e as Error).message}`, { cause: e });
     }
   }
   return new OciBases({
@@ -109,7 +109,7 @@ export const agentCommand: Command = {
       try {
         parseListen(listen);
       } catch (e) {
-        throw new UsageError(`--listen: ${(e as Error).message}`);
+        throw new UsageError(`--listen: ${(e as Error).message}`, { cause: e });
       }
     }
     const ociBases = ociBasesFromFlags(v);

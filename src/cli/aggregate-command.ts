@@ -88,7 +88,7 @@ export const aggregateCommand: Command = {
       try {
         parseListen(listen);
       } catch (e) {
-        throw new UsageError((e as Error).message);
+        throw new UsageError((e as Error).message, { cause: e });
       }
     }
 

@@ -22,7 +22,7 @@ export function parse(cmd: Command, argv: string[]): { values: Record<string, un
   try {
     parsed = parseArgs({ args: argv, options: { ...cmd.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError((e as Error).message, { cause: e });
   }
   if (parsed.values.help) return 'help';
   return { values: parsed.values as Record<string, unknown>, positionals: parsed.positionals };

@@ -28,7 +28,7 @@ export function clientOptions(v: Record<string, unknown>, registry: string): Cli
     try {
       opts.ca = fs.readFileSync(v['ca-file'] as string);
     } catch (e) {
-      throw new UsageError(`--ca-file: ${(e as Error).message}`);
+      throw new UsageError(`--ca-file: ${(e as Error).message}`, { cause: e });
     }
   }
   if (v['plain-http']) opts.plainHttp = true;
@@ -43,7 +43,7 @@ export function clientOptions(v: Record<string, unknown>, registry: string): Cli
     try {
       creds = credentialsFromDockerConfig(registry, file);
     } catch (e) {
-      throw new UsageError(`docker config ${file}: ${(e as Error).message}`);
+      throw new UsageError(`docker config ${file}: ${(e as Error).message}`, { cause: e });
     }
   }
   if (creds) opts.credentials = creds;
@@ -56,6 +56,6 @@ export function referenceArg(target: string | undefined, usage: string): Referen
   try {
     return parseReference(target);
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError((e as Error).message, { cause: e });
   }
 }

@@ -42,13 +42,13 @@ export const pullCommand: Command = {
     try {
       keys = keyFiles.map((f) => loadPublicKey(fs.readFileSync(f), f));
     } catch (e) {
-      throw new UsageError((e as Error).message);
+      throw new UsageError((e as Error).message, { cause: e });
     }
     let platform;
     try {
       platform = v.platform !== undefined ? parsePlatform(v.platform as string) : hostPlatform();
     } catch (e) {
-      throw new UsageError((e as Error).message);
+      throw new UsageError((e as Error).message, { cause: e });
     }
     try {
       const r = await pullProfile({ reference: target, platform, keys, requireSignature: !skip, client: clientOptions(v, ref.registry) });

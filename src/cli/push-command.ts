@@ -41,7 +41,7 @@ export const pushCommand: Command = {
       try {
         return fs.readFileSync(f);
       } catch (e) {
-        throw new UsageError(`${f}: ${(e as Error).message}`);
+        throw new UsageError(`${f}: ${(e as Error).message}`, { cause: e });
       }
     };
     if (file !== undefined) files.push({ content: read(file), name: file });
@@ -52,7 +52,7 @@ export const pushCommand: Command = {
       try {
         platform = parsePlatform(p.slice(0, eq));
       } catch (e) {
-        throw new UsageError((e as Error).message);
+        throw new UsageError((e as Error).message, { cause: e });
       }
       files.push({ content: read(p.slice(eq + 1)), platform, name: p.slice(eq + 1) });
     }

@@ -69,7 +69,7 @@ export async function readEventsTopic(
       const r = open.get(e.payload.partition);
       if (r && e.payload.topic === opts.topic && BigInt(e.payload.lastOffset) + 1n >= r.end) close(r.partition);
     });
-    consumer.on(consumer.events.CRASH, (e) => fail(new KafkaSourceError(`consumer of ${where} crashed: ${(e.payload.error as Error).message}`)));
+    consumer.on(consumer.events.CRASH, (e) => fail(new KafkaSourceError(`consumer of ${where} crashed: ${(e.payload.error as Error).message}`, { cause: e.payload.error })));
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: true,
@@ -129,7 +129,7 @@ async function withDeadline<T>(p: Promise<T>, deadline: number, what: string): P
     return await Promise.race([p, timeout]);
   } catch (e) {
     if (e instanceof KafkaSourceError) throw e;
-    throw new KafkaSourceError(`${what}: ${(e as Error).message}`);
+    throw new KafkaSourceError(`${what}: ${(e as Error).message}`, { cause: e });
   } finally {
     clearTimeout(timer);
   }

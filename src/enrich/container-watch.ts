@@ -83,7 +83,7 @@ export class ContainerWatch {
     try {
       list = await this.opts.client.listContainers();
     } catch (err) {
-      if (this.reachable !== false) this.opts.log.warn({ err: (err as Error).message }, 'CRI ListContainers failed: container exits are not seen until it answers again');
+      if (this.reachable !== false) this.opts.log.warn({ err }, 'CRI ListContainers failed: container exits are not seen until it answers again');
       this.reachable = false;
       this.lastError = (err as Error).message;
       return;
@@ -129,7 +129,7 @@ export class ContainerWatch {
     try {
       await this.opts.onEnded(end);
     } catch (err) {
-      this.opts.log.error({ container: id, err: (err as Error).message }, 'handling a container end failed');
+      this.opts.log.error({ container: id, err }, 'handling a container end failed');
     }
   }
 }

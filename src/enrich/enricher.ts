@@ -137,7 +137,7 @@ export class Enricher {
       }
       return { kind: 'gone', why: `process ${pid} exited before its records were read, and neither it nor an ancestor was seen alive or named by a task event` };
     } catch (err) {
-      if (this.warnedErrors++ < 5) this.log.warn({ pid, err: (err as Error).message }, 'reading /proc failed');
+      if (this.warnedErrors++ < 5) this.log.warn({ pid, err }, 'reading /proc failed');
       return { kind: 'error', why: `reading /proc for pid ${pid}: ${(err as Error).message}` };
     }
   }

@@ -4,6 +4,13 @@
 // acknowledged by the broker): the pipeline acks the tailer after that, so the checkpoint never moves
 // past an event a crash could lose. A sink that cannot accept more right now simply does not resolve yet
 // (backpressure); it never drops silently.
+//
+// Retries: a sink that can retry a transient failure without duplicating anything does it itself (the
+// NDJSON sink goes on from the byte a failed write stopped at; the recorder rewrites its state file), and
+// what its write() then throws is final: PermanentOutputError or AbortedError, never retried. A sink that
+// accepted nothing of a failed write (the Kafka sink, when its spool cannot be written) throws any other
+// error, and the pipeline retries the whole write with backoff (src/retry.ts) until it is accepted or the
+// shutdown grace is over.
 
 import type { ContainerEnd } from './container-end';
 import type { EventV1 } from './v1';

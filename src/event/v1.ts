@@ -3,6 +3,8 @@
 // without bumping `schema`.
 
 import type { AuditEvent, AuditRecord, RecordKind, SourceFormat } from '../../parsers';
+// the table alone, not the parsers' index: loading event/v1 (the denials query does) must not load the syscall tables
+import { primaryRank } from '../../parsers/record-types';
 import { formatTimestamp } from './timestamp';
 
 export const SCHEMA_V1 = 'auditflow.event/v1';
@@ -179,16 +181,12 @@ function addTyped(ev: EventV1, rec: AuditRecord): void {
   }
 }
 
-// Which record of a multi-record event the event is about: the security decision first.
-const PRIMARY_RANK: Record<string, number> = {
-  SECCOMP: 0, AVC: 0, USER_AVC: 0, SELINUX_ERR: 0, USER_SELINUX_ERR: 0, ANOM_ABEND: 1, SYSCALL: 2,
-};
-
+/** Which record of a multi-record event the event is about: the security decision first (record-types.ts). */
 export function primaryRecord(event: AuditEvent): AuditRecord {
   let best = event.records[0]!;
-  let rank = PRIMARY_RANK[best.type] ?? (best.kind === 'apparmor' ? 0 : 3);
+  let rank = primaryRank(best.type, best.kind);
   for (const r of event.records) {
-    const k = PRIMARY_RANK[r.type] ?? (r.kind === 'apparmor' ? 0 : 3);
+    const k = primaryRank(r.type, r.kind);
     if (k < rank) {
       best = r;
       rank = k;

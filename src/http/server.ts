@@ -103,7 +103,7 @@ export class HttpServer {
       }
       send(res, 404, 'text/plain', 'not found: /metrics, /healthz, /readyz\n');
     } catch (err) {
-      this.opts.log.error({ url, err: (err as Error).message }, 'HTTP handler failed');
+      this.opts.log.error({ url, err }, 'HTTP handler failed');
       send(res, 500, 'text/plain', 'internal error\n');
     }
   }

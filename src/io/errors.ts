@@ -1,7 +1,8 @@
 // Which I/O errors are worth retrying. A permanent one (the output is a directory, the name is too long, the
 // filesystem is read-only, permission denied, …) comes back the same however long one waits: retrying it
 // forever only hides it (and used to re-write batches and block shutdown). A transient one (disk full, I/O
-// error, a resource briefly unavailable, a network hiccup) may pass: retried with a bounded backoff.
+// error, a resource briefly unavailable, a network hiccup) may pass: retried with a bounded backoff
+// (src/retry.ts).
 // Unknown codes count as transient: waiting is safe, giving up could lose data.
 
 import { Counter } from 'prom-client';
@@ -47,27 +48,6 @@ export class PermanentOutputError extends Error {
     this.name = 'PermanentOutputError';
     this.code = (cause as NodeJS.ErrnoException | undefined)?.code;
   }
-}
-
-/** Capped exponential backoff, ms: 100, 200, … 5000. */
-export function backoffMs(attempt: number): number {
-  return Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
-}
-
-/** Sleeps `ms`, or less when `signal` aborts (then throws its reason). */
-export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Raised into a retry loop when the shutdown grace period is over. */

@@ -22,8 +22,9 @@ export class ApiError extends Error {
     readonly status: number,
     readonly reason: string,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -117,7 +118,7 @@ export class KubeClient {
       auth = await this.access.authenticate();
     } catch (e) {
       requests.inc({ verb: method, code: '0' });
-      throw new ApiError(0, 'NoCredentials', `${method} ${p}: ${(e as Error).message}`);
+      throw new ApiError(0, 'NoCredentials', `${method} ${p}: ${(e as Error).message}`, { cause: e });
     }
     // Server-side apply bodies are read as YAML (1.1), where U+0085, U+2028 and U+2029 inside a quoted string are
     // line breaks that get folded away: JSON.stringify leaves them raw, so they are escaped (same JSON value).
@@ -160,7 +161,7 @@ export class KubeClient {
       for await (const c of res) chunks.push(c as Buffer);
     } catch (e) {
       requests.inc({ verb: method, code: '0' });
-      throw new ApiError(0, 'Unreachable', `${method} ${p}: ${(e as Error).message}`);
+      throw new ApiError(0, 'Unreachable', `${method} ${p}: ${(e as Error).message}`, { cause: e });
     }
     const code = res.statusCode ?? 0;
     requests.inc({ verb: method, code: String(code) });

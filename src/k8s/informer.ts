@@ -6,6 +6,7 @@
 import { Counter } from 'prom-client';
 import type { Logger } from '../log';
 import { registry } from '../metrics';
+import { backoffMs } from '../retry';
 import { ApiError, isGone, type KubeClient, type WatchEvent } from './client';
 import { resourcePath, type ResourceType } from './resources';
 
@@ -204,9 +205,9 @@ export class Informer<T extends KObject> {
         watchRestarts.inc({ resource: this.type.plural, reason: 'error' });
         // A watch that ran a while before failing was healthy: start the backoff over.
         if (Date.now() - began > 10_000) failures = 0;
-        const delay = Math.min(max, initial * 2 ** failures) * (0.5 + Math.random() / 2);
+        const delay = backoffMs(failures, { initialMs: initial, maxMs: max, jitter: true });
         failures++;
-        this.log.warn({ err: (e as Error).message, retryInMs: Math.round(delay), failures }, 'watch failed: retrying');
+        this.log.warn({ err: e, retryInMs: Math.round(delay), failures }, 'watch failed: retrying');
         await sleep(delay, signal);
       }
     }

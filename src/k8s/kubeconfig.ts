@@ -140,7 +140,7 @@ function loadOne(file: string): KubeConfig {
     kc.loadFromFile(file);
     raw = loadYaml(fs.readFileSync(file, 'utf8')) as typeof raw;
   } catch (e) {
-    throw new KubeconfigError(`cannot read kubeconfig ${file}: ${(e as Error).message}`);
+    throw new KubeconfigError(`cannot read kubeconfig ${file}: ${(e as Error).message}`, { cause: e });
   }
   const dir = path.dirname(path.resolve(file));
   const rel = (p: string) => (path.isAbsolute(p) ? p : path.join(dir, p));
@@ -205,7 +205,7 @@ class Access implements ClusterAccess {
       try {
         return lib().bufferFromFileOrString(file ?? undefined, data ?? undefined) ?? undefined;
       } catch (e) {
-        throw new KubeconfigError(`${from}: ${what}: ${(e as Error).message}`);
+        throw new KubeconfigError(`${from}: ${what}: ${(e as Error).message}`, { cause: e });
       }
     };
     const ca = read(cluster.caFile, cluster.caData, `cluster "${cluster.name}" certificate-authority`);

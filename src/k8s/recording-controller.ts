@@ -352,7 +352,7 @@ class Controller implements RecordingSource, ProfileSink {
       await this.client.apply(path, body);
     } catch (e) {
       profileWrites.inc({ kind, result: 'error' });
-      throw e instanceof ApiError ? e : new ApiError(0, 'Error', (e as Error).message);
+      throw e instanceof ApiError ? e : new ApiError(0, 'Error', (e as Error).message, { cause: e });
     }
     profileWrites.inc({ kind, result: 'applied' });
 

@@ -5,6 +5,7 @@
 import { Counter } from 'prom-client';
 import type { Logger } from '../log';
 import { registry } from '../metrics';
+import { backoffMs } from '../retry';
 
 const reconciles = new Counter({
   name: 'auditflow_k8s_reconciles_total',
@@ -60,8 +61,8 @@ export class WorkQueue {
           reconciles.inc({ controller: this.name, result: 'error' });
           const n = (this.failures.get(key) ?? 0) + 1;
           this.failures.set(key, n);
-          const delay = Math.min(this.backoff.max, this.backoff.initial * 2 ** (n - 1));
-          this.log.warn({ controller: this.name, key, err: (e as Error).message, retryInMs: delay, failures: n }, 'reconcile failed: retrying');
+          const delay = backoffMs(n - 1, { initialMs: this.backoff.initial, maxMs: this.backoff.max });
+          this.log.warn({ controller: this.name, key, err: e, retryInMs: delay, failures: n }, 'reconcile failed: retrying');
           if (this.dirty) this.add(key);
           else this.addAfter(key, delay);
         } finally {

@@ -41,7 +41,7 @@ export function readKafkaConfig(file: string): KafkaConfigFile {
   try {
     v = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new KafkaConfigError(`--kafka-config ${file}: ${(e as Error).message}`);
+    throw new KafkaConfigError(`--kafka-config ${file}: ${(e as Error).message}`, { cause: e });
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new KafkaConfigError(`--kafka-config ${file}: expected a JSON object`);
   const o = v as Record<string, unknown>;

@@ -74,7 +74,7 @@ export function profileKind(content: Buffer, file = 'profile'): ProfileKind {
   try {
     doc = load(content.toString('utf8'));
   } catch (e) {
-    throw new ArtifactError(`${file}: neither YAML nor JSON: ${(e as Error).message.split('\n')[0]}`);
+    throw new ArtifactError(`${file}: neither YAML nor JSON: ${(e as Error).message.split('\n')[0]}`, { cause: e });
   }
   if (doc && typeof doc === 'object' && !Array.isArray(doc)) {
     const o = doc as Record<string, unknown>;

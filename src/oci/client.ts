@@ -25,8 +25,9 @@ export class RegistryError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -99,7 +100,7 @@ export class RegistryClient {
         },
       );
       req.on('timeout', () => req.destroy(new RegistryError(`${method} ${url}: timed out`)));
-      req.on('error', (e) => reject(e instanceof RegistryError ? e : new RegistryError(`${method} ${u.host}${u.pathname}: ${(e as Error).message}`)));
+      req.on('error', (e) => reject(e instanceof RegistryError ? e : new RegistryError(`${method} ${u.host}${u.pathname}: ${(e as Error).message}`, undefined, { cause: e })));
       req.end(body);
     });
   }

@@ -35,7 +35,7 @@ export function loadPublicKey(pem: string | Buffer, name = 'key'): KeyObject {
   try {
     k = createPublicKey(pem);
   } catch (e) {
-    throw new SignatureError(`${name}: not a PEM public key (${(e as Error).message})`);
+    throw new SignatureError(`${name}: not a PEM public key (${(e as Error).message})`, { cause: e });
   }
   if (k.asymmetricKeyType !== 'ec') throw new SignatureError(`${name}: a ${k.asymmetricKeyType} key; cosign keys are ECDSA P-256`);
   return k;
@@ -50,7 +50,7 @@ export function loadPrivateKey(pem: string | Buffer, name = 'key'): KeyObject {
   try {
     k = createPrivateKey(pem);
   } catch (e) {
-    throw new SignatureError(`${name}: not an unencrypted PEM private key (${(e as Error).message})`);
+    throw new SignatureError(`${name}: not an unencrypted PEM private key (${(e as Error).message})`, { cause: e });
   }
   const curve = k.asymmetricKeyDetails?.namedCurve;
   if (k.asymmetricKeyType !== 'ec' || (curve !== 'prime256v1' && curve !== 'P-256')) throw new SignatureError(`${name}: need an ECDSA P-256 key (got ${k.asymmetricKeyType} ${curve ?? ''})`);

@@ -16,9 +16,10 @@ import { Counter, Gauge } from 'prom-client';
 import type { ContainerEnd } from '../event/container-end';
 import type { ContainerRef, EventV1, PodRef } from '../event/v1';
 import { writeFileAtomic } from '../io/atomic';
-import { AbortedError, backoffMs, countIoError, sleepUnlessAborted } from '../io/errors';
+import { AbortedError, countIoError, PermanentOutputError } from '../io/errors';
 import type { Logger } from '../log';
 import { registry } from '../metrics';
+import { retry } from '../retry';
 import type { ProfileSink, RecordedProfile, RecordingSpec } from '../profile/recording';
 import { RUNC_INIT_COMM } from '../profile/runtime-base';
 import { baseFor, type BaseLookup } from './base';
@@ -147,7 +148,7 @@ export class Recorder {
         this.groups.set(key, g);
         for (const id of g.active) this.link(id, key);
       } catch (err) {
-        this.opts.log.warn({ file: f, err: (err as Error).message }, 'unreadable recorder state: ignored');
+        this.opts.log.warn({ file: f, err }, 'unreadable recorder state: ignored');
       }
     }
     recorderMetrics.groups.set(this.groups.size);
@@ -252,23 +253,26 @@ export class Recorder {
     g.fresh = false;
     if (!this.opts.stateDir) return;
     const st: GroupState = { v: 2, recording: g.rec.name, kind: g.kind, name: g.name, active: [...g.active], sessions: [...g.sessions.values()] };
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await fsp.mkdir(this.opts.stateDir, { recursive: true });
-        await writeFileAtomic(stateFile(this.opts.stateDir, st), JSON.stringify(st));
-        return;
-      } catch (err) {
-        recorderMetrics.writeErrors.inc();
-        if (countIoError('recorder-state', err) === 'permanent') {
-          // this group's state can never be written (its name too long for the filesystem, a planted file):
-          // it is dropped and counted, the other groups and the pipeline go on
-          this.drop(g, err);
-          return;
-        }
-        // transient (disk full): the pipeline waits (no ack) rather than lose a tuple; logged and counted
-        if (attempt % 20 === 0) this.opts.log.error({ group: g.name, err }, 'writing recorder state failed; retrying');
-        await sleepUnlessAborted(backoffMs(attempt), this.aborter.signal);
-      }
+    const dir = this.opts.stateDir;
+    try {
+      await retry(
+        async () => {
+          await fsp.mkdir(dir, { recursive: true });
+          await writeFileAtomic(stateFile(dir, st), JSON.stringify(st));
+        },
+        (err, attempt) => {
+          recorderMetrics.writeErrors.inc();
+          if (countIoError('recorder-state', err) === 'permanent') throw new PermanentOutputError(`cannot write the recorder state of ${g.name}`, err);
+          // transient (disk full): the pipeline waits (no ack) rather than lose a tuple; logged and counted
+          if (attempt % 20 === 0) this.opts.log.error({ group: g.name, err }, 'writing recorder state failed; retrying');
+        },
+        { signal: this.aborter.signal },
+      );
+    } catch (err) {
+      if (!(err instanceof PermanentOutputError)) throw err;
+      // this group's state can never be written (its name too long for the filesystem, a planted file):
+      // it is dropped and counted, the other groups and the pipeline go on
+      this.drop(g, err.cause);
     }
   }
 

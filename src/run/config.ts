@@ -142,13 +142,13 @@ export function readConfigFile(file: string): Raw {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`--config ${file}: ${(err as Error).message}`);
+    throw new ConfigError(`--config ${file}: ${(err as Error).message}`, { cause: err });
   }
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`--config ${file}: not JSON: ${(err as Error).message}`);
+    throw new ConfigError(`--config ${file}: not JSON: ${(err as Error).message}`, { cause: err });
   }
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`--config ${file}: expected a JSON object of option names to values`);
   return v as Raw;

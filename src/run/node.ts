@@ -10,7 +10,7 @@ import { installForkRules } from '../enrich/audit-rules';
 import { Enricher } from '../enrich/enricher';
 import { KubePodFallback } from '../enrich/kube-fallback';
 import { ProcessLineage } from '../enrich/lineage';
-import { startEnvCheck } from '../enrich/envcheck';
+import { startEnvCheck } from '../audit/envcheck';
 import { timedCri } from '../enrich/metrics';
 import { PodResolver } from '../enrich/pod-resolver';
 import { ProcCache } from '../enrich/proc-cache';
@@ -237,7 +237,7 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
       cri?.close();
       kube?.close();
       env.stop();
-      throw new Error(`cannot listen on ${cfg.listen}: ${(err as Error).message}`);
+      throw new Error(`cannot listen on ${cfg.listen}: ${(err as Error).message}`, { cause: err });
     }
   }
 

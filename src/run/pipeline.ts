@@ -11,10 +11,11 @@
 import { Coalescer, isRecord, Num, parseLine, type AuditEvent, type AuditRecord, type SeccompLine, type SyscallInfo } from '../../parsers';
 import { eventFromAuditEvent, eventFromRecord, type EventContext, type EventV1 } from '../event/v1';
 import type { Enricher, EnrichItem } from '../enrich/enricher';
-import { envMetrics } from '../enrich/envcheck';
+import { envMetrics } from '../audit/envcheck';
 import { registerCacheSize } from '../enrich/metrics';
-import { AbortedError, backoffMs, PermanentOutputError, sleepUnlessAborted } from '../io/errors';
+import { AbortedError, PermanentOutputError } from '../io/errors';
 import { LineRecords, MAX_LINE, ParseFailures } from '../io/line-records';
+import { retry } from '../retry';
 import type { Logger } from '../log';
 import type { ContainerEnd, EventSink } from '../event/sink';
 import type { Tailer, TailBatch, TailPosition } from '../tail/types';
@@ -208,7 +209,7 @@ export class Pipeline {
           await sink.flush();
           await sink.close();
         } catch (err) {
-          this.opts.log.error({ sink: sink.name, err: (err as Error).message }, 'closing a sink failed');
+          this.opts.log.error({ sink: sink.name, err }, 'closing a sink failed');
         }
       }
       // after the last ack: close() persists it as the final checkpoint
@@ -244,7 +245,7 @@ export class Pipeline {
         try {
           await sink.containerEnded(end);
         } catch (err) {
-          this.opts.log.error({ sink: sink.name, container: end.container.id, err: (err as Error).message }, 'a sink failed on a container end');
+          this.opts.log.error({ sink: sink.name, container: end.container.id, err }, 'a sink failed on a container end');
         }
       }
     });
@@ -458,18 +459,16 @@ export class Pipeline {
   private async writeTo(route: Route, events: EventV1[]): Promise<void> {
     const mine = events.filter(route.accept);
     if (mine.length === 0) return;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await route.sink.write(mine);
-        return;
-      } catch (err) {
+    await retry(
+      () => route.sink.write(mine),
+      (err, attempt) => {
         // permanent (the output cannot be written at all) or shutting down past the grace: no retry
         if (err instanceof PermanentOutputError || err instanceof AbortedError || this.aborter.signal.aborted) throw err;
         runMetrics.sinkRetries.inc({ sink: route.sink.name });
         if (attempt % 10 === 0) this.opts.log.error({ sink: route.sink.name, events: mine.length, attempt, err }, 'sink write failed; retrying (nothing is acked meanwhile)');
-        await sleepUnlessAborted(backoffMs(attempt), this.aborter.signal);
-      }
-    }
+      },
+      { signal: this.aborter.signal },
+    );
   }
 
   private ackComplete(): void {

@@ -14,7 +14,8 @@
 import { constants, promises as fsp } from 'node:fs';
 import type { EventV1 } from '../event/v1';
 import { describeError } from '../io/input';
-import { AbortedError, backoffMs, countIoError, PermanentOutputError, sleepUnlessAborted } from '../io/errors';
+import { AbortedError, countIoError, PermanentOutputError } from '../io/errors';
+import { retry } from '../retry';
 import type { Logger } from '../log';
 import { formatter, type EventFormat } from './format';
 import { sinkMetrics } from './metrics';
@@ -125,26 +126,27 @@ export class NdjsonSink implements EventSink {
     // how far this batch got: a retry goes on from there (append mode: each write lands at the end)
     let off = 0;
     let synced = false;
-    for (let attempt = 0; ; attempt++) {
-      try {
+    await retry(
+      async () => {
         const fh = await this.file();
         while (off < buf.length) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
         if (!synced && this.opts.sync !== false && this.syncable) await this.datasync(fh);
         synced = true;
-        return;
-      } catch (err) {
+      },
+      (err, attempt) => {
         sinkMetrics.writeErrors.inc({ sink: this.name });
         const kind = countIoError('events', err);
         if (kind === 'permanent') {
           this.opts.log.error({ file: this.opts.output, err }, 'writing events failed permanently');
           throw new PermanentOutputError(`cannot write events to ${this.opts.output}: ${describeError(err)}`, err);
         }
-        if (this.closed) throw err;
+        // closed (shutdown) while retrying: final, so that the pipeline does not write into a closed sink
+        if (this.closed) throw new AbortedError(`writing events to ${this.opts.output}`);
         if (attempt % 20 === 0) this.opts.log.error({ file: this.opts.output, err, attempt, written: off, of: buf.length }, 'writing events failed; retrying');
         // the handle stays: a reopen could not tell how much of the batch is already in the file
-        await sleepUnlessAborted(backoffMs(attempt), this.aborter.signal);
-      }
-    }
+      },
+      { signal: this.aborter.signal },
+    );
   }
 
   /** fdatasync; EINVAL/ENOTSUP means this file cannot be synced at all (a special file behind a name). */

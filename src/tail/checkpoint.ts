@@ -23,7 +23,7 @@ export async function checkCheckpointPath(file: string): Promise<void> {
   } catch (e) {
     // a directory component that is a file: no checkpoint can exist there; writing it fails (counted) later
     if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') return;
-    throw new Error(`cannot check the checkpoint path ${file}: ${(e as Error).message}`);
+    throw new Error(`cannot check the checkpoint path ${file}: ${(e as Error).message}`, { cause: e });
   }
   if (kind !== undefined) {
     throw new Error(`checkpoint path ${file} is ${kind}, not a regular file: refusing to read or replace it (point --checkpoint at a regular file)`);
@@ -177,7 +177,7 @@ export class CheckpointWriter {
         this.failures++;
         tailMetrics.checkpointWriteFailures.inc();
         if (this.failures <= 10 || this.failures % 1000 === 0) {
-          this.log.error({ err: (e as Error).message, checkpoint: this.file, failures: this.failures }, 'checkpoint write failed; the previous one stays');
+          this.log.error({ err: e, checkpoint: this.file, failures: this.failures }, 'checkpoint write failed; the previous one stays');
         }
       } finally {
         this.lastSaveAt = Date.now();

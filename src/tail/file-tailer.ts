@@ -374,7 +374,7 @@ export class FileTailer extends SerialReader implements Tailer {
         this.watcher = null;
       });
     } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'cannot watch the log directory: polling only');
+      this.log.warn({ err: e }, 'cannot watch the log directory: polling only');
     }
   }
 
@@ -490,7 +490,7 @@ export class FileTailer extends SerialReader implements Tailer {
     this.counts.readErrors++;
     tailMetrics.readErrors.inc();
     if (worthLogging(this.counts.readErrors)) {
-      this.log.error({ err: (e as Error).message, count: this.counts.readErrors }, `${what} failed; retrying`);
+      this.log.error({ err: e, count: this.counts.readErrors }, `${what} failed; retrying`);
     }
     return { kind: 'idle' };
   }
@@ -603,7 +603,7 @@ export class FileTailer extends SerialReader implements Tailer {
     try {
       chain = await openChain(this.opts.path);
     } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'cannot list rotated files to look for a copytruncate copy');
+      this.log.warn({ err: e }, 'cannot list rotated files to look for a copytruncate copy');
     }
     const committed = cur.splitter.committed;
     const head = cur.file.head;

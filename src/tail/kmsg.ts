@@ -166,7 +166,7 @@ export class KmsgTailer extends SerialReader implements Tailer {
           this.counts.errors++;
           tailMetrics.readErrors.inc();
           if (this.counts.errors <= 10 || this.counts.errors % 1000 === 0) {
-            this.log.error({ err: (e as Error).message }, 'reading the kernel log failed; retrying');
+            this.log.error({ err: e }, 'reading the kernel log failed; retrying');
           }
           error = true;
           break;

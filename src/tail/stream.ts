@@ -64,7 +64,7 @@ export class StreamTailer extends SerialReader implements Tailer {
         r = await Promise.race([this.it.next(), this.closedSignal]);
       } catch (e) {
         tailMetrics.readErrors.inc();
-        this.log.error({ err: (e as Error).message }, 'reading the input stream failed: ending it');
+        this.log.error({ err: e }, 'reading the input stream failed: ending it');
         r = { done: true, value: undefined };
       }
       if (r === 'closed') return { done: true, value: undefined };

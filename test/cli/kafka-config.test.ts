@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { KafkaConfigError, readKafkaConfig } from '../../src/kafka/config';
 import { runCli } from '../env/cli';
 
 let dir: string;
@@ -70,4 +71,15 @@ test('denials takes the same file as run and aggregate (sink tuning included) an
   // not a usage error: the query got as far as connecting, and says where it failed
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, new RegExp(`auditflow denials: .*127\\.0\\.0\\.1:${port}`));
+});
+
+test('a config error keeps what caused it (cause), not only its message', () => {
+  const missing = path.join(dir, 'no-such.json');
+  assert.throws(
+    () => readKafkaConfig(missing),
+    (e: unknown) => e instanceof KafkaConfigError && (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' && e.message.includes(missing),
+  );
+  const bad = path.join(dir, 'bad-json.json');
+  fs.writeFileSync(bad, '{"clientId":');
+  assert.throws(() => readKafkaConfig(bad), (e: unknown) => e instanceof KafkaConfigError && e.cause instanceof SyntaxError);
 });

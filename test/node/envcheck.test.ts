@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { checkEnvironment, exportEnvReport, parseAuditctlStatus } from '../../src/enrich/envcheck';
+import { checkEnvironment, exportEnvReport, parseAuditctlStatus } from '../../src/audit/envcheck';
 import { registry } from '../../src/metrics';
 import { auditStatus, ensureAuditd } from '../env/rig';
 

@@ -13,12 +13,12 @@ import { builtinModules } from 'node:module';
 import { test } from 'node:test';
 import { ROOT } from '../env/cli';
 
-/** Lowest first. `src` is the files directly in src/ (log.ts, metrics.ts). */
+/** Lowest first. `src` is the files directly in src/ (log.ts, metrics.ts, retry.ts). */
 const LAYERS: readonly (readonly string[])[] = [
   ['parsers'],
   ['src'],
   ['src/event', 'src/io'],
-  ['src/kafka', 'src/profile', 'src/tail', 'src/oci', 'src/http'],
+  ['src/kafka', 'src/profile', 'src/tail', 'src/audit', 'src/oci', 'src/http'],
   // src/recording: the one recording model (selection, tuples, sessions, names, builder, profile directory,
   // the embedded recorder) under the node's Kafka dedup and the aggregator
   ['src/k8s', 'src/recording'],

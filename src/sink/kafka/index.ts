@@ -80,7 +80,7 @@ export async function createKafkaSink(opts: KafkaSinkOptions, log: Logger): Prom
     return publisher.publish(msgs);
   };
   const timer = setInterval(() => {
-    periodic().catch((e: unknown) => slog.error({ err: (e as Error).message }, 'cannot send recording count updates'));
+    periodic().catch((e: unknown) => slog.error({ err: e }, 'cannot send recording count updates'));
   }, opts.dedupIntervalMs ?? 5000);
   timer.unref();
 

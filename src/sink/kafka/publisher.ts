@@ -12,6 +12,7 @@ import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer
 import type { Logger } from '../../log';
 import { sinkMetrics } from './metrics';
 import type { Spool, WireMessage } from './spool';
+import { backoffMs } from '../../retry';
 
 export interface PublisherOptions {
   lingerMs: number;
@@ -35,6 +36,9 @@ class SendTimeout extends Error {}
  * minutes.
  */
 const MAX_BATCH_MESSAGES = 2000;
+
+/** Replay of the spool while the broker is away: 250 ms doubling to 5 s. */
+const REPLAY_BACKOFF = { initialMs: 250, maxMs: 5000 };
 
 export class Publisher {
   private queue: Pending[] = [];
@@ -118,7 +122,7 @@ export class Publisher {
           return;
         } catch (e) {
           sinkMetrics.sendErrors.inc();
-          this.log.warn({ err: (e as Error).message, messages: msgs.length }, 'broker unreachable: spooling to disk until it returns');
+          this.log.warn({ err: e, messages: msgs.length }, 'broker unreachable: spooling to disk until it returns');
           this.spooling = true;
           // not awaited: kafkajs's disconnect waits for the requests in flight to a broker that does not answer
           // (up to its request timeout, or longer), and every sink waits on this delivery chain
@@ -130,7 +134,7 @@ export class Publisher {
       this.startReplay();
     } catch (e) {
       // the spool itself failed (disk full, I/O error): the caller must not ack these lines
-      this.log.error({ err: (e as Error).message, messages: msgs.length }, 'cannot spool messages');
+      this.log.error({ err: e, messages: msgs.length }, 'cannot spool messages');
       for (const p of batch) p.reject(e as Error);
     }
   }
@@ -204,7 +208,7 @@ export class Publisher {
   }
 
   private async replay(): Promise<void> {
-    let backoff = 250;
+    let failures = 0;
     // how far into a segment earlier attempts got, so a retry re-sends only the chunk that failed
     const progress = { seq: -1, next: 0 };
     while (!this.closed) {
@@ -235,13 +239,12 @@ export class Publisher {
           i = progress.next = j;
         }
         await this.spool.remove(seg.seq);
-        backoff = 250;
+        failures = 0;
       } catch (e) {
         sinkMetrics.sendErrors.inc();
-        this.log.debug({ err: (e as Error).message }, 'replay: broker still unreachable');
+        this.log.debug({ err: e }, 'replay: broker still unreachable');
         this.resetProducer();
-        await new Promise((r) => setTimeout(r, backoff));
-        backoff = Math.min(backoff * 2, 5000);
+        await new Promise((r) => setTimeout(r, backoffMs(failures++, REPLAY_BACKOFF)));
       }
     }
   }
