@@ -9,7 +9,7 @@ import { DEFAULT_EVENTS_TOPIC } from '../kafka/messages';
 import { parseDuration, parseWhen, TimeSpecError } from '../denials/time';
 import { list, UsageError, type Command } from './command';
 import { OutputWriter } from './output';
-import { terminalText } from './terminal-text';
+import { terminalText } from '../io/terminal-text';
 
 const KAFKA_DEFAULT_SINCE = '24h';
 

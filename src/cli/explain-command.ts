@@ -13,7 +13,7 @@ import { createLogger } from '../log';
 import { invalidProfileName } from '../profile/names';
 import { profileFiles } from '../recording/profile-dir';
 import { UsageError, type Command } from './command';
-import { terminalText } from './terminal-text';
+import { terminalText } from '../io/terminal-text';
 
 // The files of a profile (src/recording/profile-dir.ts), longest suffix first: NAME.selinux.yaml is a
 // SelinuxProfile's, NAME.yaml a SeccompProfile's.

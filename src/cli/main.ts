@@ -7,7 +7,7 @@
 import { helpText, parse, UsageError, type Command } from './command';
 import { InputError } from '../io/input';
 import { guardStdout, isReaderGone, OutputError, settleStdout } from '../io/stdout';
-import { terminalText } from './terminal-text';
+import { terminalText } from '../io/terminal-text';
 // Each command's module is loaded only when that command runs (or for --help): `run` pulls in gRPC, `aggregate`
 // kafkajs, `agent` the Kubernetes client — together 0.2–0.45 s of start-up that `auditflow parse` should not pay.
 const COMMANDS: ReadonlyArray<[string, () => Command]> = [

@@ -1,6 +1,6 @@
 // A progress bar on stderr for long runs over files, only when stderr is a terminal (never in pipes or CI).
 
-import { terminalText } from './terminal-text';
+import { terminalText } from '../io/terminal-text';
 
 export class Progress {
   private done = 0;

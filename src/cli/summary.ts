@@ -3,7 +3,7 @@
 
 import type { AuditRecord, SeccompLine } from '../../parsers';
 import { errorCount, type ReadStats } from '../io/record-reader';
-import { terminalText } from './terminal-text';
+import { terminalText } from '../io/terminal-text';
 
 const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
 

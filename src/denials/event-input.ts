@@ -6,7 +6,7 @@ import { SCHEMA_V1, type EventV1 } from '../event/v1';
 import type { Logger } from '../log';
 import { eventsRead, garbageRead } from './metrics';
 import { badField, tooDeep } from './event-shape';
-import { terminalText } from '../cli/terminal-text';
+import { terminalText } from '../io/terminal-text';
 
 export type GarbageReason = 'not-json' | 'not-an-event' | 'other-schema' | 'bad-timestamp' | 'bad-field' | 'too-deep' | 'line-too-long';
 

@@ -3,7 +3,7 @@
 import type { EventV1 } from '../event/v1';
 import { actionOf, whatOf } from '../event/decision';
 import type { Group, GroupKey, Row } from './query';
-import { terminalText } from '../cli/terminal-text';
+import { terminalText } from '../io/terminal-text';
 
 export type OutputMode = 'table' | 'json' | 'ndjson';
 

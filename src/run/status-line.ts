@@ -1,7 +1,7 @@
 // A one-line status on stderr while `auditflow run` follows a log, only when stderr is a terminal (never
 // in pipes, files or under a DaemonSet): lines, events, rate, lag. Same manner as src/cli/progress.ts.
 
-import { terminalText } from '../cli/terminal-text';
+import { terminalText } from '../io/terminal-text';
 
 export class StatusLine {
   private readonly enabled: boolean;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { terminalText } from '../../src/cli/terminal-text';
+import { terminalText } from '../../src/io/terminal-text';
 import type { EventV1 } from '../../src/event/v1';
 import { runCli } from '../env/cli';
 import { assertTerminalSafe, RAW_UNSAFE, unescapeTerminal } from '../env/terminal-check';

@@ -1,5 +1,5 @@
 // Checks for text meant for a terminal: no raw control, format (bidi, zero-width), separator or lone
-// surrogate character on any line; and the inverse of src/cli/terminal-text.ts to compare what a table
+// surrogate character on any line; and the inverse of src/io/terminal-text.ts to compare what a table
 // shows with the name it was given.
 import assert from 'node:assert/strict';
 

@@ -37,9 +37,6 @@ const LAYERS: readonly (readonly string[])[] = [
 const KNOWN: readonly (readonly [string, string, string])[] = [
   ['src/profile/apparmor.ts', 'src/agent', 'AppArmor profile text lives in the agent'],
   ['src/profile/apparmor.ts', 'src/k8s', 'AppArmorProfile CRD types live in k8s/api'],
-  ['src/denials/event-input.ts', 'src/cli', 'terminalText lives in cli'],
-  ['src/denials/render.ts', 'src/cli', 'terminalText lives in cli'],
-  ['src/run/status-line.ts', 'src/cli', 'terminalText lives in cli'],
 ];
 
 const layerOf = new Map<string, number>();
