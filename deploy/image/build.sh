@@ -9,7 +9,7 @@
 #   runtime  Debian 12's libc6, libgcc-s1, libstdc++6 (what node links), auditctl with its libraries (the
 #            lineage-rule installer), the CA bundle, this machine's node binary (Node >= 20.19: Debian 12's own
 #            nodejs is 18), /etc/passwd with the non-root user 65532; then /app: dist/src, dist/parsers, the CRI
-#            proto, package.json, the production node_modules. No shell, npm, compiler or package manager.
+#            protos (CRI, containerd events), package.json, the production node_modules. No shell, npm, compiler or package manager.
 #
 # Two layers (runtime base, app), uncompressed, owner 0:0, mtimes 0. The tag is a hash of everything that went
 # in, so an unchanged tree gives the same reference; the archive is cached under $AUDITFLOW_CACHE/image.
@@ -100,7 +100,7 @@ if [ ! -s "$ARCHIVE" ]; then
   mkdir -p "$A/app/dist" "$A/app/src/enrich/cri"
   cp -a "$W/build/dist/src" "$W/build/dist/parsers" "$A/app/dist/"
   find "$A/app/dist" -name '*.d.ts' -delete
-  cp "$W/build/src/enrich/cri/runtime_v1.proto" "$A/app/src/enrich/cri/"
+  cp "$W/build/src/enrich/cri/"*.proto "$A/app/src/enrich/cri/"
   cp "$W/build/package.json" "$A/app/"
   cp -a "$W/deps/node_modules" "$A/app/"
   # what the final image must not hold
