@@ -19,6 +19,7 @@ const WORKLOADS = [
   { kind: 'daemonset', name: 'auditflow-audit-rules' },
   { kind: 'daemonset', name: 'auditflow-agent' },
   { kind: 'deployment', name: 'auditflow-aggregator' },
+  { kind: 'deployment', name: 'auditflow-webhook' },
 ] as const;
 
 describe('deploy/overlays/standalone on a real kubelet', { timeout: 180 * 60_000 }, () => {
@@ -95,7 +96,7 @@ describe('deploy/overlays/standalone on a real kubelet', { timeout: 180 * 60_000
     }
     const pods = JSON.parse(await k(['get', 'pods', '-n', NS, '-o', 'json'])).items as any[];
     const components = new Set(pods.map((p) => p.metadata.labels['app.kubernetes.io/component']));
-    assert.deepEqual([...components].sort(), ['agent', 'aggregator', 'audit-rules', 'tailer']);
+    assert.deepEqual([...components].sort(), ['agent', 'aggregator', 'audit-rules', 'tailer', 'webhook']);
     for (const p of pods) {
       const who = p.metadata.name;
       assert.equal(p.status.phase, 'Running', `${who}: ${JSON.stringify(p.status)}`);

@@ -14,7 +14,7 @@ import { kubectl, repoRoot, run } from '../env/kube';
 const NS = 'auditflow';
 const RELEASE = 'auditflow';
 const chart = () => path.join(repoRoot(), 'deploy', 'helm', 'auditflow');
-const WORKLOADS = ['daemonset/auditflow-node', 'daemonset/auditflow-audit-rules', 'daemonset/auditflow-agent', 'deployment/auditflow-aggregator'];
+const WORKLOADS = ['daemonset/auditflow-node', 'daemonset/auditflow-audit-rules', 'daemonset/auditflow-agent', 'deployment/auditflow-aggregator', 'deployment/auditflow-webhook'];
 
 type Obj = { kind: string; metadata: { name: string; namespace?: string; [k: string]: unknown }; [k: string]: unknown };
 
@@ -94,7 +94,8 @@ describe('deploy/helm/auditflow', { timeout: 180 * 60_000 }, () => {
       }
     }
     const pods = JSON.parse((await kubectl(cluster.kube, ['get', 'pods', '-n', NS, '-o', 'json'])).stdout).items as any[];
-    assert.equal(pods.length, 4, pods.map((p) => p.metadata.name).join(', '));
+    // one per DaemonSet on the one node, the aggregator, the webhook's two replicas
+    assert.equal(pods.length, 6, pods.map((p) => p.metadata.name).join(', '));
     for (const p of pods) {
       assert.equal(p.status.phase, 'Running', p.metadata.name);
       assert.ok(p.spec.containers.every((c: any) => c.image === image), `${p.metadata.name} runs ${image}`);
