@@ -53,8 +53,10 @@ test('real auditd: SIGUSR1 rotations while seccomp records flow; every serial of
     // suites rotate auditd too, and a reader that waits until the end could find its file rotated out).
     const referenceP = waitForAudit(mark, (lines) => lines.some((l) => l.includes(token)), 120_000, `the marker ${token} (rig)`);
 
-    // About 2 s of syscalls, every one logged: open/write/close per iteration, in its own audit session.
-    const work = runUnderSeccomp(['/bin/busybox', 'sh', '-c', 'i=0; while [ $i -lt 2500 ]; do i=$((i+1)); echo $i > /dev/null; done'], {
+    // Seconds of syscalls, every one logged: open/write/close per iteration, in its own audit session. Long
+    // enough to outlast the three rotations below even on a quiet machine (2,500 iterations once ended before
+    // the second rotation, and the rotated files then held too little of the session).
+    const work = runUnderSeccomp(['/bin/busybox', 'sh', '-c', 'i=0; while [ $i -lt 10000 ]; do i=$((i+1)); echo $i > /dev/null; done'], {
       session: true,
       timeoutMs: 120_000,
     });
