@@ -4,8 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startAgent, type Agent } from '../agent/agent';
 import { HttpServer, parseListen } from '../http/server';
-import { KubeClient } from '../k8s/client';
-import { KubeconfigError } from '../k8s/kubeconfig';
+import { loadKubeClient } from './kube-client';
 import { createLogger } from '../log';
 import { enableDefaultMetrics } from '../metrics';
 import { list, UsageError, type Command } from './command';
@@ -114,16 +113,8 @@ export const agentCommand: Command = {
     }
     const ociBases = ociBasesFromFlags(v);
     const log = createLogger('auditflow-agent');
-    let client: KubeClient;
-    try {
-      client = KubeClient.load(v.kubeconfig as string | undefined, 'auditflow-agent');
-    } catch (e) {
-      if (e instanceof KubeconfigError) {
-        log.error(e.message);
-        return 1;
-      }
-      throw e;
-    }
+    const client = loadKubeClient(v.kubeconfig as string | undefined, 'auditflow-agent', log);
+    if (!client) return 1;
     enableDefaultMetrics();
     let agent: Agent | undefined;
     let server: HttpServer | undefined;

@@ -3,8 +3,7 @@
 // applied bindings from being deleted, and makes and rotates its own certificates.
 
 import { HttpServer, parseListen } from '../http/server';
-import { KubeClient } from '../k8s/client';
-import { KubeconfigError } from '../k8s/kubeconfig';
+import { loadKubeClient } from './kube-client';
 import { createLogger } from '../log';
 import { enableDefaultMetrics } from '../metrics';
 import { startWebhook, type Webhook } from '../webhook';
@@ -91,16 +90,8 @@ export const webhookCommand: Command = {
     const caValidityMs = duration('--ca-validity', v['ca-validity']);
     const certValidityMs = duration('--cert-validity', v['cert-validity']);
     const log = createLogger('auditflow-webhook');
-    let client: KubeClient;
-    try {
-      client = KubeClient.load(v.kubeconfig as string | undefined, 'auditflow-webhook');
-    } catch (e) {
-      if (e instanceof KubeconfigError) {
-        log.error(e.message);
-        return 1;
-      }
-      throw e;
-    }
+    const client = loadKubeClient(v.kubeconfig as string | undefined, 'auditflow-webhook', log);
+    if (!client) return 1;
     enableDefaultMetrics();
     let webhook: Webhook | undefined;
     let metrics: HttpServer | undefined;
