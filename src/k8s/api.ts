@@ -2,6 +2,7 @@
 // security-profiles-operator.x-k8s.io, version v1 as in SPO 1.0) plus the per-node status objects.
 // deploy/ holds the CRDs whose structural schemas must accept exactly these shapes.
 
+import type { AppArmorAbstract } from '../profile/apparmor-text';
 import type { LabelSelector } from '../profile/selector';
 
 export const GROUP = 'security-profiles-operator.x-k8s.io';
@@ -126,13 +127,7 @@ export interface RawSelinuxProfile {
   status?: { status?: ProfileState; conditions?: Condition[]; usage?: string; activeWorkloads?: string[] };
 }
 
-/** SPO's AppArmorProfile in its structured form (spec.abstract). */
-export interface AppArmorAbstract {
-  executable?: { allowedExecutables?: string[]; allowedLibraries?: string[] };
-  filesystem?: { readOnlyPaths?: string[]; writeOnlyPaths?: string[]; readWritePaths?: string[] };
-  network?: { allowRaw?: boolean; allowedProtocols?: { allowTcp?: boolean; allowUdp?: boolean } };
-  capability?: { allowedCapabilities?: string[] };
-}
+/** SPO's AppArmorProfile in its structured form (spec.abstract, typed in profile/apparmor-text.ts). */
 export interface AppArmorProfile {
   apiVersion: typeof API_VERSION;
   kind: 'AppArmorProfile';

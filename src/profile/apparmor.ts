@@ -4,9 +4,15 @@
 // workload was seen doing unhindered. Evidence (per rule, how many records) goes in an annotation.
 
 import type { AuditRecord } from '../../parsers';
-import { appArmorProfileText } from '../agent/apparmor';
-import type { AppArmorAbstract, AppArmorProfile } from '../k8s/api';
+import { type AppArmorAbstract, appArmorProfileText } from './apparmor-text';
 import { SPO_GROUP_VERSION } from './seccomp';
+
+export interface AppArmorProfileResource {
+  apiVersion: string;
+  kind: 'AppArmorProfile';
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: { abstract: AppArmorAbstract };
+}
 
 export const ANNOTATION_APPARMOR_EVIDENCE = 'auditflow.dev/apparmor-evidence';
 
@@ -112,9 +118,9 @@ export class AppArmorProfileBuilder {
   }
 
   /** SPO's AppArmorProfile (mode Enforce, state left to SPO's default), with the evidence annotation. */
-  toResource(name: string, labels?: Record<string, string>): AppArmorProfile {
-    const r: AppArmorProfile = {
-      apiVersion: SPO_GROUP_VERSION as AppArmorProfile['apiVersion'],
+  toResource(name: string, labels?: Record<string, string>): AppArmorProfileResource {
+    const r: AppArmorProfileResource = {
+      apiVersion: SPO_GROUP_VERSION,
       kind: 'AppArmorProfile',
       metadata: { name, annotations: { [ANNOTATION_APPARMOR_EVIDENCE]: JSON.stringify({ version: 'v1', total: this.total, rules: Object.fromEntries([...this.evidence].sort()) }) } },
       spec: { abstract: this.toAbstract() },

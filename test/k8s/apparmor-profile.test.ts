@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { load } from 'js-yaml';
-import { AppArmorError, appArmorProfileText } from '../../src/agent/apparmor';
+import { AppArmorError, appArmorProfileText } from '../../src/profile/apparmor-text';
 import type { AppArmorProfile } from '../../src/k8s/api';
 import { ANNOTATION_APPARMOR_EVIDENCE } from '../../src/profile/apparmor';
 import { ROOT } from '../env/cli';

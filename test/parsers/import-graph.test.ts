@@ -1,10 +1,7 @@
 // The module graph points one way. Every relative import in parsers/ and src/ is read from the source
 // (static, dynamic `import()`, `export … from`, `require`) and checked against LAYERS: a module may import
 // only modules of lower layers (and itself). parsers/ imports nothing but itself and Node's built-ins.
-// The README's Layout section shows the same order.
-//
-// KNOWN lists today's upward arrows that other work removes; each names the file, so a new upward import
-// fails, and an entry whose import is gone fails too (delete it: the list only shrinks).
+// The README's Layout section shows the same order. There are no exceptions.
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -31,12 +28,6 @@ const LAYERS: readonly (readonly string[])[] = [
   ['src/enrich'],
   ['src/run'],
   ['src/cli'],
-];
-
-/** Upward arrows that exist today: [importing file, imported module, why it is still there]. */
-const KNOWN: readonly (readonly [string, string, string])[] = [
-  ['src/profile/apparmor.ts', 'src/agent', 'AppArmor profile text lives in the agent'],
-  ['src/profile/apparmor.ts', 'src/k8s', 'AppArmorProfile CRD types live in k8s/api'],
 ];
 
 const layerOf = new Map<string, number>();
@@ -129,8 +120,7 @@ test('every module of src/ has a layer', () => {
   assert.deepEqual(missing, [], 'add these to LAYERS in test/parsers/import-graph.test.ts (and to the README Layout table)');
 });
 
-test('no import points up the layers (apart from the known ones, which must still exist)', () => {
-  const known = new Set(KNOWN.map(([f, m]) => `${f} -> ${m}`));
+test('no import points up the layers, nor sideways within one', () => {
   const up = new Set<string>();
   for (const a of arrows()) {
     if (a.to.startsWith('package:') || a.from === a.to) continue;
@@ -139,8 +129,5 @@ test('no import points up the layers (apart from the known ones, which must stil
     if (from === undefined || to === undefined) continue; // the test above names it
     if (to >= from) up.add(`${a.file} -> ${a.to}`);
   }
-  const unexpected = [...up].filter((x) => !known.has(x)).sort();
-  assert.deepEqual(unexpected, [], 'upward (or sideways) imports: move the shared code down a layer');
-  const stale = [...known].filter((x) => !up.has(x)).sort();
-  assert.deepEqual(stale, [], 'these upward imports are gone: delete them from KNOWN');
+  assert.deepEqual([...up].sort(), [], 'upward (or sideways) imports: move the shared code down a layer');
 });
