@@ -1,13 +1,12 @@
-// Recordings given on the command line (`--recording NAME=SELECTOR`) or in a JSON file (`--recordings`).
+// Recordings given on the command line (`--recording NAME=SELECTOR`, read by recording/flags.ts) or in a JSON
+// file (`--recordings`).
 // The Kubernetes controller provides its own RecordingSource (watched ProfileRecordings) instead.
 
 import * as fs from 'node:fs';
-import type { MergeStrategy, RecordingKind, RecordingSource, RecordingSpec } from '../profile/recording';
+import { type MergeStrategy, type RecordingKind, type RecordingSource, type RecordingSpec, recordingNameError } from '../profile/recording';
 import { parseSelector, type LabelSelector } from '../profile/selector';
+import { RecordingSpecError } from '../recording/flags';
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
-export class RecordingSpecError extends Error {}
 
 export class StaticRecordingSource implements RecordingSource {
   private specs: RecordingSpec[];
@@ -32,22 +31,10 @@ export class StaticRecordingSource implements RecordingSource {
   }
 }
 
-function checkName(name: string): string {
-  if (!DNS1123_LABEL.test(name)) throw new RecordingSpecError(`recording name "${name}" must be a DNS-1123 label (lower case alphanumerics and "-", at most 63)`);
+function checkName(name: string, file: string): string {
+  const bad = recordingNameError(name);
+  if (bad) throw new RecordingSpecError(`--recordings ${file}: ${bad}`);
   return name;
-}
-
-/** `NAME=SELECTOR` (kubectl selector syntax; the first "=" splits). */
-export function parseRecordingFlag(text: string, kind: RecordingKind, mergeStrategy: MergeStrategy): RecordingSpec {
-  const i = text.indexOf('=');
-  if (i <= 0) throw new RecordingSpecError(`--recording "${text}": expected NAME=SELECTOR, e.g. demo=app=demo`);
-  let podSelector: LabelSelector;
-  try {
-    podSelector = parseSelector(text.slice(i + 1));
-  } catch (e) {
-    throw new RecordingSpecError(`--recording "${text}": ${(e as Error).message}`, { cause: e });
-  }
-  return { name: checkName(text.slice(0, i)), namespace: null, kind, podSelector, mergeStrategy };
 }
 
 /**
@@ -75,7 +62,7 @@ export function readRecordingsFile(file: string, kind: RecordingKind, mergeStrat
     } catch (e) {
       throw new RecordingSpecError(`--recordings ${file}: ${o.name}: ${(e as Error).message}`, { cause: e });
     }
-    const spec: RecordingSpec = { name: checkName(o.name), namespace: typeof o.namespace === 'string' ? o.namespace : null, kind: k, podSelector, mergeStrategy: m };
+    const spec: RecordingSpec = { name: checkName(o.name, file), namespace: typeof o.namespace === 'string' ? o.namespace : null, kind: k, podSelector, mergeStrategy: m };
     if (Array.isArray(o.containers)) spec.containers = o.containers.map(String);
     if (o.baseProfileName !== undefined) {
       if (typeof o.baseProfileName !== 'string' || k !== 'SeccompProfile') throw new RecordingSpecError(`--recordings ${file}: ${o.name}: baseProfileName must be a string, for a SeccompProfile recording`);

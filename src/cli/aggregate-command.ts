@@ -1,7 +1,8 @@
 // `auditflow aggregate`: the Kafka aggregator as a long-running process (one of many in a consumer group).
 // Stops cleanly on SIGTERM/SIGINT: finishes the batch in hand, commits, leaves the group.
 
-import { Aggregator, parseRecordingFlag, readRecordingsFile, RecordingSpecError, StaticRecordingSource } from '../aggregate';
+import { Aggregator, readRecordingsFile, StaticRecordingSource } from '../aggregate';
+import { parseRecordingFlags, RecordingSpecError } from '../recording/flags';
 import { baseLookup } from '../recording/base';
 import { ProfileDirectory } from '../recording/profile-dir';
 import { HttpServer, parseListen } from '../http/server';
@@ -67,7 +68,7 @@ export const aggregateCommand: Command = {
     try {
       brokers = parseBrokers(String(v['kafka-brokers']));
       if (v['kafka-config']) cfg = readKafkaConfig(String(v['kafka-config']));
-      specs = list(v.recording).map((r) => parseRecordingFlag(r, kind, merge));
+      specs = parseRecordingFlags(list(v.recording), { flag: '--recording', kinds: [kind], merge });
       if (v.recordings) specs.push(...readRecordingsFile(String(v.recordings), kind, merge));
     } catch (e) {
       if (e instanceof KafkaConfigError || e instanceof RecordingSpecError) throw new UsageError(e.message);

@@ -18,7 +18,7 @@ import { Counter } from 'prom-client';
 import type { Logger } from '../log';
 import { registry } from '../metrics';
 import { invalidProfileName } from '../profile/names';
-import type { ProfileSink, RecordedProfile, RecordingSource, RecordingSpec } from '../profile/recording';
+import { type ProfileSink, type RecordedProfile, type RecordingSource, type RecordingSpec, recordingNameError } from '../profile/recording';
 import { ANNOTATION_COVERAGE } from '../profile/seccomp';
 import { API_VERSION, FINALIZER_RECORDING, LABEL_CONTAINER_ID, LABEL_PARTIAL, LABEL_RECORDING_ID, LABEL_RECORDING_NAMESPACE, type Condition, type ProfileRecording, type SeccompProfile, type SelinuxProfile } from './api';
 import { ApiError, isConflict, isNotFound, KubeClient } from './client';
@@ -45,7 +45,6 @@ const merges = new Counter({
 });
 
 const TYPES: Record<string, ResourceType> = { SeccompProfile: SECCOMP_PROFILES, SelinuxProfile: SELINUX_PROFILES };
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const OPERATORS = new Set(['In', 'NotIn', 'Exists', 'DoesNotExist']);
 
 type Recording = ProfileRecording & KObject;
@@ -54,7 +53,8 @@ type PObj = KObject & { metadata: { labels?: Record<string, string> }; spec?: Re
 /** The RecordingSpec of a ProfileRecording, or why it cannot be used (`reason`: the Ready condition's). */
 export function recordingSpecOf(r: ProfileRecording): { spec: RecordingSpec } | { error: string; reason: string } {
   const name = r.metadata.name;
-  if (name.length > 63 || !DNS1123_LABEL.test(name)) return { reason: 'InvalidName', error: `name "${name}" must be a DNS-1123 label (it becomes a label value and a profile name prefix): nothing will be recorded` };
+  const badName = recordingNameError(name);
+  if (badName) return { reason: 'InvalidName', error: `${badName}: nothing will be recorded` };
   const s = r.spec ?? ({} as ProfileRecording['spec']);
   // v1 spells the enums Logs/Containers, SPO's v1alpha1 logs/containers: both are SPO's.
   if ((s.recorder as string) === 'Bpf' || (s.recorder as string) === 'bpf') {

@@ -63,3 +63,14 @@ export interface RecordingSource {
   /** Called when the set changes. */
   onChange(cb: () => void): void;
 }
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/**
+ * Why `name` cannot name a recording, or undefined. It becomes a label value and the prefix of every profile
+ * name (`<name>-<container>[-<replica>]`), so it is a DNS-1123 label whose profile names stay valid.
+ */
+export function recordingNameError(name: string): string | undefined {
+  if (!DNS1123_LABEL.test(name)) return `recording name "${name.slice(0, 100)}" must be a DNS-1123 label (lower case alphanumerics and "-", at most 63)`;
+  return undefined;
+}

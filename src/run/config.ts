@@ -6,7 +6,7 @@ import { EVENT_FORMATS, isEventFormat, type EventFormat } from '../sink/format';
 import { KafkaConfigError, parseBrokers, readKafkaConfig, type KafkaConfigFile } from '../kafka/config';
 import type { MergeStrategy, RecordingSpec } from '../profile/recording';
 import { invalidProfileName } from '../profile/names';
-import { parseSelector, SelectorError, type LabelSelector } from '../profile/selector';
+import { parseRecordingFlags, type RecordingFlagOptions, RecordingSpecError, RUN_RECORD_FLAG } from '../recording/flags';
 import type { EventsMode } from './route';
 
 export class ConfigError extends Error {}
@@ -61,56 +61,6 @@ export const FLAG_ALIASES: Record<string, string> = {
   node: 'node-name',
   'metrics-address': 'listen',
 };
-
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
-function tryParseSelector(s: string): LabelSelector | undefined {
-  try {
-    return parseSelector(s);
-  } catch (err) {
-    if (err instanceof SelectorError) return undefined;
-    throw err;
-  }
-}
-
-/**
- * `--record` values: a kubectl label selector, or NAME=SELECTOR when the whole is not itself a selector
- * (`web=app=web`, `web=tier in (a,b)`). Unnamed ones take --recording-name, else "recorded", "recorded-2", ….
- * Each becomes a SeccompProfile and a SelinuxProfile recording of that name.
- */
-export function parseRecordings(values: string[], opts: { name?: string; namespace?: string | null; merge?: MergeStrategy; containers?: string[]; base?: string } = {}): RecordingSpec[] {
-  const out: RecordingSpec[] = [];
-  const names = new Set<string>();
-  let unnamed = 0;
-  for (const v of values) {
-    let name: string | undefined;
-    let sel = tryParseSelector(v);
-    if (!sel) {
-      const eq = v.indexOf('=');
-      const n = eq > 0 ? v.slice(0, eq) : '';
-      sel = eq > 0 && DNS1123_LABEL.test(n) ? tryParseSelector(v.slice(eq + 1)) : undefined;
-      if (!sel) throw new ConfigError(`--record "${v}": not a label selector (app=web,tier in (a,b)) nor NAME=SELECTOR`);
-      name = n;
-    }
-    if (!name) {
-      unnamed++;
-      const base = opts.name ?? 'recorded';
-      name = unnamed === 1 ? base : `${base}-${unnamed}`;
-    }
-    if (!DNS1123_LABEL.test(name)) throw new ConfigError(`recording name "${name}": must be a DNS-1123 label (lower case alphanumerics and "-", at most 63)`);
-    const bad = invalidProfileName(`${name}-x`);
-    if (bad) throw new ConfigError(`recording name "${name}": ${bad}`);
-    if (names.has(name)) throw new ConfigError(`recording name "${name}" given twice`);
-    names.add(name);
-    for (const kind of ['SeccompProfile', 'SelinuxProfile'] as const) {
-      const spec: RecordingSpec = { name, namespace: opts.namespace ?? null, kind, podSelector: sel, mergeStrategy: opts.merge ?? 'containers' };
-      if (opts.containers?.length) spec.containers = opts.containers;
-      if (opts.base && kind === 'SeccompProfile') spec.baseProfileName = opts.base;
-      out.push(spec);
-    }
-  }
-  return out;
-}
 
 type Raw = Record<string, unknown>;
 
@@ -199,15 +149,19 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
     throw e;
   }
   const ns = str(raw, 'record-namespace');
-  const recOpts: Parameters<typeof parseRecordings>[1] = { merge: merge as MergeStrategy, namespace: ns ?? null, containers: strings(raw, 'record-container') };
-  const rn = str(raw, 'recording-name');
-  if (rn !== undefined) recOpts.name = rn;
+  const recOpts: RecordingFlagOptions = { ...RUN_RECORD_FLAG, defaultName: str(raw, 'recording-name') ?? RUN_RECORD_FLAG.defaultName, merge: merge as MergeStrategy, namespace: ns ?? null, containers: strings(raw, 'record-container') };
   const rb = str(raw, 'record-base');
   if (rb !== undefined) {
     if (!rb.startsWith('oci://') && invalidProfileName(rb)) throw new ConfigError(`--record-base "${rb.slice(0, 300)}": ${invalidProfileName(rb)}`);
     recOpts.base = rb;
   }
-  const recordings = parseRecordings(strings(raw, 'record'), recOpts);
+  let recordings: RecordingSpec[];
+  try {
+    recordings = parseRecordingFlags(strings(raw, 'record'), recOpts);
+  } catch (e) {
+    if (e instanceof RecordingSpecError) throw new ConfigError(e.message, { cause: e });
+    throw e;
+  }
   const output = str(raw, 'output');
   const kubeFallback = bool(raw, 'kube-fallback');
   const kubeconfig = str(raw, 'kubeconfig') ?? null;

@@ -14,7 +14,7 @@ import { eventFromRecord, type EventV1 } from '../../src/event/v1';
 import { createLogger } from '../../src/log';
 import { ProfileDirectory } from '../../src/recording/profile-dir';
 import { Recorder } from '../../src/recording/recorder';
-import { parseRecordings } from '../../src/run/config';
+import { parseRecordingFlags, RUN_RECORD_FLAG } from '../../src/recording/flags';
 import { ROOT } from '../env/cli';
 import { ensureContainerd, removePod, runPod, waitContainerExited, type RunningPod } from '../env/cri';
 import { auditMark, ensureAuditd, readAuditSince } from '../env/rig';
@@ -124,7 +124,7 @@ describe('forged AVC decisions inside USER_AVC text (recorder)', () => {
   it("a pod's USER_AVC claiming a denial does not put that tuple into its recorded SelinuxProfile; its kernel AVC does", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-forged-avc-'));
     try {
-      const r = new Recorder({ recordings: parseRecordings(['se=app=web'], { merge: 'containers' }), out: new ProfileDirectory(dir), stateDir: path.join(dir, '.state'), log: createLogger('test') });
+      const r = new Recorder({ recordings: parseRecordingFlags(['se=app=web'], { ...RUN_RECORD_FLAG, merge: 'containers' }), out: new ProfileDirectory(dir), stateDir: path.join(dir, '.state'), log: createLogger('test') });
       const ev = (line: string): EventV1 => {
         const rec = parseLine(line);
         assert.ok(isRecord(rec), line);

@@ -9,7 +9,7 @@ import { isRecord, parseLine } from '../../parsers';
 import { eventFromRecord, type ContainerRef, type EventV1, type PodRef } from '../../src/event/v1';
 import { createLogger } from '../../src/log';
 import { RUNC_BASE_SYSCALLS } from '../../src/profile/runtime-base';
-import { parseRecordings } from '../../src/run/config';
+import { parseRecordingFlags, RUN_RECORD_FLAG } from '../../src/recording/flags';
 import { ProfileDirectory } from '../../src/recording/profile-dir';
 import { Recorder } from '../../src/recording/recorder';
 
@@ -35,7 +35,7 @@ const ctr = (id: string, name: string): ContainerRef => ({ id: id.padEnd(64, '0'
 const pod = (name: string, labels: Record<string, string>, ns = 'demo'): PodRef => ({ name, namespace: ns, uid: `uid-${name}`, labels });
 
 function recorder(dir: string, values: string[], merge: 'containers' | 'none' = 'containers'): Recorder {
-  return new Recorder({ recordings: parseRecordings(values, { merge }), out: new ProfileDirectory(dir), stateDir: path.join(dir, '.state'), log });
+  return new Recorder({ recordings: parseRecordingFlags(values, { ...RUN_RECORD_FLAG, merge }), out: new ProfileDirectory(dir), stateDir: path.join(dir, '.state'), log });
 }
 
 describe('Recorder', () => {

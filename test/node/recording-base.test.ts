@@ -18,7 +18,8 @@ import { baseLookup, resolveBase } from '../../src/recording/base';
 import { buildProfile } from '../../src/recording/build';
 import { ProfileDirectory } from '../../src/recording/profile-dir';
 import { Recorder } from '../../src/recording/recorder';
-import { buildRunConfig, ConfigError, parseRecordings } from '../../src/run/config';
+import { buildRunConfig, ConfigError } from '../../src/run/config';
+import { parseRecordingFlags, RUN_RECORD_FLAG } from '../../src/recording/flags';
 import { readRecordingsFile } from '../../src/aggregate/static-source';
 import { applySeccomp, newSession } from '../../src/recording/session';
 
@@ -116,7 +117,7 @@ describe('recording from a base profile', () => {
   });
 
   it('run --record-base and an aggregator recordings file name the base of their SeccompProfile recordings', () => {
-    const specs = parseRecordings(['web=app=web'], { base: 'runtime-base' });
+    const specs = parseRecordingFlags(['web=app=web'], { ...RUN_RECORD_FLAG, base: 'runtime-base' });
     assert.deepEqual(specs.map((x) => [x.kind, x.baseProfileName]), [['SeccompProfile', 'runtime-base'], ['SelinuxProfile', undefined]]);
     assert.equal(buildRunConfig({ record: ['web=app=web'], 'record-base': 'runtime-base' }, {}).recordings[0]!.baseProfileName, 'runtime-base');
     assert.throws(() => buildRunConfig({ record: ['web=app=web'], 'record-base': '../x' }, {}), ConfigError);

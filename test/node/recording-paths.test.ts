@@ -20,7 +20,7 @@ import { ProfileDirectory } from '../../src/recording/profile-dir';
 import { Recorder } from '../../src/recording/recorder';
 import { recordingSelects, selectedByRecordings } from '../../src/recording/select';
 import { applyAvc, applySeccomp, newSession, type SessionState } from '../../src/recording/session';
-import { parseRecordings } from '../../src/run/config';
+import { parseRecordingFlags, RUN_RECORD_FLAG } from '../../src/recording/flags';
 import { RecordingDedup } from '../../src/sink/kafka/dedup';
 import { runCli } from '../env/cli';
 
@@ -100,7 +100,7 @@ function filesOf(dir: string): Map<string, string> {
 }
 
 describe('the embedded recorder and the Kafka path', () => {
-  const recordings = parseRecordings(['web=app=web']); // a SeccompProfile and a SelinuxProfile recording named web
+  const recordings = parseRecordingFlags(['web=app=web'], RUN_RECORD_FLAG); // a SeccompProfile and a SelinuxProfile recording named web
   const main = ctr('a1', 'main');
   const p1 = pod('web-7d9f8-x2k4p', { app: 'web' });
   const p2 = pod('web-7d9f8-q8r2z', { app: 'web' });
@@ -178,7 +178,7 @@ describe('the embedded recorder and the Kafka path', () => {
 });
 
 describe('one rule where the copies disagreed', () => {
-  const [web] = parseRecordings(['web=app=web']);
+  const [web] = parseRecordingFlags(['web=app=web'], RUN_RECORD_FLAG);
   const any: RecordingSpec = { name: 'all', namespace: null, kind: 'SeccompProfile', podSelector: {}, mergeStrategy: 'containers' };
 
   it('a container outside a pod or a pod sandbox is never selected (the node dedup took them with an empty selector or list)', () => {

@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { buildRunConfig, ConfigError, parseRecordings, readConfigFile } from '../../src/run/config';
+import { buildRunConfig, ConfigError, readConfigFile } from '../../src/run/config';
+import { parseRecordingFlags, RUN_RECORD_FLAG } from '../../src/recording/flags';
 
 describe('run config', () => {
   it('defaults: auto source, stdout, v1, denials, no recordings', () => {
@@ -34,7 +35,7 @@ describe('run config', () => {
   });
 
   it('--record: a selector, NAME=SELECTOR, defaults and refusals', () => {
-    const r = parseRecordings(['app=web', 'db=tier in (db,cache),!legacy', 'role'], { merge: 'none' });
+    const r = parseRecordingFlags(['app=web', 'db=tier in (db,cache),!legacy', 'role'], { ...RUN_RECORD_FLAG, merge: 'none' });
     const names = r.filter((x) => x.kind === 'SeccompProfile').map((x) => x.name);
     assert.deepEqual(names, ['recorded', 'db', 'recorded-2']);
     assert.deepEqual(r[0]!.podSelector, { matchLabels: { app: 'web' } });
@@ -46,8 +47,22 @@ describe('run config', () => {
     });
     assert.ok(r.every((x) => x.mergeStrategy === 'none' && x.namespace === null));
     assert.deepEqual(r.filter((x) => x.name === 'db').map((x) => x.kind).sort(), ['SeccompProfile', 'SelinuxProfile']);
-    assert.throws(() => parseRecordings(['a=b=c=d']), /not a label selector/);
-    assert.throws(() => parseRecordings(['web=app=a', 'web=app=b']), /given twice/);
-    assert.throws(() => parseRecordings(['app=web'], { name: '../x' }), /DNS-1123/);
+    assert.throws(() => parseRecordingFlags(['a=b=c=d'], RUN_RECORD_FLAG), /not a label selector/);
+    assert.throws(() => parseRecordingFlags(['web=app=a', 'web=app=b'], RUN_RECORD_FLAG), /given twice/);
+    assert.throws(() => parseRecordingFlags(['app=web'], { ...RUN_RECORD_FLAG, defaultName: '../x' }), /DNS-1123/);
+  });
+
+  it('aggregate --recording: the same reader, where every value is NAME=SELECTOR', () => {
+    const flag = { flag: '--recording', kinds: ['SelinuxProfile'] as const };
+    // `web=app` is a selector to `run --record`, but the recording `web` of pods labelled `app` here
+    const [web] = parseRecordingFlags(['web=app'], flag);
+    assert.equal(web!.name, 'web');
+    assert.equal(web!.kind, 'SelinuxProfile');
+    assert.deepEqual(web!.podSelector, { matchExpressions: [{ key: 'app', operator: 'Exists' }] });
+    assert.deepEqual(parseRecordingFlags(['web=app'], RUN_RECORD_FLAG)[0]!.podSelector, { matchLabels: { web: 'app' } });
+    assert.throws(() => parseRecordingFlags(['app'], flag), /--recording "app": expected NAME=SELECTOR/);
+    assert.throws(() => parseRecordingFlags(['Web=app=web'], flag), /DNS-1123/);
+    assert.throws(() => parseRecordingFlags(['a=app=x', 'a=app=y'], flag), /given twice/);
+    assert.throws(() => parseRecordingFlags(['x=tier in (a'], flag), /--recording "x=tier in \(a": SELECTOR: /);
   });
 });

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseRecordings } from '../../src/run/config';
+import { parseRecordingFlags, RUN_RECORD_FLAG } from '../../src/recording/flags';
 import { createLogger } from '../../src/log';
 import { registry } from '../../src/metrics';
 import { ProfileDirectory } from '../../src/recording/profile-dir';
@@ -147,7 +147,7 @@ describe('recorded profiles that cannot be written', () => {
 
   it('a profile name too long for the filesystem is dropped and counted, not retried forever; others are recorded', { timeout: 60_000 }, async () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'rec-'));
-    const rec = new Recorder({ recordings: parseRecordings(['web=app=web']), out: new ProfileDirectory(dir), stateDir: path.join(dir, '.state'), log });
+    const rec = new Recorder({ recordings: parseRecordingFlags(['web=app=web'], RUN_RECORD_FLAG), out: new ProfileDirectory(dir), stateDir: path.join(dir, '.state'), log });
     // a valid DNS-1123 subdomain, but web-<it>.selinux.evidence.json / SeccompProfile.web-<it>.json exceed NAME_MAX
     const longName = Array.from({ length: 4 }, (_, i) => String.fromCharCode(97 + i).repeat(60)).join('.');
     const pod = { name: 'p', namespace: 'demo', uid: 'u1', labels: { app: 'web' } };
@@ -166,7 +166,7 @@ describe('recorded profiles that cannot be written', () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'rec-'));
     const stateDir = path.join(dir, '.state');
     fs.mkdirSync(path.join(stateDir, 'SeccompProfile.web-blocked.json'), { recursive: true });
-    const rec = new Recorder({ recordings: parseRecordings(['web=app=web']), out: new ProfileDirectory(dir), stateDir, log });
+    const rec = new Recorder({ recordings: parseRecordingFlags(['web=app=web'], RUN_RECORD_FLAG), out: new ProfileDirectory(dir), stateDir, log });
     const pod = { name: 'p', namespace: 'demo', uid: 'u1', labels: { app: 'web' } };
     const before = metricValue(await registry.metrics(), 'auditflow_record_rejected_total', { reason: 'write-failed' });
     await rec.write([seccomp({ id: 'c'.repeat(64), name: 'blocked', runtime: 'containerd', image: 'x' }, pod), seccomp({ id: 'd'.repeat(64), name: 'fine', runtime: 'containerd', image: 'x' }, pod)]);
