@@ -11,6 +11,7 @@ import { list, UsageError, type Command } from './command';
 import * as fs from 'node:fs';
 import { OciBases, DEFAULT_CACHE_ENTRIES, DEFAULT_CACHE_TTL_MS } from '../agent/oci-base';
 import { loadPublicKey } from '../oci/cosign';
+import { stopSignal } from './stop-signal';
 
 /** The policy for `oci://` base profiles (issue 16). */
 function ociBasesFromFlags(v: Record<string, unknown>): OciBases {
@@ -124,10 +125,7 @@ export const agentCommand: Command = {
       await server.start();
     }
     log.info({ node: nodeName, kubeletDir, namespace, apiserver: client.access.server, via: client.access.source, listen }, 'starting node agent');
-    const stopped = new Promise<void>((resolve) => {
-      process.once('SIGTERM', resolve);
-      process.once('SIGINT', resolve);
-    });
+    const stopped = stopSignal();
     const opts = { client, nodeName, kubeletDir, namespace, log, ...(v['selinux-dir'] ? { selinuxDir: v['selinux-dir'] as string } : {}), logDenials: v['log-denials'] === true, ociBases };
     // Startup waits for the informers' first lists; a signal during that wait still ends the process.
     const started = startAgent(opts).then((a) => (agent = a));

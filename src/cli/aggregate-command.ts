@@ -12,6 +12,7 @@ import { startRecordingController, type RecordingController } from '../k8s/recor
 import type { MergeStrategy, ProfileSink, RecordingKind, RecordingSource } from '../profile/recording';
 import { KafkaConfigError, parseBrokers, readKafkaConfig } from '../kafka/config';
 import { list, UsageError, type Command } from './command';
+import { stopSignal } from './stop-signal';
 
 export const aggregateCommand: Command = {
   name: 'aggregate',
@@ -126,10 +127,7 @@ export const aggregateCommand: Command = {
       log,
     );
     await agg.start();
-    await new Promise<void>((resolve) => {
-      process.once('SIGTERM', resolve);
-      process.once('SIGINT', resolve);
-    });
+    await stopSignal();
     log.info(agg.stats(), 'stopping');
     await agg.stop();
     await controller?.stop();

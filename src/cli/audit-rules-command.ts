@@ -6,6 +6,7 @@
 import { createLogger } from '../log';
 import { FORK_RULE_KEY, forkRulesLoaded, installForkRules } from '../enrich/audit-rules';
 import { UsageError, type Command } from './command';
+import { stopSignal } from './stop-signal';
 
 export const auditRulesCommand: Command = {
   name: 'audit-rules',
@@ -36,13 +37,11 @@ export const auditRulesCommand: Command = {
     let stopping = false;
     let wake: (() => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
-    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-      process.once(sig, () => {
-        stopping = true;
-        clearTimeout(timer);
-        wake?.();
-      });
-    }
+    void stopSignal().then(() => {
+      stopping = true;
+      clearTimeout(timer);
+      wake?.();
+    });
     log.info({ intervalSeconds: interval, inPlace: ok }, 'keeping the fork audit rules installed');
     while (!stopping) {
       await new Promise<void>((resolve) => {

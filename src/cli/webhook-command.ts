@@ -8,6 +8,7 @@ import { createLogger } from '../log';
 import { enableDefaultMetrics } from '../metrics';
 import { startWebhook, type Webhook } from '../webhook';
 import { list, UsageError, type Command } from './command';
+import { stopSignal } from './stop-signal';
 
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -99,10 +100,7 @@ export const webhookCommand: Command = {
       metrics = new HttpServer({ listen: v['metrics-listen'] as string, log, health: { synced: () => ({ ok: webhook !== undefined, detail: webhook ? 'serving' : 'starting' }) } });
       await metrics.start();
     }
-    const stopped = new Promise<void>((resolve) => {
-      process.once('SIGTERM', resolve);
-      process.once('SIGINT', resolve);
-    });
+    const stopped = stopSignal();
     log.info({ namespace, hosts, listen, configurations: configs.length ? configs : ['auditflow-webhook'] }, 'starting admission webhook');
     const started = startWebhook({
       client,
