@@ -26,7 +26,7 @@ export interface AggregatorOptions extends ClientOptions {
   stateDir?: string;
   /** Which containers to record; the Kubernetes controller plugs in its own. */
   source: RecordingSource;
-  /** Where profiles go: a directory now, the Kubernetes API later. */
+  /** Where profiles go: a profile directory, or the Kubernetes API (the recording controller's sink). */
   sink: ProfileSink;
   /** Resolves the base profiles recordings name (src/recording/base.ts); none: a named base lists every syscall. */
   bases?: BaseLookup;
@@ -175,7 +175,7 @@ export class Aggregator {
         aggregateMetrics.messages.inc({ result: malformed ? 'malformed' : 'error' });
         if (malformed) aggregateMetrics.malformed.inc();
         if (this.counts.malformed <= 20 || this.counts.malformed % 1000 === 0) {
-          this.log.warn({ partition, offset: m.offset, reason: (e as Error).message, skipped: this.counts.malformed }, 'skipping a message that is not a recording message');
+          this.log.warn({ partition, offset: m.offset, err: e, skipped: this.counts.malformed }, 'skipping a message that is not a recording message');
         }
       }
     }

@@ -1,4 +1,4 @@
-// The versioned event contract (schema auditflow.event/v1): the CLI's NDJSON and, later, the Kafka value.
+// The versioned event contract (schema auditflow.event/v1): the CLI's NDJSON and the Kafka events topic's value.
 // Field names are the contract (docs: README "Event schema"); add fields freely, never rename one
 // without bumping `schema`.
 

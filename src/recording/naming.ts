@@ -1,4 +1,4 @@
-// Profile names, by the rule of DESIGN.md, for the embedded recorder and the aggregator alike (a profile
+// Profile names, as SPO names recorded profiles, for the embedded recorder and the aggregator alike (a profile
 // gets the same name whether it was recorded in-process or through Kafka): `<recording>-<container>`, plus
 // `-<replica>` with merge strategy `none`.
 import type { ContainerRef, PodRef } from '../event/v1';

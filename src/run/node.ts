@@ -301,7 +301,7 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
     try {
       await pipeline.run();
     } catch (err) {
-      log.error({ err }, `pipeline failed: ${(err as Error).message}`);
+      log.error({ err }, 'pipeline failed');
       code = 1;
     } finally {
       clearTimeout(graceTimer);

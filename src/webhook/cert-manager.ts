@@ -220,7 +220,7 @@ export class CertManager {
   /** Checks again every `intervalMs` (default 1 h, at most a tenth of the serving certificate's lifetime). */
   startRotation(intervalMs = Math.min(3_600_000, this.certValidityMs / 10)): void {
     const tick = () => {
-      this.ensure().catch((e: Error) => this.opts.log.error({ err: e.message }, 'webhook certificate check failed; retried later'));
+      this.ensure().catch((e: Error) => this.opts.log.error({ err: e }, 'webhook certificate check failed; retried later'));
       this.timer = setTimeout(tick, intervalMs);
       this.timer.unref();
     };

@@ -43,7 +43,7 @@ export class EventWriter {
       eventsWritten.inc({ reason: e.reason, result: 'written' });
     } catch (err) {
       eventsWritten.inc({ reason: e.reason, result: 'error' });
-      this.log.warn({ reason: e.reason, regarding: e.regarding, err: (err as Error).message }, 'could not write event');
+      this.log.warn({ reason: e.reason, regarding: e.regarding, err }, 'could not write event');
     }
   }
 }

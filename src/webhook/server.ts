@@ -161,7 +161,7 @@ export class WebhookServer {
       if (!review || typeof review !== 'object' || review.kind !== 'AdmissionReview' || !review.request || typeof review.request.uid !== 'string') throw new Error('not an AdmissionReview with a request');
     } catch (e) {
       admissions.inc({ webhook: which, result: 'bad-request' });
-      this.log.warn({ webhook: which, err: (e as Error).message }, 'bad admission request');
+      this.log.warn({ webhook: which, err: e }, 'bad admission request');
       res.writeHead(400, { 'content-type': 'text/plain' }).end('expected an AdmissionReview\n');
       return;
     }
@@ -181,7 +181,7 @@ export class WebhookServer {
       if (m.ops.length) this.log.info({ webhook: which, namespace: r.namespace, name: r.name, ops: m.ops.length }, 'pod mutated');
     } catch (e) {
       admissions.inc({ webhook: which, result: 'error' });
-      this.log.error({ webhook: which, namespace: r.namespace, name: r.name, err: (e as Error).message }, 'admission failed');
+      this.log.error({ webhook: which, namespace: r.namespace, name: r.name, err: e }, 'admission failed');
       response = { uid: r.uid, allowed: false, status: { code: 500, message: `auditflow ${which} webhook: ${(e as Error).message}` } };
     }
     const body = JSON.stringify({ apiVersion: review.apiVersion || 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
