@@ -12,6 +12,7 @@ import type * as Grpc from '@grpc/grpc-js';
 import type * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from '../log';
 import { loadContainerdEventsDefinition } from './cri/proto';
+import { backoffMs, DEFAULT_BACKOFF } from '../retry';
 
 export const CRI_NAMESPACE = 'k8s.io';
 
@@ -244,7 +245,7 @@ export class ContainerdEvents {
     this.state = 'retrying';
     this.stats.reconnects++;
     if (this.attempt === 0) this.opts.log.warn({ err: why }, 'containerd event stream closed: reopening (task events meanwhile are missed)');
-    const delay = Math.min(this.opts.maxBackoffMs ?? 5000, 100 * 2 ** Math.min(this.attempt, 10));
+    const delay = backoffMs(this.attempt, { ...DEFAULT_BACKOFF, maxMs: this.opts.maxBackoffMs ?? DEFAULT_BACKOFF.maxMs });
     this.attempt++;
     this.timer = setTimeout(() => this.open(method), delay).unref();
   }
