@@ -13,27 +13,53 @@ import { registry } from '../metrics';
 
 export const DEFAULT_MAX_SERIES = 5000;
 
-/** A counter whose label sets are bounded: LRU eviction through Counter.remove(). */
+/**
+ * A counter whose label sets are bounded: LRU eviction through Counter.remove(). Increments are summed here
+ * per label set and handed to prom-client when the registry collects (a scrape): prom-client's own inc()
+ * checks and hashes the labels on every call, which cost about a tenth of `run --events all`'s CPU per event.
+ */
 export class BoundedCounter<L extends string> {
-  private readonly seen = new Map<string, Partial<Record<L, string>>>();
+  /** key → the labels and the count not yet handed to prom-client; Map order is least recently used first */
+  private readonly seen = new Map<string, { labels: Record<L, string>; pending: number }>();
 
   constructor(
     readonly counter: Counter<L>,
     public maxSeries: number,
     private readonly evicted: Counter<'metric'>,
+    /** the label names, in the order `inc` keys them */
+    private readonly names: readonly L[],
   ) {}
 
   inc(labels: Record<L, string>, n = 1): void {
-    const key = JSON.stringify(labels);
-    if (this.seen.has(key)) this.seen.delete(key);
-    this.seen.set(key, labels);
+    // length-prefixed, so no label value (which a workload may choose) can make two label sets one key
+    let key = '';
+    for (const name of this.names) {
+      const v = labels[name];
+      key += `${v.length}:${v}`;
+    }
+    const s = this.seen.get(key);
+    if (s) {
+      this.seen.delete(key);
+      s.pending += n;
+      this.seen.set(key, s);
+      return;
+    }
+    this.seen.set(key, { labels, pending: n });
     while (this.seen.size > this.maxSeries) {
-      const [oldest, l] = this.seen.entries().next().value as [string, Record<L, string>];
+      const [oldest, o] = this.seen.entries().next().value as [string, { labels: Record<L, string> }];
       this.seen.delete(oldest);
-      this.counter.remove(l);
+      this.counter.remove(o.labels);
       this.evicted.inc({ metric: (this.counter as unknown as { name: string }).name });
     }
-    this.counter.inc(labels, n);
+  }
+
+  /** Hands the pending counts to prom-client (its collect hook: runs on every scrape). */
+  flush(): void {
+    for (const s of this.seen.values()) {
+      if (s.pending === 0) continue;
+      this.counter.inc(s.labels, s.pending);
+      s.pending = 0;
+    }
   }
 
   get series(): number {
@@ -50,27 +76,23 @@ const evicted = new Counter({
 
 const POD = ['node', 'namespace', 'pod', 'container', 'executable'] as const;
 
+function bounded<L extends string>(kind: string, labelNames: readonly L[]): BoundedCounter<L> {
+  let self: BoundedCounter<L> | undefined;
+  const counter = new Counter<L>({
+    name: `security_profiles_operator_${kind}_profile_audit_total`,
+    help: `Counter about ${kind} profile audits (SPO name), from the audit log enricher.`,
+    labelNames,
+    registers: [registry],
+    collect: () => self?.flush(),
+  });
+  self = new BoundedCounter(counter, DEFAULT_MAX_SERIES, evicted, labelNames);
+  return self;
+}
+
 export const spoAudit = {
-  seccomp: new BoundedCounter(
-    new Counter({ name: 'security_profiles_operator_seccomp_profile_audit_total', help: 'Counter about seccomp profile audits (SPO name), from the audit log enricher.', labelNames: [...POD, 'syscall'] as const, registers: [registry] }),
-    DEFAULT_MAX_SERIES,
-    evicted,
-  ),
-  selinux: new BoundedCounter(
-    new Counter({ name: 'security_profiles_operator_selinux_profile_audit_total', help: 'Counter about selinux profile audits (SPO name), from the audit log enricher.', labelNames: [...POD, 'scontext', 'tcontext'] as const, registers: [registry] }),
-    DEFAULT_MAX_SERIES,
-    evicted,
-  ),
-  apparmor: new BoundedCounter(
-    new Counter({
-      name: 'security_profiles_operator_apparmor_profile_audit_total',
-      help: 'Counter about apparmor profile audits (SPO name), from the audit log enricher.',
-      labelNames: [...POD, 'profile', 'operation', 'apparmor', 'name'] as const,
-      registers: [registry],
-    }),
-    DEFAULT_MAX_SERIES,
-    evicted,
-  ),
+  seccomp: bounded('seccomp', [...POD, 'syscall'] as const),
+  selinux: bounded('selinux', [...POD, 'scontext', 'tcontext'] as const),
+  apparmor: bounded('apparmor', [...POD, 'profile', 'operation', 'apparmor', 'name'] as const),
 };
 
 /** Bound each SPO audit metric to `n` label sets (AUDITFLOW_SPO_METRICS_MAX_SERIES, default 5000). */
@@ -80,7 +102,6 @@ export function setSpoMaxSeries(n: number): void {
 const envMax = Number(process.env.AUDITFLOW_SPO_METRICS_MAX_SERIES);
 if (Number.isInteger(envMax) && envMax > 0) setSpoMaxSeries(envMax);
 
-/** Counts one enriched event in SPO's metric of its kind (events without a container are not counted, as in SPO). */
 /** Counts `ev` (`n` times: equal events counted at once) in the SPO-named audit metrics. */
 export function observeSpoAudit(ev: EventV1, n = 1): void {
   if (!ev.pod || !ev.container) return;

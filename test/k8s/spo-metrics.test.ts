@@ -66,6 +66,19 @@ describe("node pipeline: SPO's audit metrics", () => {
     assert.ok(s.some((x) => x.labels.apparmor === 'DENIED') && s.some((x) => x.labels.apparmor === 'ALLOWED'));
   });
 
+  it('label values a workload chooses cannot merge two series, and counts reach a scrape', async () => {
+    const ev = events('seccomp-auditd.log').find((e) => e.kind === 'seccomp' && e.syscall)!;
+    const name = 'security_profiles_operator_seccomp_profile_audit_total';
+    const count = async (exe: string) => (await series(name)).filter((x) => x.labels.executable === exe).reduce((a, x) => a + x.value, 0);
+    // the same characters split differently between executable and pod
+    observeSpoAudit({ ...inPod(ev, 'p1:'), exe: '/x2:ab' }, 2);
+    observeSpoAudit({ ...inPod(ev, 'p1:/x2:'), exe: 'ab' }, 5);
+    assert.equal(await count('/x2:ab'), 2);
+    assert.equal(await count('ab'), 5);
+    observeSpoAudit({ ...inPod(ev, 'p1:'), exe: '/x2:ab' });
+    assert.equal(await count('/x2:ab'), 3, 'an increment after a scrape shows in the next one');
+  });
+
   it('per-pod series are bounded: the least recently used label set is removed beyond the bound', async () => {
     const ev = events('seccomp-auditd.log').find((e) => e.kind === 'seccomp' && e.syscall)!;
     setSpoMaxSeries(3);
