@@ -55,7 +55,7 @@ describe('auditflow run --once', () => {
       [['--format', 'xml'], /--format must be one of v1, ecs, ocsf/],
       [['--events', 'some'], /--events must be all or denials/],
       [['--record', 'a=b=c=d'], /not a label selector/],
-      [['--record', 'Bad=app=web'], /not a label selector/],
+      [['--record', 'Bad=app=web'], /recording name "Bad" must be a DNS-1123 label/],
       [['--listen', 'nonsense'], /not host:port/],
     ] as const) {
       const base = ['run', '--once', '--from-start', '--checkpoint', 'none', '--cri-socket', 'none', '--no-progress', '--audit-log', FIXTURES[0]!];
