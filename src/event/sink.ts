@@ -22,6 +22,12 @@ export interface EventSink {
   write(events: readonly EventV1[]): Promise<void>;
   /** A container ended (from CRI); recorders close its session, the Kafka sink sends an end marker. */
   containerEnded?(end: ContainerEnd): Promise<void>;
+  /**
+   * Group commit: a sink with sync() may resolve write() before the events are durable; they are once a later
+   * sync() resolves. The pipeline then acks a batch only after a sync() that followed its write, and syncs
+   * at most every few ms while busy, so one fsync covers many batches.
+   */
+  sync?(): Promise<void>;
   flush(): Promise<void>;
   close(): Promise<void>;
 }

@@ -129,7 +129,7 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
   let ndjson: NdjsonSink | null = null;
   try {
     if (cfg.output !== null) {
-      const s = new NdjsonSink({ output: cfg.output, format: cfg.format, log: log.child({ component: 'ndjson' }) });
+      const s = new NdjsonSink({ output: cfg.output, format: cfg.format, log: log.child({ component: 'ndjson' }), groupCommit: true });
       // opened now: an output that cannot be written fails the start (exit 1), before anything is read
       await s.open();
       ndjson = s;

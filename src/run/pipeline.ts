@@ -35,22 +35,54 @@ export interface Route {
 
 /**
  * SECCOMP records of one process, second, syscall and executable that no sink takes: counted, and enriched
- * once per batch (for the SPO audit metric and the container watch) through the first of them.
+ * once per batch (for the SPO audit metric and the container watch) through the first of them. A group points
+ * into its first line's chunk instead of copying it: groups live only while their batch is parsed, and the
+ * batch holds its chunks until then.
  */
 interface QuietGroup {
-  line: string;
   n: number;
+  buf: Buffer;
+  start: number;
+  end: number;
+  sec: number;
+  syscall: SyscallInfo;
+  exeForm: number;
+  commForm: number;
+  pidStart: number;
+  pidEnd: number;
+  exeStart: number;
+  exeEnd: number;
+  commStart: number;
+  commEnd: number;
+  hostStart: number;
+  hostEnd: number;
 }
 
-/** A copy of `buf[s, e)`; null when s is -1 (no value). */
-function copyRange(buf: Buffer, s: number, e: number): Buffer | null {
-  return s < 0 ? null : Buffer.from(buf.subarray(s, e));
+/** How many recent groups a line is compared with before its key is built (a workload cycles through a few syscalls). */
+const RECENT_GROUPS = 8;
+
+/** `a[as, ae)` and `b[bs, be)` hold the same bytes (both absent, start -1: equal). Fields are short: no native call. */
+function sameRange(a: Buffer, as: number, ae: number, b: Buffer, bs: number, be: number): boolean {
+  if (as < 0 || bs < 0) return as < 0 && bs < 0;
+  const n = ae - as;
+  if (n !== be - bs) return false;
+  for (let i = 0; i < n; i++) if (a[as + i] !== b[bs + i]) return false;
+  return true;
 }
 
-/** `buf[s, e)` holds the bytes of `copy` (both absent: equal). */
-function sameBytes(copy: Buffer | null, buf: Buffer, s: number, e: number): boolean {
-  if (copy === null || s < 0) return copy === null && s < 0;
-  return e - s === copy.length && buf.compare(copy, 0, copy.length, s, e) === 0;
+/** The line `l` belongs to group `g`: same process, second, syscall, executable, comm and host. */
+function inGroup(g: QuietGroup, l: SeccompLine, sec: number): boolean {
+  const b = l.buf;
+  return (
+    g.sec === sec &&
+    g.syscall === l.syscall &&
+    g.exeForm === l.exeForm &&
+    g.commForm === l.commForm &&
+    sameRange(g.buf, g.pidStart, g.pidEnd, b, l.digits[Num.Pid]!, l.digits[Num.Pid + 1]!) &&
+    sameRange(g.buf, g.exeStart, g.exeEnd, b, l.exeStart, l.exeEnd) &&
+    sameRange(g.buf, g.commStart, g.commEnd, b, l.commStart, l.commEnd) &&
+    sameRange(g.buf, g.hostStart, g.hostEnd, b, l.hostStart, l.hostEnd)
+  );
 }
 
 /** How long an event of an exited process may wait for the record that names its parent. */
@@ -67,6 +99,12 @@ const MAX_HELD = 4096;
  * ms after them: once records stamped this much later have been read, it is not coming.
  */
 const HOLD_AUDIT_MS = 1000;
+/**
+ * Group commit: sinks with sync() (EventSink) are synced at most this often while batches keep coming, and as
+ * soon as the source pauses. One fsync then covers many batches, where one per batch cost most of a busy
+ * node's write time; a crash re-reads at most this much more.
+ */
+const SYNC_MS = 100;
 
 export interface PipelineOptions {
   tailer: Tailer;
@@ -127,10 +165,15 @@ export class Pipeline {
   /** quiet SECCOMP records (no sink takes them) of the batch being read, by what their enrichment depends on */
   private readonly quiet = new Map<string, QuietGroup>();
   private quietRecords = 0;
-  /** the group of the last quiet record, and the bytes it was grouped by */
-  private lastQuiet: { group: QuietGroup; sec: number; syscall: SyscallInfo; exeForm: number; commForm: number; pid: Buffer | null; exe: Buffer | null; comm: Buffer | null; host: Buffer | null } | undefined;
+  /** the groups met last, most recent first: most lines join one of them without a key being built */
+  private readonly recentQuiet: QuietGroup[] = [];
   /** the batch whose lines are being parsed */
   private parsingBatch: BatchState | null = null;
+  /** the sinks that commit in groups (EventSink.sync) */
+  private readonly syncing: EventSink[];
+  /** batches written to every sink and waiting for a sync before they are acked, in order */
+  private unsynced: BatchState[] = [];
+  private lastSyncMs = 0;
 
   constructor(private readonly opts: PipelineOptions) {
     this.coalescer = new Coalescer((e) => this.emitted.push(e), {
@@ -144,8 +187,9 @@ export class Pipeline {
     });
     registerCacheSize('coalescer', () => this.coalescer.pendingCount);
     registerCacheSize('held-events', () => this.held.length);
-    registerCacheSize('unacked-batches', () => this.batches.length);
+    registerCacheSize('unacked-batches', () => this.batches.length + this.unsynced.length);
     this.ctx = { node: opts.node, file: opts.sourceFile, raw: opts.raw ?? false };
+    this.syncing = opts.routes.map((r) => r.sink).filter((s) => s.sync !== undefined);
     this.failures = new ParseFailures(opts.log);
     // Every route takes denials only (the default `auditflow run`): SECCOMP records that only log are read
     // from bytes and counted, without a record or an event each.
@@ -181,8 +225,9 @@ export class Pipeline {
       // only while waiting on the tailer: a slow read or a busy pipeline is not a quiet source
       const waited = this.waitingSince === null ? 0 : Date.now() - this.waitingSince;
       if ((this.coalescer.pendingCount > 0 || this.held.length > 0) && waited >= idleMs) void this.serial(() => this.drain(true)).catch((err) => this.fail(err));
+      else if (this.unsynced.length > 0 && waited >= SYNC_MS) void this.serial(() => this.syncWritten(true)).catch((err) => this.fail(err));
       this.updateLag();
-    }, Number.isFinite(idleMs) ? Math.max(50, Math.floor(idleMs / 4)) : 1000).unref();
+    }, Math.min(SYNC_MS, Number.isFinite(idleMs) ? Math.max(50, Math.floor(idleMs / 4)) : 1000)).unref();
     try {
       while (!this.stopping) {
         this.waitingSince = Date.now();
@@ -290,38 +335,47 @@ export class Pipeline {
     st.lastSerial = l.serial;
     if (t > this.newestTimeMs) this.newestTimeMs = t;
     // what enrichment and the SPO metric's labels depend on: process, second, syscall, executable (and host).
-    // A process makes its syscalls in runs: the line before usually has the same ones, compared as bytes.
-    const b = l.buf;
-    const prev = this.lastQuiet;
-    if (
-      prev !== undefined &&
-      prev.sec === Math.floor(t / 1000) &&
-      prev.syscall === l.syscall &&
-      prev.exeForm === l.exeForm &&
-      prev.commForm === l.commForm &&
-      sameBytes(prev.pid, b, l.digits[Num.Pid]!, l.digits[Num.Pid + 1]!) &&
-      sameBytes(prev.exe, b, l.exeStart, l.exeEnd) &&
-      sameBytes(prev.comm, b, l.commStart, l.commEnd) &&
-      sameBytes(prev.host, b, l.hostStart, l.hostEnd)
-    ) {
-      prev.group.n++;
+    // A process makes its syscalls in runs and cycles: a recent group usually matches, compared as bytes.
+    const sec = Math.floor(t / 1000);
+    const recent = this.recentQuiet;
+    for (let i = 0; i < recent.length; i++) {
+      const g = recent[i]!;
+      if (!inGroup(g, l, sec)) continue;
+      g.n++;
+      if (i > 0) {
+        recent.copyWithin(1, 0, i);
+        recent[0] = g;
+      }
       return true;
     }
-    const key = `${l.pid}:${Math.floor(t / 1000)}:${l.syscall.auditArch}:${l.syscall.nr}:${l.exeForm}${b.toString('latin1', l.exeStart, l.exeEnd)}:${l.commForm}${b.toString('latin1', l.commStart, l.commEnd)}${l.hostStart < 0 ? '' : b.toString('latin1', l.hostStart, l.hostEnd)}`;
+    const b = l.buf;
+    const key = `${l.pid}:${sec}:${l.syscall.auditArch}:${l.syscall.nr}:${l.exeForm}${b.toString('latin1', l.exeStart, l.exeEnd)}:${l.commForm}${b.toString('latin1', l.commStart, l.commEnd)}${l.hostStart < 0 ? '' : b.toString('latin1', l.hostStart, l.hostEnd)}`;
     let g = this.quiet.get(key);
     if (g !== undefined) g.n++;
-    else this.quiet.set(key, (g = { line: l.text(), n: 1 }));
-    this.lastQuiet = {
-      group: g,
-      sec: Math.floor(t / 1000),
-      syscall: l.syscall,
-      exeForm: l.exeForm,
-      commForm: l.commForm,
-      pid: copyRange(b, l.digits[Num.Pid]!, l.digits[Num.Pid + 1]!),
-      exe: copyRange(b, l.exeStart, l.exeEnd),
-      comm: copyRange(b, l.commStart, l.commEnd),
-      host: copyRange(b, l.hostStart, l.hostEnd),
-    };
+    else {
+      g = {
+        n: 1,
+        buf: b,
+        start: l.start,
+        end: l.end,
+        sec,
+        syscall: l.syscall,
+        exeForm: l.exeForm,
+        commForm: l.commForm,
+        pidStart: l.digits[Num.Pid]!,
+        pidEnd: l.digits[Num.Pid + 1]!,
+        exeStart: l.exeStart,
+        exeEnd: l.exeEnd,
+        commStart: l.commStart,
+        commEnd: l.commEnd,
+        hostStart: l.hostStart,
+        hostEnd: l.hostEnd,
+      };
+      this.quiet.set(key, g);
+    }
+    if (recent.length < RECENT_GROUPS) recent.push(g);
+    recent.copyWithin(1, 0, recent.length - 1);
+    recent[0] = g;
     return true;
   }
 
@@ -333,12 +387,12 @@ export class Pipeline {
     if (this.quiet.size === 0) return;
     const groups = [...this.quiet.values()];
     this.quiet.clear();
-    this.lastQuiet = undefined;
+    this.recentQuiet.length = 0;
     const items: EnrichItem[] = [];
     const counts: number[] = [];
     let newest = 0;
     for (const g of groups) {
-      const r = parseLine(g.line, { maxLineLength: MAX_LINE });
+      const r = parseLine(g.buf.toString('latin1', g.start, g.end), { maxLineLength: MAX_LINE });
       // the scanner accepts only what parseLine reads the same way
       if (!isRecord(r)) continue;
       items.push({ ev: eventFromRecord(r, this.ctx), timeMs: r.timeMs });
@@ -392,6 +446,23 @@ export class Pipeline {
     this.emitted = [];
     if (events.length || this.held.length) await this.deliver(events, all);
     this.ackComplete();
+    await this.syncWritten(all);
+  }
+
+  /** Syncs the group-commit sinks (when due, or now when `now`) and acks the batches that waited for it. */
+  private async syncWritten(now: boolean): Promise<void> {
+    if (this.unsynced.length === 0 || (!now && Date.now() - this.lastSyncMs < SYNC_MS)) return;
+    const batches = this.unsynced;
+    this.unsynced = [];
+    try {
+      await Promise.all(this.syncing.map((s) => s.sync!()));
+    } catch (err) {
+      // not acked: a later sync (or the next run, re-reading them) covers these batches
+      this.unsynced = batches.concat(this.unsynced);
+      throw err;
+    }
+    this.lastSyncMs = Date.now();
+    this.ack(batches);
   }
 
   private async deliver(fresh: AuditEvent[], final: boolean): Promise<void> {
@@ -433,17 +504,23 @@ export class Pipeline {
     if (auditEvents.length === 0) return;
     const events = items.map((i) => i.ev);
     this.stats.events += events.length;
-    const kinds = new Map<string, number>();
+    // counted per run of equal (kind, denial): a batch is mostly one kind
+    let kind = '';
+    let denial = false;
+    let run = 0;
     for (const ev of events) {
-      const k = `${ev.kind}\0${isDenial(ev)}`;
-      kinds.set(k, (kinds.get(k) ?? 0) + 1);
+      const d = isDenial(ev);
+      if (ev.kind !== kind || d !== denial) {
+        if (run) runMetrics.events.inc({ kind, denial: String(denial) }, run);
+        kind = ev.kind;
+        denial = d;
+        run = 0;
+      }
+      run++;
       observeSpoAudit(ev);
       if (ev.enrichment === 'resolved' && ev.container && this.opts.onContainer) this.opts.onContainer(ev.container.id);
     }
-    for (const [k, n] of kinds) {
-      const [kind, denial] = k.split('\0') as [string, string];
-      runMetrics.events.inc({ kind, denial }, n);
-    }
+    if (run) runMetrics.events.inc({ kind, denial: String(denial) }, run);
     await Promise.all(this.opts.routes.map((r) => this.writeTo(r, events)));
     const newest = auditEvents[auditEvents.length - 1]!.timeMs;
     runMetrics.processedLagSeconds.set(Math.max(0, (Date.now() - newest) / 1000));
@@ -471,18 +548,28 @@ export class Pipeline {
     );
   }
 
+  /** Takes the batches whose records are all written, in order: acked now, or after the next sync. */
   private ackComplete(): void {
-    let last: BatchState | null = null;
+    const done: BatchState[] = [];
+    while (this.batches.length && this.batches[0]!.processed && this.batches[0]!.outstanding <= 0) done.push(this.batches.shift()!);
+    if (done.length === 0) return;
+    if (this.syncing.length) {
+      for (const b of done) this.unsynced.push(b);
+      return;
+    }
+    this.ack(done);
+  }
+
+  private ack(done: BatchState[]): void {
     let stamp: string | null = null;
-    while (this.batches.length && this.batches[0]!.processed && this.batches[0]!.outstanding <= 0) {
-      last = this.batches.shift()!;
+    for (const b of done) {
       // the newest stamp among the acked batches (a batch without records keeps the previous one)
-      if (last.lastSerial >= 0) {
-        stamp = `${(last.lastTimeMs / 1000).toFixed(3)}:${last.lastSerial}`;
-        this.lastAckTimeMs = last.lastTimeMs;
+      if (b.lastSerial >= 0) {
+        stamp = `${(b.lastTimeMs / 1000).toFixed(3)}:${b.lastSerial}`;
+        this.lastAckTimeMs = b.lastTimeMs;
       }
     }
-    if (!last) return;
+    const last = done[done.length - 1]!;
     if (stamp) this.opts.tailer.ack(last.position, stamp);
     else this.opts.tailer.ack(last.position);
     this.stats.acks++;

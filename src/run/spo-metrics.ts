@@ -13,6 +13,12 @@ import { registry } from '../metrics';
 
 export const DEFAULT_MAX_SERIES = 5000;
 
+interface SeriesEntry<L extends string> {
+  key: string;
+  labels: Record<L, string>;
+  pending: number;
+}
+
 /**
  * A counter whose label sets are bounded: LRU eviction through Counter.remove(). Increments are summed here
  * per label set and handed to prom-client when the registry collects (a scrape): prom-client's own inc()
@@ -20,7 +26,7 @@ export const DEFAULT_MAX_SERIES = 5000;
  */
 export class BoundedCounter<L extends string> {
   /** key → the labels and the count not yet handed to prom-client; Map order is least recently used first */
-  private readonly seen = new Map<string, { labels: Record<L, string>; pending: number }>();
+  private readonly seen = new Map<string, SeriesEntry<L>>();
 
   constructor(
     readonly counter: Counter<L>,
@@ -30,7 +36,8 @@ export class BoundedCounter<L extends string> {
     private readonly names: readonly L[],
   ) {}
 
-  inc(labels: Record<L, string>, n = 1): void {
+  /** Counts `n` into `labels`' set; returns a token for incLast(). */
+  inc(labels: Record<L, string>, n = 1): object {
     // length-prefixed, so no label value (which a workload may choose) can make two label sets one key
     let key = '';
     for (const name of this.names) {
@@ -42,15 +49,30 @@ export class BoundedCounter<L extends string> {
       this.seen.delete(key);
       s.pending += n;
       this.seen.set(key, s);
-      return;
+      return s;
     }
-    this.seen.set(key, { labels, pending: n });
+    const e: SeriesEntry<L> = { key, labels, pending: n };
+    this.seen.set(key, e);
     while (this.seen.size > this.maxSeries) {
       const [oldest, o] = this.seen.entries().next().value as [string, { labels: Record<L, string> }];
       this.seen.delete(oldest);
       this.counter.remove(o.labels);
       this.evicted.inc({ metric: (this.counter as unknown as { name: string }).name });
     }
+    return e;
+  }
+
+  /**
+   * Counts `n` more into the label set whose inc() returned `token`, without building its key; false when
+   * that set was evicted since (then call inc()).
+   */
+  incAgain(token: object, n = 1): boolean {
+    const e = token as SeriesEntry<L>;
+    if (this.seen.get(e.key) !== e) return false;
+    this.seen.delete(e.key);
+    e.pending += n;
+    this.seen.set(e.key, e);
+    return true;
   }
 
   /** Hands the pending counts to prom-client (its collect hook: runs on every scrape). */
@@ -102,12 +124,28 @@ export function setSpoMaxSeries(n: number): void {
 const envMax = Number(process.env.AUDITFLOW_SPO_METRICS_MAX_SERIES);
 if (Number.isInteger(envMax) && envMax > 0) setSpoMaxSeries(envMax);
 
+/**
+ * The seccomp series of recent (container, syscall, executable, node) keys, so that an event counts without
+ * its labels being built again; cleared when full. The container id (hex) and the syscall (a table name)
+ * hold no NUL, so the workload-chosen executable, last, cannot make two keys one.
+ */
+const seccompSeries = new Map<string, object>();
+const SECCOMP_SERIES_MEMO = 4096;
+
 /** Counts `ev` (`n` times: equal events counted at once) in the SPO-named audit metrics. */
 export function observeSpoAudit(ev: EventV1, n = 1): void {
   if (!ev.pod || !ev.container) return;
-  const base = { node: ev.node, namespace: ev.pod.namespace, pod: ev.pod.name, container: ev.container.name ?? '', executable: ev.exe ?? ev.comm ?? '' };
-  if (ev.kind === 'seccomp' && ev.syscall) spoAudit.seccomp.inc({ ...base, syscall: ev.syscall }, n);
-  else if (ev.selinux) spoAudit.selinux.inc({ ...base, scontext: ev.selinux.scontext ?? '', tcontext: ev.selinux.tcontext ?? '' }, n);
+  const executable = ev.exe ?? ev.comm ?? '';
+  if (ev.kind === 'seccomp' && ev.syscall) {
+    const key = `${ev.container.id}\0${ev.pod.uid}\0${ev.syscall}\0${ev.node}\0${executable}`;
+    const token = seccompSeries.get(key);
+    if (token !== undefined && spoAudit.seccomp.incAgain(token, n)) return;
+    if (seccompSeries.size >= SECCOMP_SERIES_MEMO) seccompSeries.clear();
+    seccompSeries.set(key, spoAudit.seccomp.inc({ node: ev.node, namespace: ev.pod.namespace, pod: ev.pod.name, container: ev.container.name ?? '', executable, syscall: ev.syscall }, n));
+    return;
+  }
+  const base = { node: ev.node, namespace: ev.pod.namespace, pod: ev.pod.name, container: ev.container.name ?? '', executable };
+  if (ev.selinux) spoAudit.selinux.inc({ ...base, scontext: ev.selinux.scontext ?? '', tcontext: ev.selinux.tcontext ?? '' }, n);
   else if (ev.apparmor) {
     const a = ev.apparmor;
     spoAudit.apparmor.inc({ ...base, profile: a.profile ?? '', operation: a.operation ?? '', apparmor: a.apparmor, name: a.name ?? '' }, n);

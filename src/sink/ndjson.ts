@@ -28,8 +28,10 @@ export interface NdjsonSinkOptions {
   log: Logger;
   /** for tests: where '-' writes; default process.stdout */
   stdout?: NodeJS.WritableStream;
-  /** fdatasync each batch; default true (regular files only) */
+  /** fdatasync what is written; default true (regular files only) */
   sync?: boolean;
+  /** fdatasync in sync() (group commit by the caller, EventSink.sync) instead of in every write() */
+  groupCommit?: boolean;
 }
 
 export class NdjsonSink implements EventSink {
@@ -42,10 +44,13 @@ export class NdjsonSink implements EventSink {
   /** false for outputs that cannot be fsync'ed (character devices, pipes, sockets) */
   private syncable = true;
   private readonly aborter = new AbortController();
+  readonly sync?: () => Promise<void>;
 
   constructor(private readonly opts: NdjsonSinkOptions) {
     this.name = `ndjson:${opts.format}`;
     this.map = formatter(opts.format);
+    // stdout has nothing to sync: its writes are done when write() resolves
+    if (opts.groupCommit && opts.output !== '-') this.sync = () => this.syncFile();
   }
 
   /** Opens the output now (start-up check); a PermanentOutputError says why it cannot be written. */
@@ -130,7 +135,7 @@ export class NdjsonSink implements EventSink {
       async () => {
         const fh = await this.file();
         while (off < buf.length) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
-        if (!synced && this.opts.sync !== false && this.syncable) await this.datasync(fh);
+        if (!synced && !this.sync && this.opts.sync !== false && this.syncable) await this.datasync(fh);
         synced = true;
       },
       (err, attempt) => {
@@ -159,6 +164,20 @@ export class NdjsonSink implements EventSink {
       this.syncable = false;
       this.opts.log.warn({ file: this.opts.output, err }, 'this output cannot be fsync\'ed: written without fsync from now on');
     }
+  }
+
+  /** The group commit: what write() wrote since the last sync is on disk once this resolves. */
+  private async syncFile(): Promise<void> {
+    await retry(
+      () => this.flush(),
+      (err, attempt) => {
+        sinkMetrics.writeErrors.inc({ sink: this.name });
+        if (countIoError('events', err) === 'permanent') throw new PermanentOutputError(`cannot sync events to ${this.opts.output}: ${describeError(err)}`, err);
+        if (this.closed) throw new AbortedError(`syncing events to ${this.opts.output}`);
+        if (attempt % 20 === 0) this.opts.log.error({ file: this.opts.output, err, attempt }, 'syncing events failed; retrying');
+      },
+      { signal: this.aborter.signal },
+    );
   }
 
   async flush(): Promise<void> {

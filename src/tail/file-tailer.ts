@@ -94,7 +94,8 @@ export class FileTailer extends SerialReader implements Tailer {
   private pending = new ByteLines();
   private pendingIdx = 0;
   private pendingFrom: { path: string; dev: number; ino: number } | null = null;
-  private readonly buf = Buffer.allocUnsafe(CHUNK);
+  /** read into; handed over whole when a read fills most of it (then a new one), else copied out of */
+  private buf = Buffer.allocUnsafe(CHUNK);
   private ended = false;
   private closed = false;
   private closing: Promise<void> | null = null;
@@ -453,8 +454,15 @@ export class FileTailer extends SerialReader implements Tailer {
       this.pending = new ByteLines();
       this.pendingIdx = 0;
       this.pendingFrom = this.identityOf(cur.file);
-      // a copy: the lines handed out refer to it, and this.buf is read into again
-      cur.splitter.push(Buffer.from(this.buf.subarray(0, n)), this.pending.add);
+      // The lines handed out refer to the chunk, and this.buf is read into again. A read that filled most of
+      // it (catching up: the hot case) hands the buffer itself over and the next read gets a new one; a short
+      // read (following a live log) is copied, so that a few bytes do not pin a whole chunk.
+      let chunk: Buffer;
+      if (n >= CHUNK / 2) {
+        chunk = this.buf.subarray(0, n);
+        this.buf = Buffer.allocUnsafe(CHUNK);
+      } else chunk = Buffer.from(this.buf.subarray(0, n));
+      cur.splitter.push(chunk, this.pending.add);
       this.noteStamps(cur, 0);
       // A short read reached the end as it was: what is there on the next read may be a rewrite.
       if (n < CHUNK) cur.verify = true;
