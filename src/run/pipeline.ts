@@ -40,7 +40,10 @@ export interface Route {
  * batch holds its chunks until then.
  */
 interface QuietGroup {
+  key: string;
   n: number;
+  /** the first line's audit time */
+  timeMs: number;
   buf: Buffer;
   start: number;
   end: number;
@@ -60,6 +63,8 @@ interface QuietGroup {
 
 /** How many recent groups a line is compared with before its key is built (a workload cycles through a few syscalls). */
 const RECENT_GROUPS = 8;
+/** Enriched quiet groups kept across batches (their keys hold the second, so stale ones only go unused). */
+const QUIET_SEEN_MAX = 4096;
 
 /** `a[as, ae)` and `b[bs, be)` hold the same bytes (both absent, start -1: equal). Fields are short: no native call. */
 function sameRange(a: Buffer, as: number, ae: number, b: Buffer, bs: number, be: number): boolean {
@@ -167,6 +172,11 @@ export class Pipeline {
   private quietRecords = 0;
   /** the groups met last, most recent first: most lines join one of them without a key being built */
   private readonly recentQuiet: QuietGroup[] = [];
+  /**
+   * The enriched event of each recent quiet group key: a process goes on with the same syscalls across
+   * batches, and the answer for a (pid, second, …) key does not change, so it is parsed and enriched once.
+   */
+  private readonly quietSeen = new Map<string, EventV1>();
   /** the batch whose lines are being parsed */
   private parsingBatch: BatchState | null = null;
   /** the sinks that commit in groups (EventSink.sync) */
@@ -354,7 +364,9 @@ export class Pipeline {
     if (g !== undefined) g.n++;
     else {
       g = {
+        key,
         n: 1,
+        timeMs: t,
         buf: b,
         start: l.start,
         end: l.end,
@@ -388,24 +400,27 @@ export class Pipeline {
     const groups = [...this.quiet.values()];
     this.quiet.clear();
     this.recentQuiet.length = 0;
+    const fresh: QuietGroup[] = [];
     const items: EnrichItem[] = [];
-    const counts: number[] = [];
     let newest = 0;
     for (const g of groups) {
+      if (g.timeMs > newest) newest = g.timeMs;
+      if (this.quietSeen.has(g.key)) continue;
       const r = parseLine(g.buf.toString('latin1', g.start, g.end), { maxLineLength: MAX_LINE });
       // the scanner accepts only what parseLine reads the same way
       if (!isRecord(r)) continue;
+      fresh.push(g);
       items.push({ ev: eventFromRecord(r, this.ctx), timeMs: r.timeMs });
-      counts.push(g.n);
-      if (r.timeMs > newest) newest = r.timeMs;
     }
-    await this.opts.enricher.enrich(items);
+    if (items.length) await this.opts.enricher.enrich(items);
+    if (this.quietSeen.size + fresh.length > QUIET_SEEN_MAX) this.quietSeen.clear();
+    for (let i = 0; i < fresh.length; i++) this.quietSeen.set(fresh[i]!.key, items[i]!.ev);
     let total = 0;
-    for (let i = 0; i < items.length; i++) {
-      const ev = items[i]!.ev;
-      const n = counts[i]!;
-      total += n;
-      observeSpoAudit(ev, n);
+    for (const g of groups) {
+      const ev = this.quietSeen.get(g.key);
+      if (ev === undefined) continue;
+      total += g.n;
+      observeSpoAudit(ev, g.n);
       if (ev.enrichment === 'resolved' && ev.container && this.opts.onContainer) this.opts.onContainer(ev.container.id);
     }
     this.stats.events += total;
