@@ -34,6 +34,13 @@ const DEFAULT_BATCH = 1024;
 const CATCH_UP_BATCH = 256;
 const DEFAULT_INTERVAL = 1000;
 const DEFAULT_POLL = 250;
+/**
+ * After reaching the end, the next read waits at least this long, even when the directory watch says the log
+ * grew at once: auditd appends record by record, and reading each few records as they come costs a read, a
+ * stat and a batch through the pipeline each (the live path measured ~3x its catch-up cost per record).
+ * Records then arrive in batches of up to this much time: well within the lag a reader is allowed.
+ */
+const SETTLE_MS = 50;
 /** How long open waits for the live file to (re)appear, e.g. caught between a rotation's rename and create. */
 const OPEN_WAIT_MS = 2000;
 /** Small maps keyed by file (stream bases, heads, finished files) keep only this many recent files. */
@@ -420,15 +427,25 @@ export class FileTailer extends SerialReader implements Tailer {
 
   /** Wait for a change in the directory (or the poll interval), unless one came since `seq`. */
   private idle(seq: number | undefined): Promise<void> {
-    if (this.closed || (seq !== undefined && seq !== this.changeSeq)) return Promise.resolve();
+    if (this.closed) return Promise.resolve();
+    const settle = Math.min(SETTLE_MS, this.pollMs);
+    if (seq !== undefined && seq !== this.changeSeq) return new Promise((resolve) => setTimeout(resolve, settle));
+    const since = Date.now();
     return new Promise((resolve) => {
+      let t: NodeJS.Timeout;
       const done = () => {
         clearTimeout(t);
         this.wake = null;
         resolve();
       };
-      const t = setTimeout(done, this.pollMs);
-      this.wake = done;
+      t = setTimeout(done, this.pollMs);
+      // a change: read after the settle time (closing wakes at once)
+      this.wake = () => {
+        clearTimeout(t);
+        this.wake = null;
+        if (this.closed) resolve();
+        else t = setTimeout(resolve, Math.max(0, since + settle - Date.now()));
+      };
     });
   }
 

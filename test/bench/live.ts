@@ -1,7 +1,8 @@
 // The live section of `npm run bench`: the real auditd writes, a real workload under SECCOMP_RET_LOG
 // (test/env/seclog: one type=SECCOMP record per syscall of a busybox shell loop) runs paced at 10k and 50k
 // records/s and flat out, and `auditflow run` follows auditd's log in each output mode at once (default
-// denials only, --events all as v1/ECS/OCSF, each its own process writing to /dev/null), with laurel on the
+// denials only, --events all as v1/ECS/OCSF, each its own process writing to /dev/null, and --events all to the
+// rig's Kafka broker as well), with laurel on the
 // same stream when test/bench/peers.sh has built it (fed the log's new lines on stdin: it is not made
 // auditd's plugin here, which would mean reconfiguring the shared auditd). For each: CPU seconds per 100k
 // records (from /proc/<pid>/stat, so the other load on the machine does not count), peak RSS, how long it
@@ -14,6 +15,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ensureKafka, type KafkaBroker } from '../env/kafka';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const BIN = process.env['BENCH_BIN'] ?? path.join(ROOT, 'dist/src/cli/main.js');
@@ -148,13 +150,18 @@ function serialGaps(text: string): number {
   return gaps;
 }
 
-async function liveRun(rate: number, seconds: number, seclog: string, laurel: string | null): Promise<LiveRun> {
+/** The Kafka row: every event as v1 to the rig's broker (and to /dev/null as the other rows). */
+const KAFKA_MODE = 'auditflow run --events all (v1) + Kafka';
+
+async function liveRun(rate: number, seconds: number, seclog: string, laurel: string | null, kafka: KafkaBroker | null): Promise<LiveRun> {
   const log = logPath();
   const auditd = auditStatus('pid');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-live-'));
   const procs: { who: string; child: ChildProcess; stopped?: string }[] = [];
+  const modes = Object.entries(LIVE_MODES);
+  if (kafka) modes.push([KAFKA_MODE, ['--events', 'all', '--kafka-brokers', kafka.brokers.join(','), '--spool-dir', path.join(tmp, 'spool')]]);
   try {
-    for (const [who, extra] of Object.entries(LIVE_MODES)) {
+    for (const [who, extra] of modes) {
       const child = spawn(process.execPath, [BIN, 'run', '--audit-log', log, '--checkpoint', 'none', '--listen', 'none', '--no-track-forks', '--no-progress', '--cri-socket', 'none', '--node-name', 'bench', '--output', '/dev/null', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
       const entry: { who: string; child: ChildProcess; stopped?: string } = { who, child };
       let err = '';
@@ -234,8 +241,10 @@ export async function benchLive(): Promise<LiveRun[]> {
   const rates = (process.env['LIVE_RATES'] ?? '10000,50000,0').split(',').map(Number);
   const seclog = seclogBinary();
   const laurel = laurelBinary();
+  // the rig's one-node KRaft broker (test/env/kafka.ts); LIVE_KAFKA=none leaves the Kafka row out
+  const kafka = process.env['LIVE_KAFKA'] === 'none' ? null : await ensureKafka();
   const runs: LiveRun[] = [];
-  for (const rate of rates) runs.push(await liveRun(rate, seconds, seclog, laurel));
+  for (const rate of rates) runs.push(await liveRun(rate, seconds, seclog, laurel, kafka));
   return runs;
 }
 
