@@ -150,6 +150,12 @@ function serialGaps(text: string): number {
   return gaps;
 }
 
+/** BENCH_CPU_PROF=DIR: each reader writes a V8 CPU profile there (node --cpu-prof), to see where the time goes. */
+function cpuProfFlags(): string[] {
+  const dir = process.env['BENCH_CPU_PROF'];
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [];
+}
+
 /** The Kafka row: every event as v1 to the rig's broker (and to /dev/null as the other rows). */
 const KAFKA_MODE = 'auditflow run --events all (v1) + Kafka';
 
@@ -162,7 +168,7 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
   if (kafka) modes.push([KAFKA_MODE, ['--events', 'all', '--kafka-brokers', kafka.brokers.join(','), '--spool-dir', path.join(tmp, 'spool')]]);
   try {
     for (const [who, extra] of modes) {
-      const child = spawn(process.execPath, [BIN, 'run', '--audit-log', log, '--checkpoint', 'none', '--listen', 'none', '--no-track-forks', '--no-progress', '--cri-socket', 'none', '--node-name', 'bench', '--output', '/dev/null', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [...cpuProfFlags(), BIN, 'run', '--audit-log', log, '--checkpoint', 'none', '--listen', 'none', '--no-track-forks', '--no-progress', '--cri-socket', 'none', '--node-name', 'bench', '--output', '/dev/null', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
       const entry: { who: string; child: ChildProcess; stopped?: string } = { who, child };
       let err = '';
       child.stderr!.on('data', (d: Buffer) => {
