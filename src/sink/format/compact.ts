@@ -5,22 +5,36 @@ export type Json = null | boolean | number | string | Json[] | { [k: string]: Js
 
 /** Drops null/undefined values and objects left empty, recursively; arrays keep their (compacted) items. */
 export function compact<T extends Record<string, unknown>>(obj: T): Record<string, unknown> {
+  return compactObject(obj) ?? {};
+}
+
+// Every SIEM document goes through here: for-in and a count instead of Object.entries/Object.keys, which
+// allocate an array per object and cost a quarter of `run --events all --format ecs` (same keys, same order:
+// the objects are plain, with nothing enumerable inherited).
+function compactObject(obj: Record<string, unknown>): Record<string, unknown> | undefined {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) {
-    const c = compactValue(v);
-    if (c !== undefined) out[k] = c;
+  let n = 0;
+  for (const k in obj) {
+    const c = compactValue(obj[k]);
+    if (c === undefined) continue;
+    out[k] = c;
+    n++;
   }
-  return out;
+  return n ? out : undefined;
 }
 
 function compactValue(v: unknown): unknown {
   if (v === null || v === undefined) return undefined;
-  if (Array.isArray(v)) return v.map(compactValue).filter((x) => x !== undefined);
-  if (typeof v === 'object') {
-    const o = compact(v as Record<string, unknown>);
-    return Object.keys(o).length ? o : undefined;
+  if (typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    const out: unknown[] = [];
+    for (const x of v) {
+      const c = compactValue(x);
+      if (c !== undefined) out.push(c);
+    }
+    return out;
   }
-  return v;
+  return compactObject(v as Record<string, unknown>);
 }
 
 /** auditd's "unset" id (-1 as u32): no login uid, no session. */
