@@ -1,4 +1,4 @@
-import type { AuditRecord } from '../../parsers';
+import type { AuditRecord, SeccompLine } from '../../parsers';
 import { failIfInputErrors, readRecords } from '../io/record-reader';
 import { writeOutputFile, writeStdout } from '../io/stdout';
 import { createLogger } from '../log';
@@ -74,6 +74,14 @@ export const profileCommand: Command = {
       (exes.size === 0 || exes.has(r.str('exe') ?? '')) &&
       (since === undefined || r.timeMs >= since) &&
       (until === undefined || r.timeMs < until);
+    // the same filter on a SECCOMP line read by the byte scanner (no value: -1 and '', as above)
+    const lineSelected = (l: SeccompLine) =>
+      (pids.size === 0 || pids.has(l.pid)) &&
+      (sess.size === 0 || sess.has(l.ses)) &&
+      (comms.size === 0 || comms.has(l.comm ?? '')) &&
+      (exes.size === 0 || exes.has(l.exe ?? '')) &&
+      (since === undefined || l.timeMs >= since) &&
+      (until === undefined || l.timeMs < until);
 
     const log = createLogger('auditflow-profile');
     const seccomp = new SeccompProfileBuilder();
@@ -90,7 +98,17 @@ export const profileCommand: Command = {
       }
       else if (wantAppArmor) apparmor.add(r);
       else if (!wantSeccomp && r.avc && r.avc.decision === 'denied') selinux.add(r.avc);
-    }, { log });
+    }, {
+      log,
+      // The fast path of a recording's bulk: SECCOMP lines are taken from the byte scanner without a record
+      // each, exactly as the callback above takes their records (its SyscallInfo is parseLine's).
+      onSeccomp: (l) => {
+        if (!wantSeccomp || !lineSelected(l)) return true;
+        seccomp.add(l.syscall.arch, l.syscall.name, l.syscall.nr);
+        if (!sawRunc && l.comm === RUNC_INIT_COMM) sawRunc = true;
+        return true;
+      },
+    });
 
     for (const [key, n] of seccomp.unnamed) log.warn({ syscall: key, count: n }, 'syscall number without a name on its arch: left out of the profile');
     for (const [reason, n] of selinux.rejected) log.warn({ reason, count: n }, 'AVC left out of the profile');
