@@ -18,6 +18,8 @@ export interface RunConfig {
   once: boolean;
   /** install the fork audit rule and attribute exited short-lived processes by lineage (enrich/lineage.ts) */
   trackForks: boolean;
+  /** with trackForks: use the rule's records but leave installing it to another component (deploy/'s audit-rules DaemonSet) */
+  installForkRule: boolean;
   /** follow containerd's task events: containers that exit before their records are read (enrich/container-tasks.ts) */
   taskEvents: boolean;
   procRoot: string;
@@ -119,7 +121,7 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
   const known = new Set([
     'audit-log', 'checkpoint', 'from-start', 'once', 'proc-root', 'cri-socket', 'node-name', 'output', 'format', 'events', 'raw',
     'record', 'recording-name', 'record-namespace', 'record-container', 'record-base', 'merge', 'profile-dir', 'listen', 'kafka-brokers',
-    'kafka-config', 'spool-dir', 'no-progress', 'container-poll-ms', 'config', 'no-track-forks', 'no-task-events', 'kube-fallback', 'kubeconfig',
+    'kafka-config', 'spool-dir', 'no-progress', 'container-poll-ms', 'config', 'no-track-forks', 'no-install-fork-rule', 'no-task-events', 'kube-fallback', 'kubeconfig',
     'shutdown-grace',
   ]);
   for (const k of Object.keys(f)) if (!known.has(k)) throw new ConfigError(`config file: unknown key "${k}"`);
@@ -187,6 +189,7 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
     spoolDir: str(raw, 'spool-dir') ?? RUN_DEFAULTS.spoolDir,
     progress: !bool(raw, 'no-progress'),
     trackForks: !bool(raw, 'no-track-forks'),
+    installForkRule: !bool(raw, 'no-install-fork-rule'),
     taskEvents: !bool(raw, 'no-task-events'),
     containerPollMs: pollMs,
     kubeFallback,

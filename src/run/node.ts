@@ -100,7 +100,7 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
   const resolver = cri ? new PodResolver({ client: timedCri(cri), procRoot: cfg.procRoot }) : null;
   const procs = new ProcCache({ procRoot: cfg.procRoot });
   // a one-shot read of a finished log gains nothing from new fork records
-  if (cfg.trackForks && !cfg.once) await installForkRules(log);
+  if (cfg.trackForks && cfg.installForkRule && !cfg.once) await installForkRules(log);
   const lineage = cfg.trackForks ? new ProcessLineage() : null;
   if (kube) log.info({ apiserver: kube.access.server, via: kube.access.source, node: cfg.node }, 'Kubernetes API fallback: pods on this node');
   const fallback = kube ? new KubePodFallback({ client: kube, nodeName: cfg.node, log: log.child({ component: 'kube-fallback' }) }) : null;

@@ -6,21 +6,11 @@
 // (the rig's broker) is set by the test's overlay.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type ClusterEnv, ensureCluster, ensureImage } from '../env/cluster';
+import { applyStandalone, DEPLOY_NS as NS, deleteStandalone, writeStandaloneOverlay } from '../env/cluster-deploy';
 import { ensureKafka, type KafkaBroker } from '../env/kafka';
-import { kubectl, repoRoot } from '../env/kube';
-
-const NS = 'auditflow';
-const WORKLOADS = [
-  { kind: 'daemonset', name: 'auditflow-node' },
-  { kind: 'daemonset', name: 'auditflow-audit-rules' },
-  { kind: 'daemonset', name: 'auditflow-agent' },
-  { kind: 'deployment', name: 'auditflow-aggregator' },
-  { kind: 'deployment', name: 'auditflow-webhook' },
-] as const;
+import { kubectl } from '../env/kube';
 
 describe('deploy/overlays/standalone on a real kubelet', { timeout: 180 * 60_000 }, () => {
   let cluster: ClusterEnv;
@@ -33,67 +23,24 @@ describe('deploy/overlays/standalone on a real kubelet', { timeout: 180 * 60_000
     assert.equal(r.status, 0, `kubectl ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
     return r.stdout;
   };
-  /** What the pods and the node say, for a failure message. */
-  const diagnose = async (): Promise<string> => {
-    const parts: string[] = [];
-    for (const args of [
-      ['get', 'pods', '-n', NS, '-o', 'wide'],
-      ['describe', 'pods', '-n', NS],
-      ['get', 'events', '-n', NS, '--sort-by=.lastTimestamp'],
-    ]) {
-      const r = await kubectl(cluster.kube, args);
-      parts.push(`$ kubectl ${args.join(' ')}\n${r.stdout}${r.stderr}`.slice(-6000));
-    }
-    for (const w of WORKLOADS) {
-      const r = await kubectl(cluster.kube, ['logs', '-n', NS, `${w.kind}/${w.name}`, '--all-containers', '--tail=30']);
-      parts.push(`$ kubectl logs ${w.kind}/${w.name}\n${r.stdout}${r.stderr}`.slice(-4000));
-    }
-    return parts.join('\n');
-  };
 
   before(async () => {
     cluster = await ensureCluster();
     image = await ensureImage(cluster);
     // pods reach the broker at this machine's address
     kafka = await ensureKafka({ host: cluster.address });
-    overlay = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-cluster-overlay-'));
-    const [name, tag] = [image.slice(0, image.lastIndexOf(':')), image.slice(image.lastIndexOf(':') + 1)];
-    fs.writeFileSync(
-      path.join(overlay, 'kustomization.yaml'),
-      [
-        'apiVersion: kustomize.config.k8s.io/v1beta1',
-        'kind: Kustomization',
-        'resources:',
-        // kustomize takes no absolute path for a base
-        `- ${path.relative(overlay, path.join(repoRoot(), 'deploy', 'overlays', 'standalone'))}`,
-        'images:',
-        '- name: ghcr.io/auditflow/auditflow',
-        `  newName: ${name}`,
-        `  newTag: "${tag}"`,
-        'patches:',
-        '- target: {kind: ConfigMap, name: auditflow-config}',
-        '  patch: |',
-        '    - op: replace',
-        '      path: /data/KAFKA_BROKERS',
-        `      value: "${kafka.brokers.join(',')}"`,
-        '',
-      ].join('\n'),
-    );
+    overlay = writeStandaloneOverlay(image, kafka.brokers);
   });
 
   after(async () => {
     // everything applied goes (the cluster stays up for the next test file: helm.test.ts installs the same names)
-    if (cluster && overlay) await kubectl(cluster.kube, ['delete', '-k', overlay, '--ignore-not-found', '--wait=true', '--timeout=300s']);
+    if (cluster && overlay) await deleteStandalone(cluster, overlay);
     await kafka?.stop();
     if (overlay) fs.rmSync(overlay, { recursive: true, force: true });
   });
 
   it('applies server-side with the built image, and every workload becomes Ready', async () => {
-    await k(['apply', '--server-side', '--force-conflicts', '--field-manager=auditflow-test', '-k', overlay]);
-    for (const w of WORKLOADS) {
-      const r = await kubectl(cluster.kube, ['rollout', 'status', '-n', NS, `${w.kind}/${w.name}`, '--timeout=600s']);
-      if (r.status !== 0) assert.fail(`${w.kind}/${w.name} did not become ready:\n${r.stderr}${r.stdout}\n${await diagnose()}`);
-    }
+    await applyStandalone(cluster, overlay);
     const pods = JSON.parse(await k(['get', 'pods', '-n', NS, '-o', 'json'])).items as any[];
     const components = new Set(pods.map((p) => p.metadata.labels['app.kubernetes.io/component']));
     assert.deepEqual([...components].sort(), ['agent', 'aggregator', 'audit-rules', 'tailer', 'webhook']);

@@ -23,6 +23,7 @@ import { API_VERSION, type SeccompProfile } from '../../src/k8s/api';
 import type { KubeClient } from '../../src/k8s/client';
 import { CriClient } from '../../src/enrich/cri';
 import { runCli } from '../env/cli';
+import { demoWork } from '../env/demo-workload';
 import { ensureContainerd, removePod, runPod, type PodContainerSpec, type RunningPod } from '../env/cri';
 import { logsOf, startComponent, type Component } from '../env/e2e-procs';
 import { clientAs, ensureDeployed, ensureNamespace, eventually, forgetNode, getOrUndefined, uniqueName } from '../env/k8s-setup';
@@ -36,28 +37,10 @@ const NODE = 'e2e-node';
 const NS = 'e2e-demo';
 const PROFILES = `/apis/${API_VERSION}/seccompprofiles`;
 
-// Deterministic work (no background jobs: a SIGCHLD arriving at another moment would change the syscalls). The
-// final sleep keeps the container's shell alive while the node reads its records: a process is attributed from
+// The final sleep keeps the container's shell alive while the node reads its records: a process is attributed from
 // /proc while alive, and its exited children through it (fork records, src/enrich/lineage.ts). A container
 // whose every process is gone before its first record is read cannot be attributed to its pod.
-const WORK = [
-  'set -e',
-  'busybox mkdir -p /scratch',
-  'cd /scratch',
-  'echo hello > f1',
-  'cat f1 > f2',
-  'busybox ls -l /scratch > /dev/null',
-  'busybox wc -c f2 > /dev/null',
-  'busybox mkdir d1',
-  'busybox mv f2 d1/',
-  'busybox rm -r d1',
-  'echo a b c | busybox tr a-z A-Z | busybox wc -w > /dev/null',
-  '(cd / && busybox ls > /dev/null)',
-  'id > /dev/null',
-  'busybox nc -w 1 127.0.0.1 1 < /dev/null > /dev/null 2>&1 || true',
-  'echo done',
-  'sleep 2',
-].join('\n');
+const WORK = demoWork('sleep 2');
 const HELPER = 'i=0; while [ $i -lt 5 ]; do cat /etc/hostname > /dev/null; i=$((i+1)); done; echo helper-done; sleep 2';
 const VARIANT = `${WORK}\nbusybox mknod /scratch/fifo p\necho unreachable`; // (set -e: stops at mknod)
 

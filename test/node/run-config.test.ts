@@ -34,6 +34,15 @@ describe('run config', () => {
     assert.throws(() => buildRunConfig({}, { 'no-such-key': 1 }), ConfigError);
   });
 
+  it('fork lineage: installed and used by default; --no-install-fork-rule uses it only (a pod next to the audit-rules DaemonSet); --no-track-forks neither', () => {
+    assert.deepEqual([buildRunConfig({}).trackForks, buildRunConfig({}).installForkRule], [true, true]);
+    const pod = buildRunConfig({ 'no-install-fork-rule': true });
+    assert.deepEqual([pod.trackForks, pod.installForkRule], [true, false]);
+    assert.equal(buildRunConfig({ 'no-track-forks': true }).trackForks, false);
+    // the config file knows the key too
+    assert.equal(buildRunConfig({}, { 'no-install-fork-rule': true }).installForkRule, false);
+  });
+
   it('--record: a selector, NAME=SELECTOR, defaults and refusals', () => {
     const r = parseRecordingFlags(['app=web', 'db=tier in (db,cache),!legacy', 'role'], { ...RUN_RECORD_FLAG, merge: 'none' });
     const names = r.filter((x) => x.kind === 'SeccompProfile').map((x) => x.name);

@@ -124,7 +124,13 @@ fi
 other_kubelet=$(pgrep -x kubelet | grep -vx "$(cat "$DIR/kubelet.pid" 2>/dev/null || echo none)" || true)
 [ -z "$other_kubelet" ] || die "another kubelet runs here (pid $other_kubelet): the cluster rig needs the node to itself"
 if [ -S "$CTD_SOCK" ] && ! { [ -f "$DIR/ctd/containerd.pid" ] && kill -0 "$(cat "$DIR/ctd/containerd.pid")" 2>/dev/null; }; then
-  pgrep -f "containerd --config $DIR/ctd/" >/dev/null || die "another containerd owns $CTD_SOCK: the cluster rig needs it"
+  if ss -xlnH | awk -v s="$CTD_SOCK" '$5 == s { f = 1 } END { exit !f }'; then
+    pgrep -f "containerd --config $DIR/ctd/" >/dev/null || die "another containerd owns $CTD_SOCK: the cluster rig needs it"
+  else
+    # nothing listens: the socket file of a containerd that was killed (no stop ran), which would block every start
+    log "removing the stale socket $CTD_SOCK (nothing listens on it)"
+    rm -f "$CTD_SOCK" "$CTD_SOCK.ttrpc"
+  fi
 fi
 if [ -e "$KUBELET_ROOT" ] && [ ! -e "$DIR/kubelet.yaml" ]; then
   die "$KUBELET_ROOT exists and is not the cluster rig's: the rig needs the node to itself"
