@@ -28,7 +28,7 @@ export interface AggregatorOptions extends ClientOptions {
   source: RecordingSource;
   /** Where profiles go: a profile directory, or the Kubernetes API (the recording controller's sink). */
   sink: ProfileSink;
-  /** Resolves the base profiles recordings name (src/recording/base.ts); none: a named base lists every syscall. */
+  /** Resolves the base profiles recordings name (src/recording/base.ts); without one, or when it cannot resolve a base, that profile is not written. */
   bases?: BaseLookup;
   /** How fast a dead instance's partitions move to the others; default 10 s. */
   sessionTimeoutMs?: number;
@@ -236,6 +236,10 @@ export class Aggregator {
     if (members.length === 0) return;
     const final = members.every((s) => s.ended);
     const base = await baseFor(rec, this.opts.bases, this.log);
+    // a base that cannot be resolved: nothing is written (counted and logged by baseFor); the sessions keep
+    // what was recorded, and the group's next emit (late records, a redelivered end, the recording's removal)
+    // tries again
+    if (base && 'error' in base) return;
     let profile;
     try {
       profile = buildProfile(rec, members, final, { log: this.log, base });

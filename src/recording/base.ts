@@ -13,6 +13,7 @@ import { load } from 'js-yaml';
 import { Counter } from 'prom-client';
 import type { Logger } from '../log';
 import { registry } from '../metrics';
+import { parseReference } from '../oci/reference';
 import { invalidProfileName } from '../profile/names';
 import type { RecordingSpec } from '../profile/recording';
 
@@ -78,6 +79,17 @@ export function allowedBy(oci: OciSeccomp): (syscall: string) => boolean {
   return (n) => allow.has(n);
 }
 
+/** Why `name` cannot name a base (a SeccompProfile name, or an oci:// reference), or undefined. */
+export function baseNameError(name: string): string | undefined {
+  if (!name.startsWith('oci://')) return invalidProfileName(name);
+  try {
+    parseReference(name);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A SeccompProfile resource or a plain OCI seccomp object (parsed YAML/JSON) → its spec, or why it is not one. */
@@ -126,20 +138,23 @@ export function baseLookup(dir: string, oci?: (ref: string) => Promise<unknown>)
 
 const baseErrors = new Counter({
   name: 'auditflow_recording_base_errors_total',
-  help: 'Recorded profiles written without subtracting their base profile, because the base could not be resolved (missing, not a SeccompProfile, pull or verification failed)',
+  help: 'Recorded profiles not written because their base profile could not be resolved (missing, not a SeccompProfile, pull failed, refused by the oci:// policy or its signature check); counted per attempt',
   registers: [registry],
 });
 
 /**
- * The resolved base of a SeccompProfile recording, or undefined when it names none. A base that cannot be
- * resolved is counted and logged, and the profile still names it but lists every recorded syscall: the
- * stack then allows what the recording saw (nothing is lost), only the difference is not minimal.
+ * The resolved base of a SeccompProfile recording, undefined when it names none, or why it cannot be resolved.
+ * An unresolved base is counted and logged here, and the caller writes nothing for that profile, as the node
+ * agent installs nothing whose base it cannot pull or verify: a profile listing every syscall under a base
+ * that was refused (unsigned, tampered, not allowed) would be installed on a base nobody vouched for. Nothing
+ * is lost: the recorded syscalls stay in the recording's state, and the profile is written at its next
+ * trigger once the base resolves.
  */
-export async function baseFor(rec: RecordingSpec, lookup: BaseLookup | undefined, log: Logger): Promise<ProfileBase | undefined> {
+export async function baseFor(rec: RecordingSpec, lookup: BaseLookup | undefined, log: Logger): Promise<ProfileBase | undefined | { error: string }> {
   if (rec.kind !== 'SeccompProfile' || !rec.baseProfileName) return undefined;
   const r = lookup ? await resolveBase(rec.baseProfileName, lookup) : { error: 'no base profile lookup configured' };
   if (!('error' in r)) return r;
   baseErrors.inc();
-  log.warn({ recording: rec.name, base: rec.baseProfileName.slice(0, 300), err: r.error }, 'base profile not resolved: the recorded profile names it and lists every recorded syscall');
-  return { name: rec.baseProfileName, oci: { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [] } };
+  log.error({ recording: rec.name, base: rec.baseProfileName.slice(0, 300), err: r.error }, 'base profile not resolved: the recorded profile is not written');
+  return r;
 }

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import { EVENT_FORMATS, isEventFormat, type EventFormat } from '../sink/format';
 import { KafkaConfigError, parseBrokers, readKafkaConfig, type KafkaConfigFile } from '../kafka/config';
 import type { MergeStrategy, RecordingSpec } from '../profile/recording';
-import { invalidProfileName } from '../profile/names';
+import { baseNameError } from '../recording/base';
 import { parseRecordingFlags, type RecordingFlagOptions, RecordingSpecError, RUN_RECORD_FLAG } from '../recording/flags';
 import type { EventsMode } from './route';
 
@@ -152,7 +152,8 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
   const recOpts: RecordingFlagOptions = { ...RUN_RECORD_FLAG, defaultName: str(raw, 'recording-name') ?? RUN_RECORD_FLAG.defaultName, merge: merge as MergeStrategy, namespace: ns ?? null, containers: strings(raw, 'record-container') };
   const rb = str(raw, 'record-base');
   if (rb !== undefined) {
-    if (!rb.startsWith('oci://') && invalidProfileName(rb)) throw new ConfigError(`--record-base "${rb.slice(0, 300)}": ${invalidProfileName(rb)}`);
+    const bad = baseNameError(rb);
+    if (bad) throw new ConfigError(`--record-base "${rb.slice(0, 300)}": ${bad}`);
     recOpts.base = rb;
   }
   let recordings: RecordingSpec[];
