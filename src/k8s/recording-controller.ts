@@ -17,10 +17,11 @@
 import { Counter } from 'prom-client';
 import type { Logger } from '../log';
 import { registry } from '../metrics';
+import { referenceError } from '../oci/reference';
 import { invalidProfileName } from '../profile/names';
 import { type ProfileSink, type RecordedProfile, type RecordingSource, type RecordingSpec, recordingNameError } from '../profile/recording';
 import { ANNOTATION_COVERAGE } from '../profile/seccomp';
-import { API_VERSION, FINALIZER_RECORDING, LABEL_CONTAINER_ID, LABEL_PARTIAL, LABEL_RECORDING_ID, LABEL_RECORDING_NAMESPACE, type Condition, type ProfileRecording, type SeccompProfile, type SelinuxProfile } from './api';
+import { ANNOTATION_BASE_PROFILE_NAME, API_VERSION, FINALIZER_RECORDING, LABEL_CONTAINER_ID, LABEL_PARTIAL, LABEL_RECORDING_ID, LABEL_RECORDING_NAMESPACE, type Condition, type ProfileRecording, type SeccompProfile, type SelinuxProfile } from './api';
 import { ApiError, isConflict, isNotFound, KubeClient } from './client';
 import { sameConditions, setCondition } from './conditions';
 import { Informer, type KObject } from './informer';
@@ -78,8 +79,17 @@ export function recordingSpecOf(r: ProfileRecording): { spec: RecordingSpec } | 
     mergeStrategy: s.mergeStrategy === 'Containers' || (s.mergeStrategy as string) === 'containers' ? 'containers' : 'none',
   };
   if (s.containers?.length) spec.containers = [...s.containers];
+  const base = r.metadata.annotations?.[ANNOTATION_BASE_PROFILE_NAME];
+  if (base !== undefined) {
+    const bad = s.kind !== 'SeccompProfile' ? `it is for SeccompProfile recordings, this one records ${s.kind}` : baseNameProblem(base);
+    if (bad) return { reason: 'InvalidBaseProfileName', error: `annotation ${ANNOTATION_BASE_PROFILE_NAME} "${base.slice(0, 300)}": ${bad}; nothing will be recorded` };
+    spec.baseProfileName = base;
+  }
   return { spec };
 }
+
+/** Why `name` cannot name a base: a SeccompProfile name or an oci:// reference (as src/recording/base.ts baseNameError, a module of this layer). */
+const baseNameProblem = (name: string): string | undefined => (name.startsWith('oci://') ? referenceError(name) : invalidProfileName(name));
 
 export interface RecordingControllerOptions {
   /** Default: $KUBECONFIG, in-cluster, ~/.kube/config. */

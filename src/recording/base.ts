@@ -13,7 +13,7 @@ import { load } from 'js-yaml';
 import { Counter } from 'prom-client';
 import type { Logger } from '../log';
 import { registry } from '../metrics';
-import { parseReference } from '../oci/reference';
+import { referenceError } from '../oci/reference';
 import { invalidProfileName } from '../profile/names';
 import type { RecordingSpec } from '../profile/recording';
 
@@ -81,13 +81,7 @@ export function allowedBy(oci: OciSeccomp): (syscall: string) => boolean {
 
 /** Why `name` cannot name a base (a SeccompProfile name, or an oci:// reference), or undefined. */
 export function baseNameError(name: string): string | undefined {
-  if (!name.startsWith('oci://')) return invalidProfileName(name);
-  try {
-    parseReference(name);
-    return undefined;
-  } catch (e) {
-    return (e as Error).message;
-  }
+  return name.startsWith('oci://') ? referenceError(name) : invalidProfileName(name);
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
