@@ -29,7 +29,8 @@ export const aggregateCommand: Command = {
     '                         NAME-<container>; repeatable',
     '  --record-base B        the SeccompProfile recordings of --recording stack on B (as baseProfileName below)',
     '  --recordings FILE      JSON array of {name, namespace?, kind?, podSelector, containers?, mergeStrategy?,',
-    '                         baseProfileName?}: a SeccompProfile NAME.yaml in --profile-dir or oci://REGISTRY/REPO…',
+    '                         baseProfileName?}: a SeccompProfile NAME.yaml in --profile-dir or',
+    '                         oci://REGISTRY/REPO[:TAG|@sha256:…]',
     '                         (--oci-* policy below); the profile then lists only what the base does not allow',
     '  --kubernetes           recording controller: the recordings are the cluster\'s ProfileRecordings, and the',
     '                         profiles become SeccompProfile/SelinuxProfile resources (server-side apply), with',
@@ -44,9 +45,10 @@ export const aggregateCommand: Command = {
     '                         auditflow.aggregator-state.GROUP (only for a single instance or a shared volume)',
     '  --state-topic NAME     the compacted state topic (default auditflow.aggregator-state.GROUP)',
     '  --listen [HOST:]PORT   serve /metrics (Prometheus), /healthz and /readyz',
-    'Base profiles named oci://… (a recording\'s baseProfileName; with --kubernetes the ProfileRecording annotation',
-    'auditflow.dev/base-profile-name) are pulled and verified under this policy; while a base cannot be resolved',
-    'its profiles are not written (logged, counted in auditflow_recording_base_errors_total)',
+    'Base profiles: with --kubernetes, the ProfileRecording annotation auditflow.dev/base-profile-name (an auditflow',
+    'extension) names a cluster SeccompProfile or oci://…. oci:// bases are pulled and verified under this policy;',
+    'while a base cannot be resolved its profiles are not written (logged, counted in',
+    'auditflow_recording_base_errors_total)',
     OCI_BASE_HELP,
   ].join('\n'),
   options: {
@@ -137,8 +139,9 @@ export const aggregateCommand: Command = {
         stateDir: v['state-dir'] as string | undefined,
         source,
         sink,
-        // bases named by recordings: SeccompProfiles of the profile directory, or oci:// under the --oci-* policy
-        bases: baseLookup((v['profile-dir'] as string | undefined) ?? 'profiles', (ref) => ociBases.fetch(ref)),
+        // bases named by recordings: oci:// under the --oci-* policy; other names are SeccompProfiles of the
+        // cluster (--kubernetes: where the agent stacks the recorded profile on them) or of the profile directory
+        bases: baseLookup(controller ? controller.seccompProfile : ((v['profile-dir'] as string | undefined) ?? 'profiles'), (ref) => ociBases.fetch(ref)),
       },
       log,
     );

@@ -102,13 +102,18 @@ export interface RecordingControllerOptions {
 export interface RecordingController {
   source: RecordingSource;
   sink: ProfileSink;
+  /**
+   * The cluster's SeccompProfile `name` (cluster-scoped, as the agent stacks them), for recordings whose base
+   * names one; { error } when there is none. API failures are an error too: the profile is then written later.
+   */
+  seccompProfile(name: string): Promise<SeccompProfile | { error: string }>;
   stop(): Promise<void>;
 }
 
 export async function startRecordingController(opts: RecordingControllerOptions): Promise<RecordingController> {
   const c = new Controller(opts.client ?? KubeClient.load(opts.kubeconfig, RECORDING_FIELD_MANAGER), opts.log.child({ component: 'recording-controller' }), !opts.client);
   await c.start();
-  return { source: c, sink: c, stop: () => c.stop() };
+  return { source: c, sink: c, seccompProfile: (n) => c.seccompProfile(n), stop: () => c.stop() };
 }
 
 class Controller implements RecordingSource, ProfileSink {
@@ -296,6 +301,16 @@ class Controller implements RecordingSource, ProfileSink {
       } catch (e) {
         if (!isConflict(e) || attempt >= 8) throw e;
       }
+    }
+  }
+
+  async seccompProfile(name: string): Promise<SeccompProfile | { error: string }> {
+    const bad = invalidProfileName(name);
+    if (bad) return { error: bad };
+    try {
+      return await this.client.get<SeccompProfile>(resourcePath(SECCOMP_PROFILES, { name }));
+    } catch (e) {
+      return { error: isNotFound(e) ? 'no such SeccompProfile in the cluster' : `reading the SeccompProfile: ${(e as Error).message}` };
     }
   }
 

@@ -101,26 +101,28 @@ export function baseSpecOf(doc: unknown): BaseSpec | { error: string } {
 
 /**
  * Looks bases up as the recorder's outputs name them: `oci://…` through `oci` (none given: an error), any
- * other name as the SeccompProfile NAME.yaml of `dir`.
+ * other name as the SeccompProfile NAME.yaml of the directory `local`, or through `local` when it is a
+ * function (the recording controller: the cluster's SeccompProfile of that name).
  */
-export function baseLookup(dir: string, oci?: (ref: string) => Promise<unknown>): BaseLookup {
-  return async (name) => {
-    if (name.startsWith('oci://')) {
-      if (!oci) return { error: 'oci:// bases are not enabled here' };
-      try {
-        const got = await oci(name);
-        return isObj(got) && typeof got.error === 'string' ? { error: got.error } : baseSpecOf(got);
-      } catch (e) {
-        return { error: (e as Error).message };
-      }
+export function baseLookup(local: string | ((name: string) => Promise<unknown>), oci?: (ref: string) => Promise<unknown>): BaseLookup {
+  const fetched = async (f: (n: string) => Promise<unknown>, name: string): Promise<BaseSpec | { error: string }> => {
+    try {
+      const got = await f(name);
+      return isObj(got) && typeof got.error === 'string' ? { error: got.error } : baseSpecOf(got);
+    } catch (e) {
+      return { error: (e as Error).message };
     }
+  };
+  return async (name) => {
+    if (name.startsWith('oci://')) return oci ? fetched(oci, name) : { error: 'oci:// bases are not enabled here' };
     const bad = invalidProfileName(name);
     if (bad) return { error: bad };
+    if (typeof local === 'function') return fetched(local, name);
     let text: string;
     try {
-      text = await fs.promises.readFile(path.join(dir, `${name}.yaml`), 'utf8');
+      text = await fs.promises.readFile(path.join(local, `${name}.yaml`), 'utf8');
     } catch (e) {
-      return { error: `not found in ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+      return { error: `not found in ${local} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
     }
     try {
       return baseSpecOf(load(text));
