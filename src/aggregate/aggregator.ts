@@ -9,7 +9,7 @@ import type { ProfileSink, RecordingSource, RecordingSpec } from '../profile/rec
 import { createKafka, type ClientOptions } from '../kafka/client';
 import { decodeRecordingMessage, DEFAULT_RECORDINGS_TOPIC, MalformedMessage, type EndMessage, type TuplesMessage } from '../kafka/messages';
 import { aggregateMetrics } from './metrics';
-import { baseFor, type BaseLookup } from '../recording/base';
+import { BASE_UNRESOLVED, baseFor, type BaseLookup } from '../recording/base';
 import { buildProfile, ProfileNameError } from '../recording/build';
 import { groupKey } from '../recording/naming';
 import { recordingSelects } from '../recording/select';
@@ -239,7 +239,10 @@ export class Aggregator {
     // a base that cannot be resolved: nothing is written (counted and logged by baseFor); the sessions keep
     // what was recorded, and the group's next emit (late records, a redelivered end, the recording's removal)
     // tries again
-    if (base && 'error' in base) return;
+    if (base && 'error' in base) {
+      await this.opts.sink.notWritten?.(rec, BASE_UNRESOLVED, `${key.slice(key.indexOf('\0') + 1)}: ${base.error}`);
+      return;
+    }
     let profile;
     try {
       profile = buildProfile(rec, members, final, { log: this.log, base });

@@ -125,7 +125,7 @@ export const aggregateCommand: Command = {
       const files = v['profile-dir'] ? new ProfileDirectory(String(v['profile-dir'])) : undefined;
       const api = controller.sink;
       // the API is the source of truth; files are a convenience copy written after it accepted the profile
-      sink = files ? { write: async (p) => { await api.write(p); await files.write(p); } } : api;
+      sink = files ? { write: async (p) => { await api.write(p); await files.write(p); }, notWritten: async (r, reason, msg) => { await api.notWritten?.(r, reason, msg); } } : api;
     }
     const agg = new Aggregator(
       {

@@ -401,6 +401,12 @@ class Controller implements RecordingSource, ProfileSink {
     }));
   }
 
+  /** A profile not written (its base cannot be resolved): the recording's Synced condition says why. */
+  async notWritten(rec: RecordingSpec, reason: string, message: string): Promise<void> {
+    if (!rec.namespace || !this.recordings.get(`${rec.namespace}/${rec.name}`)) return;
+    await this.noteSync(rec.namespace, rec.name, false, reason, message);
+  }
+
   private async noteSync(namespace: string, name: string, ok: boolean, reason: string, message: string): Promise<void> {
     await this.updateStatus(namespace, name, (st) => ({
       ...st,

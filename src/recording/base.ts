@@ -132,6 +132,9 @@ export function baseLookup(local: string | ((name: string) => Promise<unknown>),
   };
 }
 
+/** The reason a sink is given (ProfileSink.notWritten) for a profile whose base cannot be resolved. */
+export const BASE_UNRESOLVED = 'BaseProfileUnresolved';
+
 const baseErrors = new Counter({
   name: 'auditflow_recording_base_errors_total',
   help: 'Recorded profiles not written because their base profile could not be resolved (missing, not a SeccompProfile, pull failed, refused by the oci:// policy or its signature check); counted per attempt',

@@ -22,7 +22,7 @@ import { registry } from '../metrics';
 import { retry } from '../retry';
 import type { ProfileSink, RecordedProfile, RecordingSpec } from '../profile/recording';
 import { RUNC_INIT_COMM } from '../profile/runtime-base';
-import { baseFor, type BaseLookup } from './base';
+import { BASE_UNRESOLVED, baseFor, type BaseLookup } from './base';
 import { buildProfile } from './build';
 import { groupKey, profileName } from './naming';
 import { NAME_MAX, profileNameProblem } from './profile-dir';
@@ -299,7 +299,10 @@ export class Recorder {
   async build(g: Group, final: boolean): Promise<RecordedProfile | null> {
     const base = await baseFor(g.rec, this.opts.bases, this.opts.log);
     // a base that cannot be resolved: nothing is written (base.ts baseFor says why); the group stays dirty
-    if (base && 'error' in base) return null;
+    if (base && 'error' in base) {
+      await this.opts.out.notWritten?.(g.rec, BASE_UNRESOLVED, `${g.name}: ${base.error}`);
+      return null;
+    }
     return buildProfile(g.rec, [...g.sessions.values()], final, { runcBase: this.opts.runcBase, log: this.opts.log, base });
   }
 

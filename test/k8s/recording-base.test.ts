@@ -2,8 +2,8 @@
 // SPO's ProfileRecording has no base field, so auditflow reads the annotation auditflow.dev/base-profile-name
 // (an auditflow extension). A plain name is the cluster's SeccompProfile of that name (where the agent stacks
 // the recorded profile), itself stacked on another; the SeccompProfile written through the API names the base
-// and lists only what the stack does not allow. While the base does not exist nothing is written, and the
-// profile is written once it does. (test/oci/recording-k8s-base.test.ts: the same with an oci:// base.)
+// and lists only what the stack does not allow. While the base does not exist nothing is written and the
+// recording's Synced condition says why (BaseProfileUnresolved); the profile is written once the base exists. (test/oci/recording-k8s-base.test.ts: the same with an oci:// base.)
 process.env.AUDITFLOW_LOG_LEVEL ??= 'warn';
 
 import { strict as assert } from 'node:assert';
@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { isRecord, parseLine } from '../../parsers';
 import { eventFromRecord, type EventV1 } from '../../src/event/v1';
-import { ANNOTATION_BASE_PROFILE_NAME, API_VERSION, type SeccompProfile } from '../../src/k8s/api';
+import { ANNOTATION_BASE_PROFILE_NAME, API_VERSION, type ProfileRecording, type SeccompProfile } from '../../src/k8s/api';
 import type { KubeClient } from '../../src/k8s/client';
 import { startRecordingController, type RecordingController } from '../../src/k8s/recording-controller';
 import { PROFILE_RECORDINGS, resourcePath, SECCOMP_PROFILES } from '../../src/k8s/resources';
@@ -76,6 +76,10 @@ describe(`ProfileRecording annotation ${ANNOTATION_BASE_PROFILE_NAME} naming a c
     await rec.write(['read', 'write', 'openat', 'socket', 'exit_group'].map(seccomp));
     await rec.flush();
     assert.equal(await getOrUndefined(admin, profilePath(`${REC}-main`)), undefined, 'not written while its base does not exist');
+    const synced = (await getOrUndefined<ProfileRecording>(admin, recPath))?.status?.conditions?.find((c) => c.type === 'Synced');
+    assert.equal(synced?.status, 'False', JSON.stringify(synced));
+    assert.equal(synced.reason, 'BaseProfileUnresolved');
+    assert.match(synced.message ?? '', new RegExp(`${REC}-main: base profile "${BASE}": no such SeccompProfile in the cluster`));
 
     // the base appears, stacked on another (as the agent resolves them: by name, cluster-scoped)
     await admin.create(resourcePath(SECCOMP_PROFILES, {}), { apiVersion: API_VERSION, kind: 'SeccompProfile', metadata: { name: ROOT_BASE }, spec: { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ action: 'SCMP_ACT_ALLOW', names: ['exit_group'] }] } });
@@ -84,5 +88,7 @@ describe(`ProfileRecording annotation ${ANNOTATION_BASE_PROFILE_NAME} naming a c
     const sp = await eventually('the recorded profile', () => getOrUndefined<SeccompProfile>(admin, profilePath(`${REC}-main`)));
     assert.equal(sp.spec.baseProfileName, BASE);
     assert.deepEqual(sp.spec.syscalls, [{ action: 'SCMP_ACT_ALLOW', names: ['openat', 'socket'] }]);
+    const syncedNow = (await getOrUndefined<ProfileRecording>(admin, recPath))?.status?.conditions?.find((c) => c.type === 'Synced');
+    assert.equal(syncedNow?.status, 'True', JSON.stringify(syncedNow));
   });
 });
