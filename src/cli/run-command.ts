@@ -112,17 +112,20 @@ export const runCommand: Command = {
   async run(v, positionals) {
     if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}" (the log is given with --audit-log)`);
     let cfg;
+    let file: Record<string, unknown> = {};
     try {
       const flags: Record<string, unknown> = { ...v };
       for (const k of ['record', 'record-container', 'kafka-brokers']) if (v[k] !== undefined) flags[k] = list(v[k]);
-      cfg = buildRunConfig(flags, v.config ? readConfigFile(v.config as string) : {});
+      if (v.config) file = readConfigFile(v.config as string);
+      cfg = buildRunConfig(flags, file);
     } catch (err) {
       if (err instanceof ConfigError) throw new UsageError(err.message);
       throw err;
     }
-    // the oci:// base policy comes from flags only: --config files do not take the --oci-* keys
-    const ociBases = ociBasesFromFlags(v);
-    if (cfg.recordings.some((r) => r.baseProfileName?.startsWith('oci://'))) checkOciPolicy(v, '--record-base');
+    // the oci:// base policy: the --config file's oci-* keys, flags winning (buildRunConfig accepted the keys)
+    const oci = { ...file, ...v };
+    const ociBases = ociBasesFromFlags(oci);
+    if (cfg.recordings.some((r) => r.baseProfileName?.startsWith('oci://'))) checkOciPolicy(oci, '--record-base');
     const log = createLogger('auditflow-run');
     let node;
     try {

@@ -121,6 +121,8 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
     'record', 'recording-name', 'record-namespace', 'record-container', 'record-base', 'merge', 'profile-dir', 'listen', 'kafka-brokers',
     'kafka-config', 'spool-dir', 'no-progress', 'container-poll-ms', 'config', 'no-track-forks', 'no-task-events', 'kube-fallback', 'kubeconfig',
     'shutdown-grace',
+    // the oci:// base policy: taken from the file here, read by the CLI (src/cli/oci-flags.ts)
+    'oci-verify-key', 'oci-insecure-skip-verify', 'oci-allowed-registry', 'oci-ca-file', 'oci-docker-config', 'oci-cache-size', 'oci-cache-ttl',
   ]);
   for (const k of Object.keys(f)) if (!known.has(k)) throw new ConfigError(`config file: unknown key "${k}"`);
   const raw: Raw = { ...f, ...c };

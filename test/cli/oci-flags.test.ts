@@ -43,4 +43,21 @@ describe('--oci-* flags', () => {
       assert.match(r.stderr, re);
     }
   });
+
+  it('run takes the oci-* keys from its --config file too, flags winning', () => {
+    const once = ['run', '--once', '--from-start', '--checkpoint', 'none', '--cri-socket', 'none', '--listen', 'none', '--no-progress', '--no-track-forks', '--no-task-events',
+      '--audit-log', '/dev/null', '--output', 'none', '--record', 'web=app=web', '--record-base', 'oci://registry.example/x/base:1', '--profile-dir', path.join(tmp, 'profiles')];
+    const cfg = (o: Record<string, unknown>) => {
+      const f = path.join(tmp, `config-${Object.keys(o).join('-')}.json`);
+      fs.writeFileSync(f, JSON.stringify(o));
+      return f;
+    };
+    const missingKey = runCli([...once, '--config', cfg({ 'oci-verify-key': [path.join(tmp, 'missing.pub')] })]);
+    assert.equal(missingKey.code, 2, missingKey.stderr);
+    assert.match(missingKey.stderr, /--oci-verify-key: .*missing\.pub/);
+    const skip = runCli([...once, '--config', cfg({ 'oci-insecure-skip-verify': true })]);
+    assert.equal(skip.code, 0, skip.stderr);
+    const flagWins = runCli([...once, '--config', cfg({ 'oci-cache-size': 'many' }), '--oci-cache-size', '5', '--oci-insecure-skip-verify']);
+    assert.equal(flagWins.code, 0, flagWins.stderr);
+  });
 });
