@@ -9,7 +9,7 @@ import type { ProfileSink, RecordingSource, RecordingSpec } from '../profile/rec
 import { createKafka, type ClientOptions } from '../kafka/client';
 import { decodeRecordingMessage, DEFAULT_RECORDINGS_TOPIC, MalformedMessage, type EndMessage, type TuplesMessage } from '../kafka/messages';
 import { aggregateMetrics } from './metrics';
-import { baseFor, type BaseLookup } from '../recording/base';
+import { BASE_UNRESOLVED, baseFor, type BaseLookup } from '../recording/base';
 import { buildProfile, ProfileNameError } from '../recording/build';
 import { groupKey } from '../recording/naming';
 import { recordingSelects } from '../recording/select';
@@ -28,7 +28,7 @@ export interface AggregatorOptions extends ClientOptions {
   source: RecordingSource;
   /** Where profiles go: a profile directory, or the Kubernetes API (the recording controller's sink). */
   sink: ProfileSink;
-  /** Resolves the base profiles recordings name (src/recording/base.ts); none: a named base lists every syscall. */
+  /** Resolves the base profiles recordings name (src/recording/base.ts); without one, or when it cannot resolve a base, that profile is not written. */
   bases?: BaseLookup;
   /** How fast a dead instance's partitions move to the others; default 10 s. */
   sessionTimeoutMs?: number;
@@ -236,6 +236,13 @@ export class Aggregator {
     if (members.length === 0) return;
     const final = members.every((s) => s.ended);
     const base = await baseFor(rec, this.opts.bases, this.log);
+    // a base that cannot be resolved: nothing is written (counted and logged by baseFor); the sessions keep
+    // what was recorded, and the group's next emit (late records, a redelivered end, the recording's removal)
+    // tries again
+    if (base && 'error' in base) {
+      await this.opts.sink.notWritten?.(rec, BASE_UNRESOLVED, `${key.slice(key.indexOf('\0') + 1)}: ${base.error}`);
+      return;
+    }
     let profile;
     try {
       profile = buildProfile(rec, members, final, { log: this.log, base });

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import { type MergeStrategy, type RecordingKind, type RecordingSource, type RecordingSpec, recordingNameError } from '../profile/recording';
 import { parseSelector, type LabelSelector } from '../profile/selector';
+import { baseNameError } from '../recording/base';
 import { RecordingSpecError } from '../recording/flags';
 
 
@@ -66,6 +67,8 @@ export function readRecordingsFile(file: string, kind: RecordingKind, mergeStrat
     if (Array.isArray(o.containers)) spec.containers = o.containers.map(String);
     if (o.baseProfileName !== undefined) {
       if (typeof o.baseProfileName !== 'string' || k !== 'SeccompProfile') throw new RecordingSpecError(`--recordings ${file}: ${o.name}: baseProfileName must be a string, for a SeccompProfile recording`);
+      const bad = baseNameError(o.baseProfileName);
+      if (bad) throw new RecordingSpecError(`--recordings ${file}: ${o.name}: baseProfileName "${o.baseProfileName.slice(0, 300)}": ${bad}`);
       spec.baseProfileName = o.baseProfileName;
     }
     return spec;

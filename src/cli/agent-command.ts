@@ -7,46 +7,9 @@ import { HttpServer, parseListen } from '../http/server';
 import { loadKubeClient } from './kube-client';
 import { createLogger } from '../log';
 import { enableDefaultMetrics } from '../metrics';
-import { list, UsageError, type Command } from './command';
-import * as fs from 'node:fs';
-import { OciBases, DEFAULT_CACHE_ENTRIES, DEFAULT_CACHE_TTL_MS } from '../agent/oci-base';
-import { loadPublicKey } from '../oci/cosign';
+import { UsageError, type Command } from './command';
+import { OCI_BASE_HELP, OCI_BASE_OPTIONS, ociBasesFromFlags } from './oci-flags';
 import { stopSignal } from './stop-signal';
-
-/** The policy for `oci://` base profiles (issue 16). */
-function ociBasesFromFlags(v: Record<string, unknown>): OciBases {
-  let keys;
-  try {
-    keys = list(v['oci-verify-key']).map((f) => loadPublicKey(fs.readFileSync(f), f));
-  } catch (e) {
-    throw new UsageError(`--oci-verify-key: ${(e as Error).message}`, { cause: e });
-  }
-  const size = v['oci-cache-size'] !== undefined ? Number(v['oci-cache-size']) : DEFAULT_CACHE_ENTRIES;
-  if (!Number.isInteger(size) || size < 1) throw new UsageError('--oci-cache-size must be a positive integer');
-  let ttlMs = DEFAULT_CACHE_TTL_MS;
-  if (v['oci-cache-ttl'] !== undefined) {
-    const m = /^(\d+)(s|m|h)?$/.exec(String(v['oci-cache-ttl']));
-    if (!m) throw new UsageError('--oci-cache-ttl: expected seconds or a duration such as 30m or 24h');
-    ttlMs = Number(m[1]) * ({ s: 1, m: 60, h: 3600 } as Record<string, number>)[m[2] ?? 's']! * 1000;
-  }
-  let ca;
-  if (v['oci-ca-file'] !== undefined) {
-    try {
-      ca = fs.readFileSync(v['oci-ca-file'] as string);
-    } catch (e) {
-      throw new UsageError(`--oci-ca-file: ${(e as Error).message}`, { cause: e });
-    }
-  }
-  return new OciBases({
-    keys,
-    requireSignature: v['oci-insecure-skip-verify'] !== true,
-    allowedRegistries: list(v['oci-allowed-registry']),
-    maxEntries: size,
-    ttlMs,
-    ...(ca ? { ca } : {}),
-    ...(v['oci-docker-config'] !== undefined ? { dockerConfig: v['oci-docker-config'] as string } : {}),
-  });
-}
 
 export const agentCommand: Command = {
   name: 'agent',
@@ -64,13 +27,7 @@ export const agentCommand: Command = {
     '  --log-denials          add SECCOMP_FILTER_FLAG_LOG to denying profiles so the kernel audits their denials',
     '                         (for auditflow denials); needs runc >= 1.2, older runc rejects profiles with flags',
     '  --listen HOST:PORT     serve /metrics and /healthz there (default: not served); alias --metrics-address',
-    '  --oci-verify-key FILE  cosign public key (PEM) that oci:// base profiles must be signed with (repeatable)',
-    '  --oci-insecure-skip-verify  accept unsigned oci:// base profiles (default: a signature is required)',
-    '  --oci-allowed-registry HOST[:PORT]  registries oci:// bases may come from (repeatable; default: any)',
-    '  --oci-ca-file FILE     extra CA (PEM) for the registries\' TLS',
-    '  --oci-docker-config FILE  docker config.json with registry credentials (default ~/.docker/config.json)',
-    '  --oci-cache-size N     pulled base profiles kept (default 1000)',
-    '  --oci-cache-ttl DUR    how long a pulled base is reused, e.g. 24h, 30m, 600 (s) (default 24h)',
+    OCI_BASE_HELP,
     '  A profile whose oci:// base cannot be pulled or verified is Error, and is retried on a timer',
     '  (10 s, doubling to 5 min) until the base can be pulled: no change to the profile is needed.',
   ].join('\n'),
@@ -85,13 +42,7 @@ export const agentCommand: Command = {
     'log-denials': { type: 'boolean' },
     listen: { type: 'string' },
     'metrics-address': { type: 'string' },
-    'oci-verify-key': { type: 'string', multiple: true },
-    'oci-insecure-skip-verify': { type: 'boolean' },
-    'oci-allowed-registry': { type: 'string', multiple: true },
-    'oci-ca-file': { type: 'string' },
-    'oci-docker-config': { type: 'string' },
-    'oci-cache-size': { type: 'string' },
-    'oci-cache-ttl': { type: 'string' },
+    ...OCI_BASE_OPTIONS,
   },
   async run(v) {
     const nodeName = (v['node-name'] as string | undefined) ?? (v.node as string | undefined) ?? process.env.NODE_NAME ?? os.hostname();

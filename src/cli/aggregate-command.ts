@@ -3,7 +3,7 @@
 
 import { Aggregator, readRecordingsFile, StaticRecordingSource } from '../aggregate';
 import { parseRecordingFlags, RecordingSpecError } from '../recording/flags';
-import { baseLookup } from '../recording/base';
+import { baseLookup, baseNameError } from '../recording/base';
 import { ProfileDirectory } from '../recording/profile-dir';
 import { HttpServer, parseListen } from '../http/server';
 import { createLogger } from '../log';
@@ -12,6 +12,7 @@ import { startRecordingController, type RecordingController } from '../k8s/recor
 import type { MergeStrategy, ProfileSink, RecordingKind, RecordingSource } from '../profile/recording';
 import { KafkaConfigError, parseBrokers, readKafkaConfig } from '../kafka/config';
 import { list, UsageError, type Command } from './command';
+import { checkOciPolicy, OCI_BASE_HELP, OCI_BASE_OPTIONS, ociBasesFromFlags } from './oci-flags';
 import { stopSignal } from './stop-signal';
 
 export const aggregateCommand: Command = {
@@ -26,7 +27,11 @@ export const aggregateCommand: Command = {
     '  --group NAME           consumer group (default auditflow-aggregator)',
     '  --recording NAME=SEL   record the pods matching the label selector SEL (kubectl syntax) as profiles',
     '                         NAME-<container>; repeatable',
-    '  --recordings FILE      JSON array of {name, namespace?, kind?, podSelector, containers?, mergeStrategy?,\n                         baseProfileName? (a SeccompProfile NAME.yaml in --profile-dir: list only what it does not allow)}',
+    '  --record-base B        the SeccompProfile recordings of --recording stack on B (as baseProfileName below)',
+    '  --recordings FILE      JSON array of {name, namespace?, kind?, podSelector, containers?, mergeStrategy?,',
+    '                         baseProfileName?}: a SeccompProfile NAME.yaml in --profile-dir or',
+    '                         oci://REGISTRY/REPO[:TAG|@sha256:…] (--oci-* policy below); the profile then lists',
+    '                         only what the base does not allow',
     '  --kubernetes           recording controller: the recordings are the cluster\'s ProfileRecordings, and the',
     '                         profiles become SeccompProfile/SelinuxProfile resources (server-side apply), with',
     '                         progress in each recording\'s status; --profile-dir then also keeps files',
@@ -40,12 +45,18 @@ export const aggregateCommand: Command = {
     '                         auditflow.aggregator-state.GROUP (only for a single instance or a shared volume)',
     '  --state-topic NAME     the compacted state topic (default auditflow.aggregator-state.GROUP)',
     '  --listen [HOST:]PORT   serve /metrics (Prometheus), /healthz and /readyz',
+    'Base profiles: with --kubernetes, the ProfileRecording annotation auditflow.dev/base-profile-name (an auditflow',
+    'extension) names a cluster SeccompProfile or oci://…; oci:// bases are pulled and verified under this policy:',
+    OCI_BASE_HELP,
+    '  While a base cannot be resolved its profiles are not written (logged, counted in',
+    '  auditflow_recording_base_errors_total; with --kubernetes: the recording\'s Synced condition).',
   ].join('\n'),
   options: {
     'kafka-brokers': { type: 'string' },
     'kafka-config': { type: 'string' },
     group: { type: 'string' },
     recording: { type: 'string', multiple: true },
+    'record-base': { type: 'string' },
     recordings: { type: 'string' },
     kubernetes: { type: 'boolean' },
     kubeconfig: { type: 'string' },
@@ -55,6 +66,7 @@ export const aggregateCommand: Command = {
     'state-dir': { type: 'string' },
     'state-topic': { type: 'string' },
     listen: { type: 'string' },
+    ...OCI_BASE_OPTIONS,
   },
   async run(v) {
     if (!v['kafka-brokers']) throw new UsageError('--kafka-brokers is required');
@@ -69,7 +81,11 @@ export const aggregateCommand: Command = {
     try {
       brokers = parseBrokers(String(v['kafka-brokers']));
       if (v['kafka-config']) cfg = readKafkaConfig(String(v['kafka-config']));
-      specs = parseRecordingFlags(list(v.recording), { flag: '--recording', kinds: [kind], merge });
+      const base = v['record-base'] as string | undefined;
+      const bad = base === undefined ? undefined : baseNameError(base);
+      if (bad) throw new UsageError(`--record-base "${base!.slice(0, 300)}": ${bad}`);
+      if (base !== undefined && (kind !== 'SeccompProfile' || !v.recording)) throw new UsageError('--record-base is for --recording with --kind seccomp');
+      specs = parseRecordingFlags(list(v.recording), { flag: '--recording', kinds: [kind], merge, ...(base !== undefined ? { base } : {}) });
       if (v.recordings) specs.push(...readRecordingsFile(String(v.recordings), kind, merge));
     } catch (e) {
       if (e instanceof KafkaConfigError || e instanceof RecordingSpecError) throw new UsageError(e.message);
@@ -79,6 +95,8 @@ export const aggregateCommand: Command = {
     if (v.kubeconfig && !kube) throw new UsageError('--kubeconfig needs --kubernetes');
     if (kube && specs.length) throw new UsageError('--kubernetes takes its recordings from ProfileRecordings: drop --recording/--recordings');
     if (!kube && specs.length === 0) throw new UsageError('no recordings: give --kubernetes, --recording NAME=SELECTOR or --recordings FILE');
+    const ociBases = ociBasesFromFlags(v);
+    if (specs.some((s) => s.baseProfileName?.startsWith('oci://'))) checkOciPolicy(v, '--record-base or --recordings');
     const names = new Set<string>();
     for (const s of specs) {
       if (names.has(s.name)) throw new UsageError(`recording "${s.name}" given twice`);
@@ -107,7 +125,7 @@ export const aggregateCommand: Command = {
       const files = v['profile-dir'] ? new ProfileDirectory(String(v['profile-dir'])) : undefined;
       const api = controller.sink;
       // the API is the source of truth; files are a convenience copy written after it accepted the profile
-      sink = files ? { write: async (p) => { await api.write(p); await files.write(p); } } : api;
+      sink = files ? { write: async (p) => { await api.write(p); await files.write(p); }, notWritten: async (r, reason, msg) => { await api.notWritten?.(r, reason, msg); } } : api;
     }
     const agg = new Aggregator(
       {
@@ -121,8 +139,9 @@ export const aggregateCommand: Command = {
         stateDir: v['state-dir'] as string | undefined,
         source,
         sink,
-        // bases named by recordings: SeccompProfiles of the profile directory
-        bases: baseLookup((v['profile-dir'] as string | undefined) ?? 'profiles'),
+        // bases named by recordings: oci:// under the --oci-* policy; other names are SeccompProfiles of the
+        // cluster (--kubernetes: where the agent stacks the recorded profile on them) or of the profile directory
+        bases: baseLookup(controller ? controller.seccompProfile : ((v['profile-dir'] as string | undefined) ?? 'profiles'), (ref) => ociBases.fetch(ref)),
       },
       log,
     );

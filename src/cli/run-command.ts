@@ -5,6 +5,7 @@ import { createLogger } from '../log';
 import { buildRunConfig, ConfigError, readConfigFile, RUN_DEFAULTS } from '../run/config';
 import { startNode } from '../run/node';
 import { list, UsageError, type Command } from './command';
+import { checkOciPolicy, OCI_BASE_HELP, OCI_BASE_OPTIONS, ociBasesFromFlags } from './oci-flags';
 
 export const runCommand: Command = {
   name: 'run',
@@ -51,9 +52,11 @@ export const runCommand: Command = {
     '  --recording-name NAME  name of unnamed recordings (default "recorded")',
     '  --record-namespace NS  only pods in this namespace (default: any)',
     '  --record-container C   only containers of this name (repeatable)',
-    '  --record-base B        recorded SeccompProfiles stack on B (a SeccompProfile NAME.yaml in --profile-dir)',
-    '                         and list only the syscalls it does not allow (an oci://… base is named, not pulled:',
-    '                         its profiles list every syscall)',
+    '  --record-base B        recorded SeccompProfiles stack on B and list only the syscalls it does not allow: a',
+    '                         SeccompProfile NAME.yaml in --profile-dir, or oci://REGISTRY/REPO[:TAG|@sha256:…]',
+    '                         pulled and verified under the --oci-* policy below. While B cannot be resolved',
+    '                         (missing, unsigned, refused) its profiles are not written (logged, counted)',
+    OCI_BASE_HELP,
     '  --merge M              containers (default): one profile per container name, all replicas merged, named',
     '                         <recording>-<container>; none: one per container, <recording>-<container>-<replica>',
     `  --profile-dir DIR      where profiles are written (default ${RUN_DEFAULTS.profileDir}): NAME.json (OCI seccomp),`,
@@ -97,6 +100,7 @@ export const runCommand: Command = {
     'record-namespace': { type: 'string' },
     'record-container': { type: 'string', multiple: true },
     'record-base': { type: 'string' },
+    ...OCI_BASE_OPTIONS,
     merge: { type: 'string' },
     'profile-dir': { type: 'string' },
     'kafka-brokers': { type: 'string', multiple: true },
@@ -111,18 +115,24 @@ export const runCommand: Command = {
   async run(v, positionals) {
     if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}" (the log is given with --audit-log)`);
     let cfg;
+    let file: Record<string, unknown> = {};
     try {
       const flags: Record<string, unknown> = { ...v };
       for (const k of ['record', 'record-container', 'kafka-brokers']) if (v[k] !== undefined) flags[k] = list(v[k]);
-      cfg = buildRunConfig(flags, v.config ? readConfigFile(v.config as string) : {});
+      if (v.config) file = readConfigFile(v.config as string);
+      cfg = buildRunConfig(flags, file);
     } catch (err) {
       if (err instanceof ConfigError) throw new UsageError(err.message);
       throw err;
     }
+    // the oci:// base policy: the --config file's oci-* keys, flags winning (buildRunConfig accepted the keys)
+    const oci = { ...file, ...v };
+    const ociBases = ociBasesFromFlags(oci);
+    if (cfg.recordings.some((r) => r.baseProfileName?.startsWith('oci://'))) checkOciPolicy(oci, '--record-base');
     const log = createLogger('auditflow-run');
     let node;
     try {
-      node = await startNode(cfg, log);
+      node = await startNode(cfg, log, { ociBase: (ref) => ociBases.fetch(ref) });
     } catch (e) {
       // --kube-fallback with no usable kubeconfig, an output that cannot be written: the message says what is
       // wrong, a stack would not

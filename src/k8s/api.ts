@@ -28,6 +28,12 @@ export const LABEL_PARTIAL = 'spo.x-k8s.io/partial';
  */
 export const ANNOTATION_REASON = 'auditflow.dev/reason';
 export const UNSUPPORTED_PREFIX = 'Unsupported: ';
+/**
+ * An auditflow extension on a ProfileRecording (SPO's has no base field): the base profile its recorded
+ * SeccompProfiles stack on, a SeccompProfile name or `oci://REGISTRY/REPO[:TAG|@sha256:…]`. The recorded
+ * profiles name it in spec.baseProfileName and list only the syscalls it does not allow.
+ */
+export const ANNOTATION_BASE_PROFILE_NAME = 'auditflow.dev/base-profile-name';
 export const FINALIZER_NODE = (node: string) => `${node}-delete`;
 export const FINALIZER_RECORDING = 'spo.x-k8s.io/recording-cleanup';
 

@@ -17,10 +17,11 @@
 import { Counter } from 'prom-client';
 import type { Logger } from '../log';
 import { registry } from '../metrics';
+import { referenceError } from '../oci/reference';
 import { invalidProfileName } from '../profile/names';
 import { type ProfileSink, type RecordedProfile, type RecordingSource, type RecordingSpec, recordingNameError } from '../profile/recording';
 import { ANNOTATION_COVERAGE } from '../profile/seccomp';
-import { API_VERSION, FINALIZER_RECORDING, LABEL_CONTAINER_ID, LABEL_PARTIAL, LABEL_RECORDING_ID, LABEL_RECORDING_NAMESPACE, type Condition, type ProfileRecording, type SeccompProfile, type SelinuxProfile } from './api';
+import { ANNOTATION_BASE_PROFILE_NAME, API_VERSION, FINALIZER_RECORDING, LABEL_CONTAINER_ID, LABEL_PARTIAL, LABEL_RECORDING_ID, LABEL_RECORDING_NAMESPACE, type Condition, type ProfileRecording, type SeccompProfile, type SelinuxProfile } from './api';
 import { ApiError, isConflict, isNotFound, KubeClient } from './client';
 import { sameConditions, setCondition } from './conditions';
 import { Informer, type KObject } from './informer';
@@ -78,8 +79,17 @@ export function recordingSpecOf(r: ProfileRecording): { spec: RecordingSpec } | 
     mergeStrategy: s.mergeStrategy === 'Containers' || (s.mergeStrategy as string) === 'containers' ? 'containers' : 'none',
   };
   if (s.containers?.length) spec.containers = [...s.containers];
+  const base = r.metadata.annotations?.[ANNOTATION_BASE_PROFILE_NAME];
+  if (base !== undefined) {
+    const bad = s.kind !== 'SeccompProfile' ? `it is for SeccompProfile recordings, this one records ${s.kind}` : baseNameProblem(base);
+    if (bad) return { reason: 'InvalidBaseProfileName', error: `annotation ${ANNOTATION_BASE_PROFILE_NAME} "${base.slice(0, 300)}": ${bad}; nothing will be recorded` };
+    spec.baseProfileName = base;
+  }
   return { spec };
 }
+
+/** Why `name` cannot name a base: a SeccompProfile name or an oci:// reference (as src/recording/base.ts baseNameError, a module of this layer). */
+const baseNameProblem = (name: string): string | undefined => (name.startsWith('oci://') ? referenceError(name) : invalidProfileName(name));
 
 export interface RecordingControllerOptions {
   /** Default: $KUBECONFIG, in-cluster, ~/.kube/config. */
@@ -92,13 +102,18 @@ export interface RecordingControllerOptions {
 export interface RecordingController {
   source: RecordingSource;
   sink: ProfileSink;
+  /**
+   * The cluster's SeccompProfile `name` (cluster-scoped, as the agent stacks them), for recordings whose base
+   * names one; { error } when there is none. API failures are an error too: the profile is then written later.
+   */
+  seccompProfile(name: string): Promise<SeccompProfile | { error: string }>;
   stop(): Promise<void>;
 }
 
 export async function startRecordingController(opts: RecordingControllerOptions): Promise<RecordingController> {
   const c = new Controller(opts.client ?? KubeClient.load(opts.kubeconfig, RECORDING_FIELD_MANAGER), opts.log.child({ component: 'recording-controller' }), !opts.client);
   await c.start();
-  return { source: c, sink: c, stop: () => c.stop() };
+  return { source: c, sink: c, seccompProfile: (n) => c.seccompProfile(n), stop: () => c.stop() };
 }
 
 class Controller implements RecordingSource, ProfileSink {
@@ -289,6 +304,16 @@ class Controller implements RecordingSource, ProfileSink {
     }
   }
 
+  async seccompProfile(name: string): Promise<SeccompProfile | { error: string }> {
+    const bad = invalidProfileName(name);
+    if (bad) return { error: bad };
+    try {
+      return await this.client.get<SeccompProfile>(resourcePath(SECCOMP_PROFILES, { name }));
+    } catch (e) {
+      return { error: isNotFound(e) ? 'no such SeccompProfile in the cluster' : `reading the SeccompProfile: ${(e as Error).message}` };
+    }
+  }
+
   // -------------------------------------------------------------------------------------------
   // ProfileSink
 
@@ -374,6 +399,12 @@ class Controller implements RecordingSource, ProfileSink {
         message: `${kind} ${p.name} written${size !== undefined ? ` (${size} observations)` : ''}`,
       }),
     }));
+  }
+
+  /** A profile not written (its base cannot be resolved): the recording's Synced condition says why. */
+  async notWritten(rec: RecordingSpec, reason: string, message: string): Promise<void> {
+    if (!rec.namespace || !this.recordings.get(`${rec.namespace}/${rec.name}`)) return;
+    await this.noteSync(rec.namespace, rec.name, false, reason, message);
   }
 
   private async noteSync(namespace: string, name: string, ok: boolean, reason: string, message: string): Promise<void> {

@@ -43,6 +43,17 @@ export function parseReference(input: string): Reference {
   return { registry, repository: rest, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
 }
 
+/** Why `input` is not a reference, or undefined. */
+export function referenceError(input: string): string | undefined {
+  try {
+    parseReference(input);
+    return undefined;
+  } catch (e) {
+    if (e instanceof OciReferenceError) return e.message;
+    throw e;
+  }
+}
+
 export function formatReference(r: Reference): string {
   return `${r.registry}/${r.repository}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`;
 }

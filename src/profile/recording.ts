@@ -55,6 +55,11 @@ export interface RecordedProfile {
 /** Where recorded profiles go: a directory (embedded default, aggregator), or the Kubernetes API. */
 export interface ProfileSink {
   write(p: RecordedProfile): Promise<void>;
+  /**
+   * A profile of `rec` is not written now, for a reason its owner should see (its base profile cannot be
+   * resolved): the recording controller puts it in the recording's status. Optional: files have no status.
+   */
+  notWritten?(rec: RecordingSpec, reason: string, message: string): Promise<void>;
 }
 
 /** The recordings currently active: static from the command line, or watched ProfileRecordings. */

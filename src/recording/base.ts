@@ -13,6 +13,7 @@ import { load } from 'js-yaml';
 import { Counter } from 'prom-client';
 import type { Logger } from '../log';
 import { registry } from '../metrics';
+import { referenceError } from '../oci/reference';
 import { invalidProfileName } from '../profile/names';
 import type { RecordingSpec } from '../profile/recording';
 
@@ -78,6 +79,11 @@ export function allowedBy(oci: OciSeccomp): (syscall: string) => boolean {
   return (n) => allow.has(n);
 }
 
+/** Why `name` cannot name a base (a SeccompProfile name, or an oci:// reference), or undefined. */
+export function baseNameError(name: string): string | undefined {
+  return name.startsWith('oci://') ? referenceError(name) : invalidProfileName(name);
+}
+
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A SeccompProfile resource or a plain OCI seccomp object (parsed YAML/JSON) → its spec, or why it is not one. */
@@ -95,26 +101,28 @@ export function baseSpecOf(doc: unknown): BaseSpec | { error: string } {
 
 /**
  * Looks bases up as the recorder's outputs name them: `oci://…` through `oci` (none given: an error), any
- * other name as the SeccompProfile NAME.yaml of `dir`.
+ * other name as the SeccompProfile NAME.yaml of the directory `local`, or through `local` when it is a
+ * function (the recording controller: the cluster's SeccompProfile of that name).
  */
-export function baseLookup(dir: string, oci?: (ref: string) => Promise<unknown>): BaseLookup {
-  return async (name) => {
-    if (name.startsWith('oci://')) {
-      if (!oci) return { error: 'oci:// bases are not enabled here' };
-      try {
-        const got = await oci(name);
-        return isObj(got) && typeof got.error === 'string' ? { error: got.error } : baseSpecOf(got);
-      } catch (e) {
-        return { error: (e as Error).message };
-      }
+export function baseLookup(local: string | ((name: string) => Promise<unknown>), oci?: (ref: string) => Promise<unknown>): BaseLookup {
+  const fetched = async (f: (n: string) => Promise<unknown>, name: string): Promise<BaseSpec | { error: string }> => {
+    try {
+      const got = await f(name);
+      return isObj(got) && typeof got.error === 'string' ? { error: got.error } : baseSpecOf(got);
+    } catch (e) {
+      return { error: (e as Error).message };
     }
+  };
+  return async (name) => {
+    if (name.startsWith('oci://')) return oci ? fetched(oci, name) : { error: 'oci:// bases are not enabled here' };
     const bad = invalidProfileName(name);
     if (bad) return { error: bad };
+    if (typeof local === 'function') return fetched(local, name);
     let text: string;
     try {
-      text = await fs.promises.readFile(path.join(dir, `${name}.yaml`), 'utf8');
+      text = await fs.promises.readFile(path.join(local, `${name}.yaml`), 'utf8');
     } catch (e) {
-      return { error: `not found in ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+      return { error: `not found in ${local} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
     }
     try {
       return baseSpecOf(load(text));
@@ -124,22 +132,28 @@ export function baseLookup(dir: string, oci?: (ref: string) => Promise<unknown>)
   };
 }
 
+/** The reason a sink is given (ProfileSink.notWritten) for a profile whose base cannot be resolved. */
+export const BASE_UNRESOLVED = 'BaseProfileUnresolved';
+
 const baseErrors = new Counter({
   name: 'auditflow_recording_base_errors_total',
-  help: 'Recorded profiles written without subtracting their base profile, because the base could not be resolved (missing, not a SeccompProfile, pull or verification failed)',
+  help: 'Recorded profiles not written because their base profile could not be resolved (missing, not a SeccompProfile, pull failed, refused by the oci:// policy or its signature check); counted per attempt',
   registers: [registry],
 });
 
 /**
- * The resolved base of a SeccompProfile recording, or undefined when it names none. A base that cannot be
- * resolved is counted and logged, and the profile still names it but lists every recorded syscall: the
- * stack then allows what the recording saw (nothing is lost), only the difference is not minimal.
+ * The resolved base of a SeccompProfile recording, undefined when it names none, or why it cannot be resolved.
+ * An unresolved base is counted and logged here, and the caller writes nothing for that profile, as the node
+ * agent installs nothing whose base it cannot pull or verify: a profile listing every syscall under a base
+ * that was refused (unsigned, tampered, not allowed) would be installed on a base nobody vouched for. Nothing
+ * is lost: the recorded syscalls stay in the recording's state, and the profile is written at its next
+ * trigger once the base resolves.
  */
-export async function baseFor(rec: RecordingSpec, lookup: BaseLookup | undefined, log: Logger): Promise<ProfileBase | undefined> {
+export async function baseFor(rec: RecordingSpec, lookup: BaseLookup | undefined, log: Logger): Promise<ProfileBase | undefined | { error: string }> {
   if (rec.kind !== 'SeccompProfile' || !rec.baseProfileName) return undefined;
   const r = lookup ? await resolveBase(rec.baseProfileName, lookup) : { error: 'no base profile lookup configured' };
   if (!('error' in r)) return r;
   baseErrors.inc();
-  log.warn({ recording: rec.name, base: rec.baseProfileName.slice(0, 300), err: r.error }, 'base profile not resolved: the recorded profile names it and lists every recorded syscall');
-  return { name: rec.baseProfileName, oci: { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [] } };
+  log.error({ recording: rec.name, base: rec.baseProfileName.slice(0, 300), err: r.error }, 'base profile not resolved: the recorded profile is not written');
+  return r;
 }

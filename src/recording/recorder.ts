@@ -22,7 +22,7 @@ import { registry } from '../metrics';
 import { retry } from '../retry';
 import type { ProfileSink, RecordedProfile, RecordingSpec } from '../profile/recording';
 import { RUNC_INIT_COMM } from '../profile/runtime-base';
-import { baseFor, type BaseLookup } from './base';
+import { BASE_UNRESOLVED, baseFor, type BaseLookup } from './base';
 import { buildProfile } from './build';
 import { groupKey, profileName } from './naming';
 import { NAME_MAX, profileNameProblem } from './profile-dir';
@@ -104,7 +104,7 @@ export interface RecorderOptions {
   log: Logger;
   /** add runc's base syscalls when runc's init shows in the records (as `auditflow profile --base auto`); default true */
   runcBase?: boolean;
-  /** resolves the base profiles recordings name (base.ts baseLookup); none: a named base lists every syscall */
+  /** resolves the base profiles recordings name (base.ts baseLookup); none: a profile naming a base is not written */
   bases?: BaseLookup;
 }
 
@@ -298,6 +298,11 @@ export class Recorder {
   /** The profile of a group as it stands. */
   async build(g: Group, final: boolean): Promise<RecordedProfile | null> {
     const base = await baseFor(g.rec, this.opts.bases, this.opts.log);
+    // a base that cannot be resolved: nothing is written (base.ts baseFor says why); the group stays dirty
+    if (base && 'error' in base) {
+      await this.opts.out.notWritten?.(g.rec, BASE_UNRESOLVED, `${g.name}: ${base.error}`);
+      return null;
+    }
     return buildProfile(g.rec, [...g.sessions.values()], final, { runcBase: this.opts.runcBase, log: this.opts.log, base });
   }
 

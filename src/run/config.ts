@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import { EVENT_FORMATS, isEventFormat, type EventFormat } from '../sink/format';
 import { KafkaConfigError, parseBrokers, readKafkaConfig, type KafkaConfigFile } from '../kafka/config';
 import type { MergeStrategy, RecordingSpec } from '../profile/recording';
-import { invalidProfileName } from '../profile/names';
+import { baseNameError } from '../recording/base';
 import { parseRecordingFlags, type RecordingFlagOptions, RecordingSpecError, RUN_RECORD_FLAG } from '../recording/flags';
 import type { EventsMode } from './route';
 
@@ -123,6 +123,8 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
     'record', 'recording-name', 'record-namespace', 'record-container', 'record-base', 'merge', 'profile-dir', 'listen', 'kafka-brokers',
     'kafka-config', 'spool-dir', 'no-progress', 'container-poll-ms', 'config', 'no-track-forks', 'no-install-fork-rule', 'no-task-events', 'kube-fallback', 'kubeconfig',
     'shutdown-grace',
+    // the oci:// base policy: taken from the file here, read by the CLI (src/cli/oci-flags.ts)
+    'oci-verify-key', 'oci-insecure-skip-verify', 'oci-allowed-registry', 'oci-ca-file', 'oci-docker-config', 'oci-cache-size', 'oci-cache-ttl',
   ]);
   for (const k of Object.keys(f)) if (!known.has(k)) throw new ConfigError(`config file: unknown key "${k}"`);
   const raw: Raw = { ...f, ...c };
@@ -154,7 +156,8 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
   const recOpts: RecordingFlagOptions = { ...RUN_RECORD_FLAG, defaultName: str(raw, 'recording-name') ?? RUN_RECORD_FLAG.defaultName, merge: merge as MergeStrategy, namespace: ns ?? null, containers: strings(raw, 'record-container') };
   const rb = str(raw, 'record-base');
   if (rb !== undefined) {
-    if (!rb.startsWith('oci://') && invalidProfileName(rb)) throw new ConfigError(`--record-base "${rb.slice(0, 300)}": ${invalidProfileName(rb)}`);
+    const bad = baseNameError(rb);
+    if (bad) throw new ConfigError(`--record-base "${rb.slice(0, 300)}": ${bad}`);
     recOpts.base = rb;
   }
   let recordings: RecordingSpec[];

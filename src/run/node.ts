@@ -88,7 +88,12 @@ export async function checkProfileDir(dir: string): Promise<void> {
   }
 }
 
-export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNode> {
+export interface NodeParts {
+  /** pulls and verifies `oci://` recording bases (the CLI's --oci-* policy); none: such a base is an error */
+  ociBase?: (ref: string) => Promise<unknown>;
+}
+
+export async function startNode(cfg: RunConfig, log: Logger, parts: NodeParts = {}): Promise<RunningNode> {
   enableDefaultMetrics();
   // first: a bad kubeconfig fails the start before anything needs stopping
   const kube = cfg.kubeFallback ? KubeClient.load(cfg.kubeconfig ?? undefined, 'auditflow-tailer') : null;
@@ -143,7 +148,7 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
         out: new ProfileDirectory(cfg.profileDir),
         stateDir: path.join(cfg.profileDir, '.auditflow-state'),
         log: log.child({ component: 'recorder' }),
-        bases: baseLookup(cfg.profileDir),
+        bases: baseLookup(cfg.profileDir, parts.ociBase),
       });
       await recorder.load();
       const r = recorder;

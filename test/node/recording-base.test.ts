@@ -1,7 +1,7 @@
 // Recording from a base profile (issue 16): the recorded SeccompProfile names the base in
 // spec.baseProfileName and lists only the syscalls the base does not already allow; NAME.json stays whole
 // (the base's rules plus the difference). Local bases here: SeccompProfiles of the profile directory,
-// stacked two deep.
+// stacked two deep. A base that cannot be resolved: nothing is written until it resolves.
 
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
@@ -22,6 +22,12 @@ import { buildRunConfig, ConfigError } from '../../src/run/config';
 import { parseRecordingFlags, RUN_RECORD_FLAG } from '../../src/recording/flags';
 import { readRecordingsFile } from '../../src/aggregate/static-source';
 import { applySeccomp, newSession } from '../../src/recording/session';
+import { registry } from '../../src/metrics';
+
+async function baseErrorCount(): Promise<number> {
+  const m = await registry.getSingleMetric('auditflow_recording_base_errors_total')!.get();
+  return m.values.reduce((a, v) => a + v.value, 0);
+}
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-recording-base-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -91,17 +97,23 @@ describe('recording from a base profile', () => {
     assert.deepEqual(res.spec.syscalls, [{ action: 'SCMP_ACT_ALLOW', names: ['clone', 'mkdir', 'openat', 'socket'] }]);
   });
 
-  it('a base that cannot be resolved is counted and logged; the profile still names it and lists every syscall', async () => {
+  it('a base that cannot be resolved is counted and logged, and the profile is not written until it resolves', async () => {
     const lines: string[] = [];
     const log = pino({ level: 'warn' }, new Writable({ write: (b: Buffer, _e, cb) => (lines.push(b.toString()), cb()) }));
     const out = path.join(tmp, 'missing');
+    const before = await baseErrorCount();
     const r = new Recorder({ recordings: [spec('no-such-base')], out: new ProfileDirectory(out), stateDir: null, log, bases: baseLookup(out) });
     await r.write(['read', 'socket'].map((s) => seccomp(s, c, p)));
+    await r.flush();
+    assert.ok(!fs.existsSync(path.join(out, 'web-main.yaml')) && !fs.existsSync(path.join(out, 'web-main.json')), 'nothing written for the profile');
+    assert.equal(await baseErrorCount(), before + 1);
+    assert.ok(lines.some((l) => l.includes('base profile not resolved') && l.includes('not found') && l.includes('"level":50')), lines.join(''));
+    // the base appears: the next trigger (here the shutdown) writes the profile, nothing recorded was lost
+    writeBase(out, 'no-such-base', { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ action: 'SCMP_ACT_ALLOW', names: ['read'] }] });
     await r.close();
     const res = load(fs.readFileSync(path.join(out, 'web-main.yaml'), 'utf8')) as { spec: { baseProfileName?: string; syscalls: Array<{ names: string[] }> } };
     assert.equal(res.spec.baseProfileName, 'no-such-base');
-    assert.deepEqual(res.spec.syscalls[0]!.names, ['read', 'socket']);
-    assert.ok(lines.some((l) => l.includes('base profile not resolved') && l.includes('not found')), lines.join(''));
+    assert.deepEqual(res.spec.syscalls[0]!.names, ['socket']);
   });
 
   it('a cycle or a hostile base name is an error, not a loop or a path', async () => {
