@@ -20,6 +20,8 @@ export interface RunConfig {
   trackForks: boolean;
   /** follow containerd's task events: containers that exit before their records are read (enrich/container-tasks.ts) */
   taskEvents: boolean;
+  /** auto: containerd's task events, else CRI's GetContainerEvents; cri: CRI's only (enrich/container-tasks.ts) */
+  taskEventSource: 'auto' | 'cri';
   procRoot: string;
   /** a socket path, 'auto' or 'none' */
   criSocket: string;
@@ -119,7 +121,7 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
   const known = new Set([
     'audit-log', 'checkpoint', 'from-start', 'once', 'proc-root', 'cri-socket', 'node-name', 'output', 'format', 'events', 'raw',
     'record', 'recording-name', 'record-namespace', 'record-container', 'record-base', 'merge', 'profile-dir', 'listen', 'kafka-brokers',
-    'kafka-config', 'spool-dir', 'no-progress', 'container-poll-ms', 'config', 'no-track-forks', 'no-task-events', 'kube-fallback', 'kubeconfig',
+    'kafka-config', 'spool-dir', 'no-progress', 'container-poll-ms', 'config', 'no-track-forks', 'no-task-events', 'task-events', 'kube-fallback', 'kubeconfig',
     'shutdown-grace',
   ]);
   for (const k of Object.keys(f)) if (!known.has(k)) throw new ConfigError(`config file: unknown key "${k}"`);
@@ -129,6 +131,8 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
   if (!isEventFormat(format)) throw new ConfigError(`--format must be one of ${EVENT_FORMATS.join(', ')}`);
   const events = str(raw, 'events') ?? 'denials';
   if (events !== 'all' && events !== 'denials') throw new ConfigError('--events must be all or denials');
+  const taskEventSource = str(raw, 'task-events') ?? 'auto';
+  if (taskEventSource !== 'auto' && taskEventSource !== 'cri') throw new ConfigError('--task-events must be auto or cri');
   const merge = str(raw, 'merge') ?? 'containers';
   if (merge !== 'containers' && merge !== 'none') throw new ConfigError('--merge must be containers or none');
   const checkpoint = str(raw, 'checkpoint') ?? RUN_DEFAULTS.checkpoint;
@@ -188,6 +192,7 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
     progress: !bool(raw, 'no-progress'),
     trackForks: !bool(raw, 'no-track-forks'),
     taskEvents: !bool(raw, 'no-task-events'),
+    taskEventSource,
     containerPollMs: pollMs,
     kubeFallback,
     kubeconfig,

@@ -109,6 +109,7 @@ export async function startNode(cfg: RunConfig, log: Logger): Promise<RunningNod
   const tasks = cri && socket && cfg.taskEvents
     ? new ContainerTasks({
         socketPath: socket,
+        source: cfg.taskEventSource,
         procs,
         cri,
         resolver,
