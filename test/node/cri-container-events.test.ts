@@ -1,0 +1,140 @@
+// CRI's GetContainerEvents as the task source (enrich/cri/container-events.ts, container-tasks.ts): what a runtime
+// without containerd's task events (CRI-O) leaves to auditflow. Real runtimes only:
+// - Debian's containerd 1.6 (the rig's CRI) does not serve the RPC: the stream says `unsupported`, and the
+//   default source keeps containerd's task events;
+// - a private containerd 2.x (test/env/cri2.sh, stopped at the end) serves it: `auditflow run --task-events cri`
+//   (containerd's task events never opened) with the real auditd attributes containers living under 100 ms, each
+//   start answered by one ContainerStatus.
+//
+// Truth comes from the raw audit log (test/env/short-lived.ts): each killed process is tagged with its pod.
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { CriClient } from '../../src/enrich/cri';
+import { CriContainerEvents } from '../../src/enrich/cri/container-events';
+import { ensureContainerd, removePod, runPod, waitContainerExited, type RunningPod } from '../env/cri';
+import { findUp } from '../env/find-up';
+import { auditMark, ensureAuditd, readAuditSince } from '../env/rig';
+import { denialsFromRaw, job, KILL_SYNC_PROFILE } from '../env/short-lived';
+import { httpGet, metricValue, pollUntil, readEvents, startRun, stopRun, type OutputEvent, type RunProc, waitReady } from '../env/run-node';
+
+const quiet = pino({ level: 'silent' });
+
+function cri2(stop = false): string {
+  const r = spawnSync('bash', [findUp(path.join('test', 'env', 'cri2.sh'))], { encoding: 'utf8', env: { ...process.env, ...(stop ? { CTD_STOP: '1' } : {}) }, timeout: 10 * 60_000 });
+  if (r.status !== 0) throw new Error(`test/env/cri2.sh failed (exit ${r.status}):\n${r.stderr}`);
+  return r.stdout.trim().split('\n').pop() ?? '';
+}
+
+/** The stream's state once it settled (open, or refused), within 30 s. */
+async function settledState(socket: string): Promise<{ state: string; error: string | null }> {
+  const ev = new CriContainerEvents({ socketPath: socket, log: quiet as never, onEvent: () => undefined });
+  ev.start();
+  try {
+    await pollUntil(() => ev.state === 'streaming' || ev.state === 'unsupported', 30_000, `GetContainerEvents on ${socket} open or refused`);
+    return { state: ev.state, error: ev.lastError };
+  } finally {
+    ev.stop();
+  }
+}
+
+describe("CRI GetContainerEvents on Debian's containerd 1.6", () => {
+  it('is not served: the stream settles as unsupported (the default source keeps containerd\'s task events there)', async () => {
+    const s = await settledState(ensureContainerd());
+    assert.equal(s.state, 'unsupported', `containerd 1.6 answered ${s.state} (${s.error})`);
+  });
+});
+
+describe('auditflow run --task-events cri on containerd 2.x: short-lived containers through CRI events alone', () => {
+  let socket: string;
+  let tmp: string;
+  let out: string;
+  let profile: string;
+  let run: RunProc;
+  let port: number;
+  const pods: RunningPod[] = [];
+
+  before(async () => {
+    await ensureAuditd();
+    socket = cri2();
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-cri-events-'));
+    out = path.join(tmp, 'events.ndjson');
+    profile = path.join(tmp, 'kill-sync.json');
+    fs.writeFileSync(profile, JSON.stringify(KILL_SYNC_PROFILE));
+    run = startRun(['--audit-log', '/var/log/audit/audit.log', '--checkpoint', 'none', '--cri-socket', socket, '--task-events', 'cri', '--output', out]);
+    port = await waitReady(run);
+    // the stream is open once a start of ours came through it
+    await pollUntil(async () => {
+      if (metricValue((await httpGet(port, '/metrics')).body, 'auditflow_enrich_task_events_total', { kind: 'cri-start' }) > 0) return true;
+      const p = await runPod({ name: `warm-${process.pid}`, namespace: 'crievents', containers: [{ name: 'w', command: ['sleep', '0.2'], mayExit: true }], socketPath: socket });
+      await waitContainerExited(socket, p.containers[0]!.id);
+      await removePod(p);
+      return false;
+    }, 60_000, 'the first CRI container start in auditflow run');
+  });
+
+  after(async () => {
+    for (const p of pods) await removePod(p).catch(() => undefined);
+    if (run) await stopRun(run);
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    // the private containerd goes with the test (its pods are removed above)
+    cri2(true);
+  });
+
+  it('containers living under 100 ms: every denial attributed to its own pod, with containerd\'s task events never opened', async () => {
+    const mark = await auditMark();
+    const tagPrefix = `ce${process.pid}x`;
+    const n = 8;
+    const made: RunningPod[] = [];
+    for (let i = 0; i < n; i++) {
+      // one at a time, like a Job's pods on a quiet node: the container exits right after its denial
+      const p = await runPod({
+        name: `cri-ev-${process.pid}-${i}`,
+        namespace: 'crievents',
+        containers: [{ name: 'job', command: job(`${tagPrefix}${i}`, 1), mayExit: true }],
+        seccompProfilePath: profile,
+        socketPath: socket,
+      });
+      made.push(p);
+      pods.push(p);
+      await waitContainerExited(socket, p.containers[0]!.id);
+    }
+    const lifetimes: number[] = [];
+    const cri = new CriClient({ socketPath: socket, timeoutMs: 30_000 });
+    try {
+      for (const p of made) {
+        const s = await cri.containerStatus(p.containers[0]!.id);
+        lifetimes.push(Number(s.finishedAt - s.startedAt) / 1e6);
+      }
+    } finally {
+      cri.close();
+    }
+    const denials = denialsFromRaw(await readAuditSince(mark), tagPrefix).filter((d) => d.tag);
+    assert.equal(denials.length, n, `the raw log should hold ${n} tagged sync kills`);
+    const want = new Set(denials.map((d) => d.serial));
+    const evs = await pollUntil(() => {
+      const m = new Map<number, OutputEvent>();
+      for (const e of readEvents(out).events) if (e.type === 'SECCOMP' && want.has(e.serial)) m.set(e.serial, e);
+      return m.size >= want.size ? m : undefined;
+    }, 60_000, `auditflow's events for ${n} denials`);
+    const metrics = (await httpGet(port, '/metrics')).body;
+    const kinds = Object.fromEntries(['create', 'start', 'cri-start', 'cri-start-missed', 'cri-stop'].map((k) => [k, metricValue(metrics, 'auditflow_enrich_task_events_total', { kind: k })]));
+    console.log(`CRI events path: lifetimes ms ${lifetimes.map((l) => l.toFixed(0)).join(' ')}; task events ${JSON.stringify(kinds)}; load ${os.loadavg()[0]!.toFixed(2)}`);
+    // the scenario is the one asked for: containers under 100 ms (the machine could not start one that short?)
+    assert.ok(Math.min(...lifetimes) < 100, `no container lived under 100 ms: ${lifetimes.join(', ')}`);
+    assert.equal(kinds['create']! + kinds['start']!, 0, "containerd's own task events were used");
+    for (const d of denials) {
+      const e = evs.get(d.serial)!;
+      const i = Number(d.tag!.slice(tagPrefix.length));
+      assert.equal(e.enrichment, 'resolved', `${d.tag} (container lived ${lifetimes[i]!.toFixed(0)} ms): ${e.enrichmentError}`);
+      assert.equal(e.pod?.name, made[i]!.name);
+      assert.equal(e.container?.id, made[i]!.containers[0]!.id);
+    }
+    // attributed through the task table, not /proc: the process and its container were gone when read
+    assert.ok(metricValue(metrics, 'auditflow_enrich_short_lived_total', { how: 'task-parent' }) + metricValue(metrics, 'auditflow_enrich_short_lived_total', { how: 'task' }) > 0);
+  });
+});
