@@ -212,8 +212,10 @@ export class ContainerTasks {
         if (this.criWarned++ < 5) this.opts.log.warn({ container: ev.containerId, err: (err as Error).message }, 'CRI ContainerStatus after a start failed: the container is named only while it runs');
       }
       if (!pid) {
-        // exited before the call returned (the runtime reports pid 0 then): the gap of this path
+        // exited before the call returned (the runtime reports pid 0 then): the gap of this path, named so that
+        // an unresolved record can be told from a bug
         enrichMetrics.taskEvents.inc({ kind: 'cri-start-missed' });
+        this.opts.log.info({ container: ev.containerId }, 'container exited before CRI ContainerStatus gave its pid: its records are attributed only through /proc or lineage');
         return;
       }
       enrichMetrics.taskEvents.inc({ kind: 'cri-start' });
