@@ -4,7 +4,9 @@
 //   default source keeps containerd's task events;
 // - a private containerd 2.x (test/env/cri2.sh, stopped at the end) serves it: `auditflow run --task-events cri`
 //   (containerd's task events never opened) with the real auditd attributes containers living under 100 ms, each
-//   start answered by one ContainerStatus. A container that had exited before that call returned is the gap of
+//   start answered by one ContainerStatus;
+// - the same containerd behind a relay that serves CRI only (test/env/cri-only-socket.ts), as CRI-O would: the
+//   default `auditflow run` is refused containerd's task stream and falls back to CRI events by itself. A container that had exited before that call returned is the gap of
 //   this path (a loaded machine widens it): auditflow names it in its log, and its records must then be
 //   unresolved or right, never another pod's.
 //
@@ -18,6 +20,7 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { CriClient } from '../../src/enrich/cri';
 import { CriContainerEvents, toContainerEvent } from '../../src/enrich/cri/container-events';
+import { criOnlySocket, type CriOnlySocket } from '../env/cri-only-socket';
 import { ensureContainerd, removePod, runPod, waitContainerExited, type RunningPod } from '../env/cri';
 import { findUp } from '../env/find-up';
 import { auditMark, ensureAuditd, readAuditSince } from '../env/rig';
@@ -69,13 +72,20 @@ describe("CRI GetContainerEvents on Debian's containerd 1.6", () => {
   });
 });
 
-describe('auditflow run --task-events cri on containerd 2.x: short-lived containers through CRI events alone', () => {
+/**
+ * `auditflow run` fed by CRI events alone on the private containerd 2.x: `cri`, asked for with --task-events cri on
+ * containerd's own socket; `cri-only`, the default (auto) on a socket serving CRI only (like CRI-O), where
+ * containerd's task stream is refused and auditflow falls back by itself.
+ */
+function criEventsScenario(variant: 'cri' | 'cri-only'): void {
+describe(variant === 'cri' ? 'auditflow run --task-events cri on containerd 2.x: short-lived containers through CRI events alone' : "auditflow run (defaults) on a CRI-only socket (containerd 2.x behind a runtime.v1 relay, like CRI-O): the fallback to CRI events", () => {
   let socket: string;
   let tmp: string;
   let out: string;
   let profile: string;
   let run: RunProc;
   let port: number;
+  let relay: CriOnlySocket | undefined;
   const pods: RunningPod[] = [];
 
   before(async () => {
@@ -85,7 +95,9 @@ describe('auditflow run --task-events cri on containerd 2.x: short-lived contain
     out = path.join(tmp, 'events.ndjson');
     profile = path.join(tmp, 'kill-sync.json');
     fs.writeFileSync(profile, JSON.stringify(KILL_SYNC_PROFILE));
-    run = startRun(['--audit-log', '/var/log/audit/audit.log', '--checkpoint', 'none', '--cri-socket', socket, '--task-events', 'cri', '--output', out]);
+    if (variant === 'cri-only') relay = await criOnlySocket(socket, path.join(tmp, 'cri-only.sock'));
+    const runArgs = variant === 'cri' ? ['--cri-socket', socket, '--task-events', 'cri'] : ['--cri-socket', relay!.path];
+    run = startRun(['--audit-log', '/var/log/audit/audit.log', '--checkpoint', 'none', ...runArgs, '--output', out]);
     port = await waitReady(run);
     // the stream is open once a start of ours came through it
     await pollUntil(async () => {
@@ -100,6 +112,7 @@ describe('auditflow run --task-events cri on containerd 2.x: short-lived contain
   after(async () => {
     for (const p of pods) await removePod(p).catch(() => undefined);
     if (run) await stopRun(run);
+    await relay?.close();
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
     // the private containerd goes with the test (its pods are removed above)
     cri2(true);
@@ -107,13 +120,13 @@ describe('auditflow run --task-events cri on containerd 2.x: short-lived contain
 
   it('containers living under 100 ms: every denial attributed to its own pod, with containerd\'s task events never opened', async () => {
     const mark = await auditMark();
-    const tagPrefix = `ce${process.pid}x`;
+    const tagPrefix = `ce${variant === 'cri' ? 'c' : 'o'}${process.pid}x`;
     const n = 8;
     const made: RunningPod[] = [];
     for (let i = 0; i < n; i++) {
       // one at a time, like a Job's pods on a quiet node: the container exits right after its denial
       const p = await runPod({
-        name: `cri-ev-${process.pid}-${i}`,
+        name: `cri-ev-${variant}-${process.pid}-${i}`,
         namespace: 'crievents',
         containers: [{ name: 'job', command: job(`${tagPrefix}${i}`, 1), mayExit: true }],
         seccompProfilePath: profile,
@@ -143,7 +156,7 @@ describe('auditflow run --task-events cri on containerd 2.x: short-lived contain
     }, 60_000, `auditflow's events for ${n} denials`);
     const metrics = (await httpGet(port, '/metrics')).body;
     const kinds = Object.fromEntries(['create', 'start', 'cri-start', 'cri-start-missed', 'cri-stop'].map((k) => [k, metricValue(metrics, 'auditflow_enrich_task_events_total', { kind: k })]));
-    console.log(`CRI events path: lifetimes ms ${lifetimes.map((l) => l.toFixed(0)).join(' ')}; task events ${JSON.stringify(kinds)}; load ${os.loadavg()[0]!.toFixed(2)}`);
+    console.log(`CRI events path (${variant}): lifetimes ms ${lifetimes.map((l) => l.toFixed(0)).join(' ')}; task events ${JSON.stringify(kinds)}; load ${os.loadavg()[0]!.toFixed(2)}`);
     // the gap of this path, named by auditflow: containers that had exited before ContainerStatus gave their pid
     const missed = await pollUntil(() => {
       const m = new Set<string>();
@@ -169,3 +182,7 @@ describe('auditflow run --task-events cri on containerd 2.x: short-lived contain
     assert.ok(metricValue(metrics, 'auditflow_enrich_short_lived_total', { how: 'task-parent' }) + metricValue(metrics, 'auditflow_enrich_short_lived_total', { how: 'task' }) > 0);
   });
 });
+}
+
+criEventsScenario('cri');
+criEventsScenario('cri-only');
