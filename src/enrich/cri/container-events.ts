@@ -1,7 +1,7 @@
 // CRI's own event stream (runtime.v1 RuntimeService/GetContainerEvents, containerd >= 1.7 and CRI-O): each
 // container's (and sandbox's) creation, start, stop and removal, pushed by the runtime. Kubelet's evented PLEG reads
-// the same stream; containerd 2.x and CRI-O serve every subscriber all events (containerd 1.7 shares one queue
-// between subscribers, see README "Short-lived containers").
+// the same stream; containerd 2.x broadcasts every event to every subscriber, containerd 1.7 hands each to one of
+// them (containerd#7318), see README "Short-lived containers".
 //
 // Unlike containerd's task events (containerd-events.ts), these carry no pid: the caller asks ContainerStatus
 // (verbose: info.pid) as soon as a start arrives. A container that has already exited by then is reported with
