@@ -30,7 +30,7 @@ import { CriContainerEvents, type CriContainerEvent } from './cri/container-even
 import { enrichMetrics, registerCacheSize } from './metrics';
 import type { PodResolver } from './pod-resolver';
 import type { ProcCache } from './proc-cache';
-import { TaskTable, taskStartBound } from './task-table';
+import { START_SLACK_MS, TaskTable, taskStartBound } from './task-table';
 
 export interface ContainerTasksOptions {
   socketPath: string;
@@ -206,8 +206,11 @@ export class ContainerTasks {
     if (ev.sandbox) return;
     if (ev.kind === 'started') {
       let pid: number | undefined;
+      let createdMs = -Infinity;
       try {
-        pid = (await this.opts.cri!.containerStatus(ev.containerId, { verbose: true })).pid;
+        const s = await this.opts.cri!.containerStatus(ev.containerId, { verbose: true });
+        pid = s.pid;
+        if (s.createdAt > 0n) createdMs = Number(s.createdAt / 1_000_000n);
       } catch (err) {
         if (this.criWarned++ < 5) this.opts.log.warn({ container: ev.containerId, err: (err as Error).message }, 'CRI ContainerStatus after a start failed: the container is named only while it runs');
       }
@@ -220,6 +223,13 @@ export class ContainerTasks {
       }
       enrichMetrics.taskEvents.inc({ kind: 'cri-start' });
       const b = await taskStartBound(this.opts.procs, pid, ev.containerId, ev.atMs);
+      // The init is often gone by now (this event comes after the workload started), and the bound from the
+      // event reaches CREATE_BOUND_MS back, over other holders of the pid that the table never saw. CRI's
+      // createdAt is tighter: containerd creates the task (and its init) in StartContainer, after CreateContainer
+      // stamped createdAt; the slack covers the audit clock. A runtime that creates the init before that stamp
+      // (CRI-O runs `runc create` within CreateContainer) only gets a late bound: records of the init's first
+      // moments left unresolved, never another process's records taken.
+      if (!b.exact) b.fromMs = Math.max(b.fromMs, createdMs - START_SLACK_MS);
       this.table.started(ev.containerId, pid, b.fromMs, b.exact);
       this.opts.onStarted?.(ev.containerId);
       void this.opts.resolver?.resolve(ev.containerId).catch(() => undefined);
