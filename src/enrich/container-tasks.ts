@@ -1,30 +1,47 @@
-// Keeps the task table (task-table.ts) fed from containerd's task events (containerd-events.ts): each task's pid
-// and start bound when it is created or started, its exit when it ends. Also warms the pod cache for each new
-// container while the runtime still knows it (a Job's pod may be gone before its records are read), and tells the
-// container watch that it ran (a container that lived 50 ms is never seen running by a 2 s poll).
+// Keeps the task table (task-table.ts) fed from the runtime's events: each task's pid and start bound when it is
+// created or started, its exit when it ends. Also warms the pod cache for each new container while the runtime
+// still knows it (a Job's pod may be gone before its records are read), and tells the container watch that it ran
+// (a container that lived 50 ms is never seen running by a 2 s poll).
 //
-// After a gap in the stream (containerd restarting), windows left open are closed from CRI: the container's
+// Two sources, best first:
+// - containerd's task events (containerd-events.ts): they carry the pid, even of a task that exits a millisecond
+//   after it starts. Nothing is missed while the stream is open.
+// - CRI's GetContainerEvents (cri/container-events.ts; containerd >= 1.7, CRI-O), used when the first is not served
+//   (a CRI-O socket) or not wanted (`source: 'cri'`). Its events carry no pid, so each start is answered with one
+//   ContainerStatus (verbose: info.pid) at once. The gap left: a container that has exited before that call
+//   returns — the runtime then reports pid 0 — and processes exec'd into a container (no event names them). Both
+//   are counted (auditflow_enrich_task_events_total{kind="cri-start-missed"}) and their records stay unresolved
+//   unless /proc or the lineage records name them. Pod sandboxes are not followed on this path: the sandbox event
+//   gives no exact exit time, and a window closed late could hand a reused pid the old pod.
+//
+// After a gap in a stream (the runtime restarting), windows left open are closed from CRI: the container's
 // finishedAt when it has exited, or the moment the stream closed when CRI no longer knows it — records after
 // that moment are then left unresolved rather than risk a reused pid.
 //
-// Runtimes without the stream (CRI-O; containerd's CRI GetContainerEvents carries no pid) fall back to what the
-// node has always done: /proc while processes live, and ContainerWatch's polling for ends. The gap then is every
-// container that exits before its records are read.
+// Runtimes that serve neither stream (Debian's containerd 1.6 serves containerd's; only much older ones neither)
+// fall back to what the node has always done: /proc while processes live, and ContainerWatch's polling for ends.
+// The gap then is every container that exits before its records are read.
 import * as fs from 'node:fs';
 import type { Logger } from '../log';
 import { ContainerdEvents, type TaskEvent } from './containerd-events';
 import type { CriClient } from './cri/client';
 import { CriError } from './cri/client';
+import { CriContainerEvents, type CriContainerEvent } from './cri/container-events';
 import { enrichMetrics, registerCacheSize } from './metrics';
 import type { PodResolver } from './pod-resolver';
 import type { ProcCache } from './proc-cache';
-import { TaskTable, taskStartBound } from './task-table';
+import { START_SLACK_MS, TaskTable, taskStartBound } from './task-table';
 
 export interface ContainerTasksOptions {
   socketPath: string;
   procs: ProcCache;
-  /** for resync after a gap (ContainerStatus finishedAt) */
+  /** for resync after a gap (ContainerStatus finishedAt), and the pid of each start on CRI's stream */
   cri: Pick<CriClient, 'containerStatus'> | null;
+  /**
+   * 'auto' (default): containerd's task events, and CRI's GetContainerEvents when the socket does not serve those;
+   * 'cri': CRI's only (a runtime whose task events are not wanted, and tests of that path)
+   */
+  source?: 'auto' | 'cri';
   resolver: PodResolver | null;
   /** a container's task started (its id is the CRI container or sandbox id) */
   onStarted?: (containerId: string) => void;
@@ -49,6 +66,9 @@ const SAVE_EVERY_MS = 5000;
 export class ContainerTasks {
   readonly table: TaskTable;
   private readonly events: ContainerdEvents;
+  private criEvents: CriContainerEvents | null = null;
+  private stopped = false;
+  private criWarned = 0;
   private chain: Promise<void> = Promise.resolve();
   private closedAtMs: number | null = null;
   private pruneTimer: NodeJS.Timeout | undefined;
@@ -66,6 +86,7 @@ export class ContainerTasks {
       onClose: (atMs) => {
         this.closedAtMs ??= atMs;
       },
+      onUnsupported: () => this.startCri(),
     });
     registerCacheSize('task-tombstones', () => this.table.tombstones);
     registerCacheSize('tasks', () => this.table.size);
@@ -73,16 +94,17 @@ export class ContainerTasks {
 
   /** The stream is open: a container that starts now will be named even if it exits at once. */
   streaming(): boolean {
-    return this.events.state === 'streaming';
+    return this.events.state === 'streaming' || this.criEvents?.state === 'streaming';
   }
 
   get state(): string {
-    return this.events.state;
+    return this.criEvents ? `cri-${this.criEvents.state}` : this.events.state;
   }
 
   start(): void {
     this.load();
-    this.events.start();
+    if (this.opts.source === 'cri') this.startCri();
+    else this.events.start();
     this.pruneTimer = setInterval(() => this.table.prune(), 30_000).unref();
     if (this.opts.statePath) this.saveTimer = setInterval(() => this.save(), SAVE_EVERY_MS).unref();
   }
@@ -90,7 +112,9 @@ export class ContainerTasks {
   stop(): void {
     clearInterval(this.pruneTimer);
     clearInterval(this.saveTimer);
+    this.stopped = true;
     this.events.stop();
+    this.criEvents?.stop();
     this.save();
   }
 
@@ -125,7 +149,7 @@ export class ContainerTasks {
     const s = this.table.stats;
     const sig = `${s.started}:${s.exited}:${s.superseded}:${s.pruned}:${this.table.size}`;
     // saved when changed, and always at stop (savedAtMs is then the stop: the moment running tasks were last known)
-    if (sig === this.savedStats && this.events.state !== 'stopped') return;
+    if (sig === this.savedStats && !this.stopped) return;
     // only while the stream is (or was, at stop) open: a table kept while it was down may miss exits
     const st: SavedState = { version: 1, savedAtMs: this.closedAtMs ?? Date.now(), entries: this.table.entries() };
     try {
@@ -161,6 +185,67 @@ export class ContainerTasks {
       return;
     }
     if (ev.kind === 'exit' || ev.kind === 'delete') this.table.exited(ev.containerId, ev.pid, ev.exitedAtMs ?? ev.atMs);
+  }
+
+  private startCri(): void {
+    if (this.criEvents || this.stopped || !this.opts.cri) return;
+    this.criEvents = new CriContainerEvents({
+      socketPath: this.opts.socketPath,
+      log: this.opts.log,
+      onEvent: (ev) => this.serial(() => this.handleCri(ev)),
+      onGap: () => this.serial(() => this.resync()),
+      onClose: (atMs) => {
+        this.closedAtMs ??= atMs;
+      },
+    });
+    this.criEvents.start();
+  }
+
+  /** A CRI container event: a start asks the runtime for the pid at once, a stop closes the window it opened. */
+  private async handleCri(ev: CriContainerEvent): Promise<void> {
+    if (ev.sandbox) return;
+    if (ev.kind === 'started') {
+      let pid: number | undefined;
+      let createdMs = -Infinity;
+      try {
+        const s = await this.opts.cri!.containerStatus(ev.containerId, { verbose: true });
+        pid = s.pid;
+        if (s.createdAt > 0n) createdMs = Number(s.createdAt / 1_000_000n);
+      } catch (err) {
+        if (this.criWarned++ < 5) this.opts.log.warn({ container: ev.containerId, err: (err as Error).message }, 'CRI ContainerStatus after a start failed: the container is named only while it runs');
+      }
+      if (!pid) {
+        // exited before the call returned (the runtime reports pid 0 then): the gap of this path, named so that
+        // an unresolved record can be told from a bug
+        enrichMetrics.taskEvents.inc({ kind: 'cri-start-missed' });
+        this.opts.log.info({ container: ev.containerId }, 'container exited before CRI ContainerStatus gave its pid: its records are attributed only through /proc or lineage');
+        return;
+      }
+      enrichMetrics.taskEvents.inc({ kind: 'cri-start' });
+      const b = await taskStartBound(this.opts.procs, pid, ev.containerId, ev.atMs);
+      // The init is often gone by now (this event comes after the workload started), and the bound from the
+      // event reaches CREATE_BOUND_MS back, over other holders of the pid that the table never saw. CRI's
+      // createdAt is tighter: containerd creates the task (and its init) in StartContainer, after CreateContainer
+      // stamped createdAt; the slack covers the audit clock. A runtime that creates the init before that stamp
+      // (CRI-O runs `runc create` within CreateContainer) only gets a late bound: records of the init's first
+      // moments left unresolved, never another process's records taken.
+      if (!b.exact) b.fromMs = Math.max(b.fromMs, createdMs - START_SLACK_MS);
+      this.table.started(ev.containerId, pid, b.fromMs, b.exact);
+      this.opts.onStarted?.(ev.containerId);
+      void this.opts.resolver?.resolve(ev.containerId).catch(() => undefined);
+      return;
+    }
+    if (ev.kind !== 'stopped' && ev.kind !== 'deleted') return;
+    const open = this.table.open().find((e) => e.containerId === ev.containerId);
+    if (!open) return;
+    enrichMetrics.taskEvents.inc({ kind: 'cri-stop' });
+    // the event's own status carries finished_at (the shim's exited_at); without it, ask
+    let exitMs = ev.finishedAtMs;
+    if (exitMs === null) {
+      const s = await this.opts.cri?.containerStatus(ev.containerId, { verbose: false }).catch(() => null);
+      exitMs = s && s.finishedAt > 0n ? Number(s.finishedAt / 1_000_000n) : ev.atMs;
+    }
+    this.table.exited(ev.containerId, open.pid, exitMs);
   }
 
   /** After the stream (re)opened: close the windows whose exit may have been missed meanwhile. */

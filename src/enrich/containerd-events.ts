@@ -146,6 +146,8 @@ export interface ContainerdEventsOptions {
   onGap?: (why: string) => void;
   /** the stream closed at `atMs` (task events from then on are missed until onGap) */
   onClose?: (atMs: number) => void;
+  /** the socket does not serve the stream (CRI-O): it stays closed for good */
+  onUnsupported?: () => void;
   log: Logger;
   /** upper bound of the reconnect backoff, ms; default 5000 */
   maxBackoffMs?: number;
@@ -226,7 +228,8 @@ export class ContainerdEvents {
       if (err.code === grpcMod().status.UNIMPLEMENTED) {
         this.state = 'unsupported';
         this.lastError = err.details || err.message;
-        this.opts.log.warn({ socket: this.opts.socketPath }, 'the runtime serves no containerd event stream (not containerd?): containers that exit before their records are read stay unresolved');
+        this.opts.log.warn({ socket: this.opts.socketPath }, 'the runtime serves no containerd event stream (not containerd?): falling back to CRI GetContainerEvents');
+        this.opts.onUnsupported?.();
         return;
       }
       this.retry(method, err.details || err.message);

@@ -18,7 +18,7 @@ export const enrichMetrics = {
   }),
   taskEvents: new Counter({
     name: 'auditflow_enrich_task_events_total',
-    help: "containerd task events applied to the task table (create, start, exec, exit, delete): each task's pid and lifetime, kept after exit to attribute its records",
+    help: "Runtime events applied to the task table: containerd's task events (create, start, exec, exit, delete), or CRI GetContainerEvents where those are not served (cri-start: pid read by ContainerStatus; cri-start-missed: the container had exited first, its pid unknown; cri-stop). Each task's pid and lifetime, kept after exit to attribute its records",
     labelNames: ['kind'] as const,
     registers: [registry],
   }),

@@ -23,7 +23,7 @@
 import type { ProcCache } from './proc-cache';
 
 /** Start-time precision (10 ms clock ticks) plus the boot-time estimate's error (see proc-cache.ts). */
-const START_SLACK_MS = 50;
+export const START_SLACK_MS = 50;
 /** Longest `runc create` we allow for when the init was already gone at the create event (loaded nodes). */
 export const CREATE_BOUND_MS = 5000;
 

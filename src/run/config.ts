@@ -22,6 +22,8 @@ export interface RunConfig {
   installForkRule: boolean;
   /** follow containerd's task events: containers that exit before their records are read (enrich/container-tasks.ts) */
   taskEvents: boolean;
+  /** auto: containerd's task events, else CRI's GetContainerEvents; cri: CRI's only (enrich/container-tasks.ts) */
+  taskEventSource: 'auto' | 'cri';
   procRoot: string;
   /** a socket path, 'auto' or 'none' */
   criSocket: string;
@@ -121,7 +123,7 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
   const known = new Set([
     'audit-log', 'checkpoint', 'from-start', 'once', 'proc-root', 'cri-socket', 'node-name', 'output', 'format', 'events', 'raw',
     'record', 'recording-name', 'record-namespace', 'record-container', 'record-base', 'merge', 'profile-dir', 'listen', 'kafka-brokers',
-    'kafka-config', 'spool-dir', 'no-progress', 'container-poll-ms', 'config', 'no-track-forks', 'no-install-fork-rule', 'no-task-events', 'kube-fallback', 'kubeconfig',
+    'kafka-config', 'spool-dir', 'no-progress', 'container-poll-ms', 'config', 'no-track-forks', 'no-install-fork-rule', 'no-task-events', 'task-events', 'kube-fallback', 'kubeconfig',
     'shutdown-grace',
     // the oci:// base policy: taken from the file here, read by the CLI (src/cli/oci-flags.ts)
     'oci-verify-key', 'oci-insecure-skip-verify', 'oci-allowed-registry', 'oci-ca-file', 'oci-docker-config', 'oci-cache-size', 'oci-cache-ttl',
@@ -133,6 +135,8 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
   if (!isEventFormat(format)) throw new ConfigError(`--format must be one of ${EVENT_FORMATS.join(', ')}`);
   const events = str(raw, 'events') ?? 'denials';
   if (events !== 'all' && events !== 'denials') throw new ConfigError('--events must be all or denials');
+  const taskEventSource = str(raw, 'task-events') ?? 'auto';
+  if (taskEventSource !== 'auto' && taskEventSource !== 'cri') throw new ConfigError('--task-events must be auto or cri');
   const merge = str(raw, 'merge') ?? 'containers';
   if (merge !== 'containers' && merge !== 'none') throw new ConfigError('--merge must be containers or none');
   const checkpoint = str(raw, 'checkpoint') ?? RUN_DEFAULTS.checkpoint;
@@ -194,6 +198,7 @@ export function buildRunConfig(flags: Raw, file: Raw = {}): RunConfig {
     trackForks: !bool(raw, 'no-track-forks'),
     installForkRule: !bool(raw, 'no-install-fork-rule'),
     taskEvents: !bool(raw, 'no-task-events'),
+    taskEventSource,
     containerPollMs: pollMs,
     kubeFallback,
     kubeconfig,

@@ -114,6 +114,7 @@ export async function startNode(cfg: RunConfig, log: Logger, parts: NodeParts = 
   const tasks = cri && socket && cfg.taskEvents
     ? new ContainerTasks({
         socketPath: socket,
+        source: cfg.taskEventSource,
         procs,
         cri,
         resolver,

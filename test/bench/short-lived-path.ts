@@ -3,8 +3,12 @@
 // real tailer and pipeline only once every container has exited — the worst case, a reader lagging behind the
 // whole life of the containers — and enriched twice: with containerd's task events (task table + lineage) and
 // without (lineage and /proc only, the old behaviour). Reports the attribution rate of each (truth from the raw
-// log's EXECVE tags), wrong attributions (must be 0), and the cost: CPU per pass, task events, tombstones held.
-// Standalone: node dist/test/bench/short-lived-path.js
+// log's EXECVE tags), wrong attributions (must be 0), and the cost: CPU per pass and per record, task events,
+// tombstones held.
+// Standalone: node dist/test/bench/short-lived-path.js; with --cri, the same on a private containerd 2.x
+// (test/env/cri2.sh, stopped after) fed by CRI's GetContainerEvents alone (the path of runtimes without
+// containerd's task events, e.g. CRI-O): one ContainerStatus per start instead of the pid in the event.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -25,7 +29,11 @@ import { auditMark, ensureAuditd, readAuditSince } from '../env/rig';
 import { denialsFromRaw, job, KILL_SYNC_PROFILE } from '../env/short-lived';
 
 export interface ShortLivedResult {
+  /** which task source fed the table: containerd's task events, or CRI's GetContainerEvents */
+  source: 'containerd' | 'cri';
   denials: number;
+  /** audit records read by each pass */
+  records: number;
   withTasks: { attributed: number; wrong: number; cpuMs: number };
   withoutTasks: { attributed: number; wrong: number; cpuMs: number };
   taskEvents: number;
@@ -72,9 +80,10 @@ function bytesPerEntry(): number {
   return Math.round((process.memoryUsage().heapUsed - h0) / t.size);
 }
 
-export async function benchShortLived(pods = 30): Promise<ShortLivedResult> {
+export async function benchShortLived(pods = 30, opts: { source?: 'containerd' | 'cri'; socket?: string } = {}): Promise<ShortLivedResult> {
   await ensureAuditd();
-  const socket = ensureContainerd();
+  const socket = opts.socket ?? ensureContainerd();
+  const source = opts.source ?? 'containerd';
   const log = createLogger('bench');
   await installForkRules(log);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-bench-short-'));
@@ -83,11 +92,12 @@ export async function benchShortLived(pods = 30): Promise<ShortLivedResult> {
   const cri = new CriClient({ socketPath: socket });
   const procs = new ProcCache();
   const resolver = new PodResolver({ client: cri });
-  const tasks = new ContainerTasks({ socketPath: socket, procs, cri, resolver, log });
+  const tasks = new ContainerTasks({ socketPath: socket, procs, cri, resolver, log, source: source === 'cri' ? 'cri' : 'auto' });
   tasks.start();
   const made: RunningPod[] = [];
   try {
     // the stream is open once containerd has sent an event: a first pod of our own
+    for (let i = 0; i < 100 && !tasks.streaming(); i++) await new Promise((r) => setTimeout(r, 100));
     const warm = await runPod({ name: `bench-sl-warm-${process.pid}`, namespace: 'bench', containers: [{ name: 'w', command: ['true'], mayExit: true }], socketPath: socket });
     await waitContainerExited(socket, warm.containers[0]!.id);
     await removePod(warm);
@@ -110,7 +120,9 @@ export async function benchShortLived(pods = 30): Promise<ShortLivedResult> {
     const withTasks = await pass(file, new Enricher({ procs, resolver, lineage: new ProcessLineage(), tasks: { table: tasks.table, streaming: () => tasks.streaming() }, log }), truth);
     const withoutTasks = await pass(file, new Enricher({ procs: new ProcCache(), resolver, lineage: new ProcessLineage(), log }), truth);
     return {
+      source,
       denials: truth.size,
+      records: lines.length,
       withTasks,
       withoutTasks,
       taskEvents: tasks.table.stats.started + tasks.table.stats.exited,
@@ -128,15 +140,28 @@ export async function benchShortLived(pods = 30): Promise<ShortLivedResult> {
 
 export function formatShortLived(r: ShortLivedResult): string {
   const pct = (n: number) => ((n * 100) / Math.max(1, r.denials)).toFixed(1);
+  const perRecord = (cpuMs: number) => ((cpuMs * 1000) / Math.max(1, r.records)).toFixed(1);
+  const via = r.source === 'cri' ? "CRI GetContainerEvents (containerd 2.x, containerd's task events off)" : "containerd's task events";
   return (
-    `short-lived containers (30 pods, read after all exited): ${r.withTasks.attributed}/${r.denials} denials attributed (${pct(r.withTasks.attributed)}%), ` +
+    `short-lived containers (30 pods, read after all exited) via ${via}: ${r.withTasks.attributed}/${r.denials} denials attributed (${pct(r.withTasks.attributed)}%), ` +
     `${r.withTasks.wrong} wrong, with task events; without: ${r.withoutTasks.attributed}/${r.denials} (${pct(r.withoutTasks.attributed)}%), ${r.withoutTasks.wrong} wrong. ` +
-    `Cost: ${r.taskEvents} task events, ${r.tombstones} tombstones (~${r.bytesPerTombstone} B each), enrich pass ${r.withTasks.cpuMs} ms CPU vs ${r.withoutTasks.cpuMs} ms; load ${r.load1}`
+    `Cost: ${r.taskEvents} task events, ${r.tombstones} tombstones (~${r.bytesPerTombstone} B each), pass over ${r.records} records ${r.withTasks.cpuMs} ms CPU ` +
+    `(${perRecord(r.withTasks.cpuMs)} µs/record) vs ${r.withoutTasks.cpuMs} ms (${perRecord(r.withoutTasks.cpuMs)} µs/record); load ${r.load1}`
   );
 }
 
+/** The private containerd 2.x of test/env/cri2.sh: its socket, or (stop) stopped. */
+function cri2(stop = false): string {
+  const script = path.join(__dirname, '..', '..', '..', 'test', 'env', 'cri2.sh');
+  const r = spawnSync('bash', [script], { encoding: 'utf8', env: { ...process.env, ...(stop ? { CTD_STOP: '1' } : {}) } });
+  if (r.status !== 0) throw new Error(`test/env/cri2.sh failed:\n${r.stderr}`);
+  return r.stdout.trim().split('\n').pop() ?? '';
+}
+
 if (require.main === module) {
-  benchShortLived().then(
+  const viaCri = process.argv.includes('--cri');
+  const run = viaCri ? benchShortLived(30, { source: 'cri', socket: cri2() }).finally(() => cri2(true)) : benchShortLived();
+  run.then(
     (r) => console.log(formatShortLived(r)),
     (err: unknown) => {
       console.error(err);
