@@ -282,3 +282,14 @@ function apiRequestOnce(
     req.end();
   });
 }
+
+/**
+ * A private etcd + kube-apiserver in `runDir` (its own ports, data and credentials), for a test that restarts
+ * its apiserver at will: the shared one of ensureKube() serves other test processes. stop() ends both.
+ */
+export async function ensurePrivateKube(runDir: string): Promise<KubeEnv & { stop(): Promise<void> }> {
+  const envPath = await runStart('start', runDir);
+  if (!envPath || !fs.existsSync(envPath)) throw new Error(`test/env/kube/start.sh printed no env.json path for ${runDir} (got ${JSON.stringify(envPath)})`);
+  const env = makeEnv(JSON.parse(fs.readFileSync(envPath, 'utf8')) as EnvFile);
+  return { ...env, stop: () => runStart('stop', runDir).then(() => undefined) };
+}
