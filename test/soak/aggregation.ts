@@ -39,9 +39,16 @@ export interface AggregationFigures {
   workloadSyscalls: string[];
   /** of those, the ones whose every record auditflow counted lost (no profile can know them) */
   onlyInLost: string[];
+  /** the syscalls of workload events run delivered with their pod: what it published as recording tuples */
+  attributed: string[];
+  /**
+   * made, not only in lost records, and never delivered with the pod: every record of them was read while the
+   * apiserver could not be asked (run's --kube-fallback) or after the process had exited (a run started late)
+   */
+  unattributed: string[];
   /** the SeccompProfile's syscall names (undefined: the profile never appeared) */
   profileSyscalls: string[] | undefined;
-  /** workload syscalls (not only in lost records) missing from the profile, and profile syscalls it never made */
+  /** attributed syscalls missing from the profile, and profile syscalls not attributed */
   missing: string[];
   extra: string[];
   /** from the end marker to the profile written and the group's offsets at the end of the topic */

@@ -1,7 +1,9 @@
 // The chaos soak of issue 11: a paced workload through the REAL auditd while `auditflow run` is SIGKILLed and
 // restarted, auditd is rotated (SIGUSR1), and optionally a Kafka broker is killed and restarted under
-// `run --kafka-brokers`. At the end every serial auditd wrote for the workload must be delivered (NDJSON output)
-// or counted as lost by auditflow (its error log lines with the serial ranges, summed across all its runs).
+// `run --kafka-brokers`, and (aggregation.ts) the aggregator consuming it is SIGKILLed and the apiserver it
+// writes the profile to restarted. At the end every serial auditd wrote for the workload must be delivered (NDJSON
+// output) or counted as lost by auditflow (its error log lines with the serial ranges, summed across all its
+// runs), and the aggregator's profile must name exactly the syscalls run delivered with the workload's pod.
 //
 // The truth is the audit log files themselves: every file that appears as audit.log or audit.log.N during the
 // soak is hard-linked aside (same filesystem) the moment it is seen, so auditd's deleting it at num_logs does
@@ -71,7 +73,7 @@ export interface SoakFigures {
   seed: number;
   rate: number;
   seconds: number;
-  /** distinct serials auditd wrote for the workload */
+  /** distinct serials auditd wrote for the workload (every record type) */
   records: number;
   /** how long the workload really ran (the kernel holds it back when auditd's backlog is full) */
   workloadMs: number;
@@ -219,6 +221,8 @@ function truthSerials(files: string[], pid: number, ses: number): { serials: Set
       const serial = Number(m[1]);
       if (out.has(serial)) continue;
       out.add(serial);
+      // the syscalls a recording can see are those of its seccomp records (audit rules' SYSCALL records are not)
+      if (!line.startsWith('type=SECCOMP ')) continue;
       const c = callRe.exec(line);
       if (!c) continue;
       const name = resolveSyscall(c[1], Number(c[2])).name ?? `nr-${c[2]}`;
@@ -242,6 +246,8 @@ class OutputCounter {
   seen: { container: ContainerRef; pod: PodRef } | undefined;
   /** workload events without their pod */
   unresolved = 0;
+  /** syscalls of the workload events delivered with their pod: what run published as recording tuples */
+  readonly attributed = new Set<string>();
   constructor(
     private readonly file: string,
     private readonly pid: () => number | undefined,
@@ -284,9 +290,13 @@ class OutputCounter {
     const serial = Number(m[2]);
     this.counts.set(serial, (this.counts.get(serial) ?? 0) + 1);
     if (ev.includes('"enrichment":"unresolved"')) this.unresolved++;
-    else if (!this.seen && ev.includes('"enrichment":"resolved"')) {
-      const e = JSON.parse(ev) as { container?: ContainerRef | null; pod?: PodRef | null };
-      if (e.container && e.pod) this.seen = { container: e.container, pod: e.pod };
+    else if (ev.includes('"enrichment":"resolved"')) {
+      const sc = ev.includes('"kind":"seccomp"') ? /"syscall":"([^"]+)"/.exec(ev) : null;
+      if (sc) this.attributed.add(sc[1]!);
+      if (!this.seen) {
+        const e = JSON.parse(ev) as { container?: ContainerRef | null; pod?: PodRef | null };
+        if (e.container && e.pod) this.seen = { container: e.container, pod: e.pod };
+      }
     }
   }
 }
@@ -548,14 +558,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
         return l !== 'many' && l.every((x) => lostSet.has(x));
       });
       const names = profile ? profileSyscalls(profile) : undefined;
-      const expected = made.filter((n) => !onlyInLost.includes(n));
+      const attributed = [...counter.attributed].sort();
       aggregation = {
         ...agg.f,
         workloadSyscalls: made,
         onlyInLost,
+        attributed,
+        unattributed: made.filter((n) => !onlyInLost.includes(n) && !counter.attributed.has(n)),
         profileSyscalls: names,
-        missing: names ? expected.filter((n) => !names.includes(n)) : expected,
-        extra: names ? names.filter((n) => !made.includes(n)) : [],
+        missing: names ? attributed.filter((n) => !names.includes(n)) : attributed,
+        extra: names ? names.filter((n) => !counter.attributed.has(n)) : [],
         settleMs,
         unresolvedEvents: counter.unresolved,
       };
@@ -666,6 +678,7 @@ function aggregationRows(a: AggregationFigures): [string, string][] {
   return [
     ['syscalls the workload made', a.workloadSyscalls.join(' ')],
     ['  of them only in lost records', a.onlyInLost.join(' ') || '-'],
+    ['  never delivered with their pod (unattributed)', a.unattributed.join(' ') || '-'],
     ['profile syscalls', a.profileSyscalls ? a.profileSyscalls.join(' ') : 'NO PROFILE'],
     ['  missing / extra', `${a.missing.join(' ') || '-'} / ${a.extra.join(' ') || '-'}`],
     ['profile settled after the container ended (s)', (a.settleMs / 1000).toFixed(1)],
@@ -673,13 +686,22 @@ function aggregationRows(a: AggregationFigures): [string, string][] {
   ];
 }
 
-/** The aggregator's profile names exactly the syscalls the workload made (less those only in lost records). */
+/**
+ * The aggregator's profile names exactly the syscalls of the workload events run delivered with their pod (what
+ * it published as recording tuples), and none the workload did not make.
+ */
 export function profileConsistent(f: SoakFigures): { ok: boolean; why: string } {
   const a = f.aggregation;
   if (!a) return { ok: true, why: 'no aggregator leg' };
   if (!a.profileSyscalls) return { ok: false, why: `no SeccompProfile within ${(a.settleMs / 1000).toFixed(0)} s of the container's end` };
-  const ok = a.missing.length === 0 && a.extra.length === 0;
-  return { ok, why: `profile ${a.profileSyscalls.length} syscalls, workload ${a.workloadSyscalls.length} (${a.onlyInLost.length} only in lost records); missing: ${a.missing.join(' ') || 'none'}; extra: ${a.extra.join(' ') || 'none'}` };
+  const invented = a.profileSyscalls.filter((n) => !a.workloadSyscalls.includes(n));
+  const ok = a.missing.length === 0 && a.extra.length === 0 && invented.length === 0;
+  return {
+    ok,
+    why:
+      `profile ${a.profileSyscalls.length} syscalls, delivered with the pod ${a.attributed.length}, workload made ${a.workloadSyscalls.length} ` +
+      `(${a.onlyInLost.length} only in lost records, ${a.unattributed.length} never attributed); missing: ${a.missing.join(' ') || 'none'}; extra: ${a.extra.join(' ') || 'none'}`,
+  };
 }
 
 /**
