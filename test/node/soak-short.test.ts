@@ -18,7 +18,7 @@ describe('chaos soak (short)', () => {
   it('kills and rotations under 10k records/s: every workload serial delivered or counted lost, the profile exact', { timeout: 300_000 }, async (t) => {
     await ensureAuditd();
     const seed = Number(process.env.SOAK_SEED ?? Date.now() % 100000);
-    const [kafka, kube] = await Promise.all([ensureKafka(), ensurePrivateKube(path.join(CACHE_DIR, 'kube', 'soak-short-run'))]);
+    const [kafka, kube] = await Promise.all([ensureKafka(), ensurePrivateKube(path.join(CACHE_DIR, 'kube', 'soak-short-run'), 46543)]);
     t.after(() => Promise.all([kafka.stop(), kube.stop()]));
     const f = await runSoak({
       kafka,

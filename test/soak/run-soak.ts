@@ -38,7 +38,7 @@ async function main(): Promise<number> {
   const margin = Number(v['rss-margin-mb']);
   let kafka: KafkaBroker | undefined;
   if (!v['no-kafka']) kafka = await ensureKafka();
-  const kube = kafka && !v['no-aggregator'] ? await ensurePrivateKube(path.join(CACHE_DIR, 'kube', 'soak-run')) : undefined;
+  const kube = kafka && !v['no-aggregator'] ? await ensurePrivateKube(path.join(CACHE_DIR, 'kube', 'soak-run'), 46443) : undefined;
   const results: { f: SoakFigures; rss: { ok: boolean; why: string }; profile: { ok: boolean; why: string } }[] = [];
   try {
     for (const [i, rate] of rates.entries()) {
