@@ -693,6 +693,7 @@ function aggregationRows(a: AggregationFigures): [string, string][] {
 export function profileConsistent(f: SoakFigures): { ok: boolean; why: string } {
   const a = f.aggregation;
   if (!a) return { ok: true, why: 'no aggregator leg' };
+  if (a.attributed.length === 0) return { ok: false, why: 'run delivered no workload event with its pod: no recording tuples, nothing to check' };
   if (!a.profileSyscalls) return { ok: false, why: `no SeccompProfile within ${(a.settleMs / 1000).toFixed(0)} s of the container's end` };
   const invented = a.profileSyscalls.filter((n) => !a.workloadSyscalls.includes(n));
   const ok = a.missing.length === 0 && a.extra.length === 0 && invented.length === 0;
