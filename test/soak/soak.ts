@@ -424,11 +424,17 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
       }
     }, 250);
 
+    // the wait before a fault ends when the workload does: the soak's end does not wait out a long interval
+    // (the seeded draws stay in the same order, so a seed replays the same faults)
+    const untilWorkDone = async (ms: number): Promise<void> => {
+      const end = Date.now() + ms;
+      while (!workDone && Date.now() < end) await sleep(Math.min(250, end - Date.now()));
+    };
     // chaos: independent seeded loops until the workload ends
     const killLoop = (async () => {
       let bursts = o.lossBursts ?? 0;
       while (!workDone) {
-        await sleep(between(o.killAfterMs));
+        await untilWorkDone(between(o.killAfterMs));
         if (workDone) break;
         await kill();
         log(`kill ${f.kills} at ${((Date.now() - workStart) / 1000).toFixed(1)} s`);
@@ -450,7 +456,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
     })();
     const rotateLoop = (async () => {
       while (!workDone) {
-        await sleep(between(o.rotateEveryMs));
+        await untilWorkDone(between(o.rotateEveryMs));
         if (workDone) break;
         await rotate();
         log(`rotation ${f.rotations}`);
@@ -459,7 +465,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
     const kafkaLoop = (async () => {
       if (!o.kafka || !o.killKafkaEveryMs) return;
       while (!workDone && f.kafkaKills < (o.maxKafkaKills ?? Infinity)) {
-        await sleep(between(o.killKafkaEveryMs));
+        await untilWorkDone(between(o.killKafkaEveryMs));
         if (workDone) break;
         kafkaDown = true;
         await o.kafka.kill();
@@ -484,7 +490,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
     const aggLoop = (async () => {
       if (!agg || !o.aggregation) return;
       while (!workDone) {
-        await sleep(between(o.aggregation.killAggregatorEveryMs));
+        await untilWorkDone(between(o.aggregation.killAggregatorEveryMs));
         if (workDone) break;
         await agg.killAggregator();
         log(`aggregator kill ${agg.f.aggregatorKills}`);
@@ -495,7 +501,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
     const apiLoop = (async () => {
       if (!agg || !o.aggregation?.restartApiserverEveryMs) return;
       while (!workDone) {
-        await sleep(between(o.aggregation.restartApiserverEveryMs));
+        await untilWorkDone(between(o.aggregation.restartApiserverEveryMs));
         if (workDone) break;
         await agg.restartApiserver();
         log(`apiserver restart ${agg.f.apiserverRestarts}`);
