@@ -15,7 +15,7 @@ import { CACHE_DIR, ensureAuditd } from '../env/rig';
 import { figuresTable, profileConsistent, rssFlat, runSoak } from '../soak/soak';
 
 describe('chaos soak (short)', () => {
-  it('kills and rotations under 10k records/s: every workload serial delivered or counted lost, the profile exact', { timeout: 300_000 }, async (t) => {
+  it('kills and rotations under 10k records/s: every workload serial delivered or counted lost, the profile exact', { timeout: 420_000 }, async (t) => {
     await ensureAuditd();
     const seed = Number(process.env.SOAK_SEED ?? Date.now() % 100000);
     const [kafka, kube] = await Promise.all([ensureKafka(), ensurePrivateKube(path.join(CACHE_DIR, 'kube', 'soak-short-run'), 46543)]);
@@ -25,7 +25,7 @@ describe('chaos soak (short)', () => {
       killKafkaEveryMs: [4000, 10000],
       kafkaDownMs: [1000, 3000],
       maxKafkaKills: 1,
-      aggregation: { kube, killAggregatorEveryMs: [6000, 12000], aggregatorDownMs: [500, 3000], restartApiserverEveryMs: [10000, 20000] },
+      aggregation: { kube, killAggregatorEveryMs: [6000, 12000], aggregatorDownMs: [500, 3000], restartApiserverEveryMs: [10000, 20000], settleMs: 60_000 },
       seed,
       rate: 10_000,
       seconds: 30,

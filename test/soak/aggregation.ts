@@ -168,7 +168,11 @@ export class SoakAggregation {
    * The container ended: the end marker, then wait until the group has consumed the topic to its end and the
    * profile exists. `seen` is the container and pod of one of run's resolved workload events.
    */
-  async finish(seen: { container: ContainerRef; pod: PodRef } | undefined, timeoutMs: number): Promise<{ profile: SeccompProfile | undefined; settleMs: number }> {
+  async finish(
+    seen: { container: ContainerRef; pod: PodRef } | undefined,
+    timeoutMs: number,
+    log: (line: string) => void,
+  ): Promise<{ profile: SeccompProfile | undefined; settleMs: number }> {
     const t0 = Date.now();
     if (!this.agg) this.startAggregator();
     if (!seen) return { profile: undefined, settleMs: 0 };
@@ -189,11 +193,16 @@ export class SoakAggregation {
     await admin.connect();
     const name = `${this.recording}-${CONTAINER}`;
     let profile: SeccompProfile | undefined;
+    let said = t0;
     try {
       for (;;) {
-        const caughtUp = await this.consumed(admin).catch(() => false);
+        const caughtUp = await this.consumed(admin).catch((e: Error) => `offsets: ${e.message}`);
         profile = await getOrUndefined<SeccompProfile>(this.admin, `/apis/${API_VERSION}/seccompprofiles/${name}`).catch(() => undefined);
-        if ((caughtUp && profile) || Date.now() - t0 > timeoutMs) break;
+        if ((caughtUp === true && profile) || Date.now() - t0 > timeoutMs) break;
+        if (Date.now() - said > 10_000) {
+          said = Date.now();
+          log(`still waiting for the profile: group at the end of the topic: ${caughtUp}; profile ${profile ? 'written' : 'not written'}`);
+        }
         await sleep(500);
       }
     } finally {

@@ -556,7 +556,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
     if (agg) {
       // run has stopped (SIGTERM: its Kafka sink flushed); the container ends now
       log('the workload container ends: waiting for its profile');
-      const { profile, settleMs } = await agg.finish(counter.seen, o.aggregation!.settleMs ?? 120_000);
+      const { profile, settleMs } = await agg.finish(counter.seen, o.aggregation!.settleMs ?? 120_000, log);
       const lostSet = new Set(missing);
       const made = [...truthRead.syscalls.keys()].sort();
       const onlyInLost = made.filter((n) => {
