@@ -34,6 +34,8 @@ const CONTAINER = 'pacer';
 export interface AggregationFigures {
   aggregatorStarts: number;
   aggregatorKills: number;
+  /** aggregators that exited on their own (restarted a second later, as kubelet would) */
+  aggregatorExits: number;
   apiserverRestarts: number;
   /** distinct syscalls the workload made (the audit log's records of its pid) */
   workloadSyscalls: string[];
@@ -69,7 +71,9 @@ export class SoakAggregation {
   private readonly profileDir: string;
   private agg: Component | undefined;
   private readonly dead: Component[] = [];
-  readonly f = { aggregatorStarts: 0, aggregatorKills: 0, apiserverRestarts: 0 };
+  readonly f = { aggregatorStarts: 0, aggregatorKills: 0, aggregatorExits: 0, apiserverRestarts: 0 };
+  private stopping = false;
+  log: (line: string) => void = () => undefined;
 
   private constructor(
     private readonly kube: KubeEnv,
@@ -137,16 +141,32 @@ export class SoakAggregation {
     return ['/bin/sh', '-c', `echo $$ > ${this.cgroupDir}/cgroup.procs && exec "$@"`, 'soak-container', ...argv];
   }
 
+  /** Starts an aggregator unless one runs. */
   startAggregator(): void {
+    if (this.agg) return;
     this.f.aggregatorStarts++;
-    this.agg = startComponent('aggregate', [
+    const a = startComponent('aggregate', [
       'aggregate', '--kafka-brokers', this.kafka.brokers.join(','), '--kafka-config', this.kafkaCfg, '--group', `${this.recording}-agg`,
       '--kubernetes', '--kubeconfig', this.kube.kubeconfigFor('admin'), '--profile-dir', this.profileDir,
     ]);
+    this.agg = a;
+    // an aggregator that exits by itself is counted and started again, as its Deployment's kubelet would: the
+    // soak goes on, and the figures and the log say it happened
+    void a.exited.then(async ({ code, signal }) => {
+      if (this.agg !== a || this.stopping) return;
+      this.agg = undefined;
+      this.dead.push(a);
+      this.f.aggregatorExits++;
+      this.log(`aggregator exited by itself (${code ?? signal}): ${a.log().slice(-800)}`);
+      await sleep(1000);
+      if (!this.stopping && !this.agg) this.startAggregator();
+    });
   }
 
+  /** SIGKILL the running aggregator (none running: one that exited by itself is about to be started again). */
   async killAggregator(): Promise<void> {
-    const a = this.agg!;
+    const a = this.agg;
+    if (!a) return;
     this.agg = undefined;
     a.child.kill('SIGKILL');
     await a.exited;
@@ -222,6 +242,7 @@ export class SoakAggregation {
   }
 
   async cleanup(): Promise<void> {
+    this.stopping = true;
     // the recording first, while an aggregator runs: its controller removes the finalizer it holds the recording by
     const rec = `/apis/${API_VERSION}/namespaces/${this.ns}/profilerecordings/${this.recording}`;
     await this.admin.delete(rec).catch(() => undefined);

@@ -394,6 +394,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
   try {
     if (o.aggregation) {
       agg = await SoakAggregation.setup(o.aggregation.kube, o.kafka!, `${o.seed}-${Math.floor(rand() * 0xffffff).toString(16)}`, tmp);
+      agg.log = log;
       args.push(...agg.runArgs());
       agg.startAggregator();
     }
@@ -669,6 +670,7 @@ export function figuresTable(f: SoakFigures): string {
     ['loss bursts', String(f.lossBursts)],
     ['kafka kills', String(f.kafkaKills)],
     ['aggregator kills / apiserver restarts', `${f.aggregatorKills} / ${f.apiserverRestarts}`],
+    ...(f.aggregation?.aggregatorExits ? [['aggregator exits by itself (restarted)', String(f.aggregation.aggregatorExits)] as [string, string]] : []),
     ...(f.aggregation ? aggregationRows(f.aggregation) : []),
     ['max lag (s)', (f.maxLagMs / 1000).toFixed(1)],
     ['max lag while the broker was down (s)', f.kafkaKills ? (f.maxLagKafkaDownMs / 1000).toFixed(1) : '-'],
