@@ -164,14 +164,15 @@ export class SoakAggregation {
   }
 
   /** SIGKILL the running aggregator (none running: one that exited by itself is about to be started again). */
-  async killAggregator(): Promise<void> {
+  async killAggregator(): Promise<boolean> {
     const a = this.agg;
-    if (!a) return;
+    if (!a) return false;
     this.agg = undefined;
     a.child.kill('SIGKILL');
     await a.exited;
     this.dead.push(a);
     this.f.aggregatorKills++;
+    return true;
   }
 
   async restartApiserver(): Promise<void> {

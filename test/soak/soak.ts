@@ -493,8 +493,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
       while (!workDone) {
         await untilWorkDone(between(o.aggregation.killAggregatorEveryMs));
         if (workDone) break;
-        await agg.killAggregator();
-        log(`aggregator kill ${agg.f.aggregatorKills}`);
+        if (await agg.killAggregator()) log(`aggregator kill ${agg.f.aggregatorKills}`);
         await sleep(between(o.aggregation.aggregatorDownMs));
         agg.startAggregator();
       }
