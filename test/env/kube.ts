@@ -85,10 +85,10 @@ export function run(file: string, args: string[], opts: { input?: string; timeou
 
 const startScript = () => findUp(path.join('test', 'env', 'kube', 'start.sh'));
 
-async function runStart(mode: 'start' | 'restart-apiserver' | 'stop', runDir?: string): Promise<string> {
+async function runStart(mode: 'start' | 'restart-apiserver' | 'stop', runDir?: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
   if (process.getuid?.() !== 0) throw new Error('the Kubernetes rig needs root (etcd-server install, state under /var/cache/auditflow): run the tests as root');
   // The first run builds kube-apiserver and kubectl from source: tens of minutes on a small machine.
-  const env = runDir === undefined ? process.env : { ...process.env, KUBE_RUN_DIR: runDir };
+  const env = runDir === undefined ? { ...process.env, ...extraEnv } : { ...process.env, ...extraEnv, KUBE_RUN_DIR: runDir };
   const r = await run('bash', [startScript(), mode], { timeoutMs: 120 * 60_000, env });
   if (r.status !== 0) throw new Error(`test/env/kube/start.sh ${mode} failed (exit ${r.status}); it said:\n${r.stderr.slice(-6000)}`);
   return r.stdout.trim().split('\n').pop() ?? '';
@@ -281,4 +281,25 @@ function apiRequestOnce(
     if (payload !== undefined) req.write(payload);
     req.end();
   });
+}
+
+/**
+ * A private etcd + kube-apiserver in `runDir` (its own ports, data and credentials), for a test that restarts
+ * its apiserver at will: the shared one of ensureKube() serves other test processes. Its ports are looked for
+ * from `portBase` (apiserver) and `portBase` - 4064 (etcd) up, away from the shared instance's, which may be
+ * cold-starting at the same moment (start.sh picks a free port, then binds it). stop() ends both; a failed
+ * start stops what it started.
+ */
+export async function ensurePrivateKube(runDir: string, portBase: number): Promise<KubeEnv & { stop(): Promise<void> }> {
+  const ports = { KUBE_PORT_BASE: String(portBase), KUBE_ETCD_PORT_BASE: String(portBase - 4064) };
+  let envPath: string;
+  try {
+    envPath = await runStart('start', runDir, ports);
+  } catch (e) {
+    await runStart('stop', runDir).catch(() => undefined);
+    throw e;
+  }
+  if (!envPath || !fs.existsSync(envPath)) throw new Error(`test/env/kube/start.sh printed no env.json path for ${runDir} (got ${JSON.stringify(envPath)})`);
+  const env = makeEnv(JSON.parse(fs.readFileSync(envPath, 'utf8')) as EnvFile);
+  return { ...env, stop: () => runStart('stop', runDir).then(() => undefined) };
 }

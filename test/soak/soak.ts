@@ -1,7 +1,9 @@
 // The chaos soak of issue 11: a paced workload through the REAL auditd while `auditflow run` is SIGKILLed and
 // restarted, auditd is rotated (SIGUSR1), and optionally a Kafka broker is killed and restarted under
-// `run --kafka-brokers`. At the end every serial auditd wrote for the workload must be delivered (NDJSON output)
-// or counted as lost by auditflow (its error log lines with the serial ranges, summed across all its runs).
+// `run --kafka-brokers`, and (aggregation.ts) the aggregator consuming it is SIGKILLed and the apiserver it
+// writes the profile to restarted. At the end every serial auditd wrote for the workload must be delivered (NDJSON
+// output) or counted as lost by auditflow (its error log lines with the serial ranges, summed across all its
+// runs), and the aggregator's profile must name exactly the syscalls run delivered with the workload's pod.
 //
 // The truth is the audit log files themselves: every file that appears as audit.log or audit.log.N during the
 // soak is hard-linked aside (same filesystem) the moment it is seen, so auditd's deleting it at num_logs does
@@ -17,6 +19,10 @@ import { auditLogPath, auditStatus, auditSync, CACHE_DIR, ensureAuditd, envScrip
 import { httpGet, metricValue, sleep, startRun, stopRun, waitReady, type RunProc } from '../env/run-node';
 import { rng } from '../env/seeded';
 import type { KafkaBroker } from '../env/kafka';
+import type { KubeEnv } from '../env/kube';
+import { resolveSyscall } from '../../parsers';
+import type { ContainerRef, PodRef } from '../../src/event/v1';
+import { profileSyscalls, SoakAggregation, type AggregationFigures } from './aggregation';
 
 export interface SoakOptions {
   seed: number;
@@ -37,6 +43,20 @@ export interface SoakOptions {
   /** at most this many broker kills (a KRaft restart takes ~15 s) */
   maxKafkaKills?: number;
   /**
+   * The aggregator leg (aggregation.ts; needs `kafka`): the workload becomes a pod's container, `auditflow
+   * aggregate --kubernetes` builds its SeccompProfile in `kube` while SIGKILLed every killAggregatorEveryMs, and
+   * `kube`'s apiserver is restarted every restartApiserverEveryMs (only give that for a private instance:
+   * test/env/kube.ts ensurePrivateKube).
+   */
+  aggregation?: {
+    kube: KubeEnv;
+    killAggregatorEveryMs: [number, number];
+    aggregatorDownMs: [number, number];
+    restartApiserverEveryMs?: [number, number];
+    /** how long the profile may take after the end marker */
+    settleMs?: number;
+  };
+  /**
    * Loss bursts: while auditflow is down, rotate auditd num_logs+1 times so that unread files are deleted and
    * auditflow must count them as lost. Deletes files other readers of this auditd may still need: off by
    * default, for the standalone soak only.
@@ -53,7 +73,7 @@ export interface SoakFigures {
   seed: number;
   rate: number;
   seconds: number;
-  /** distinct serials auditd wrote for the workload */
+  /** distinct serials auditd wrote for the workload (every record type) */
   records: number;
   /** how long the workload really ran (the kernel holds it back when auditd's backlog is full) */
   workloadMs: number;
@@ -81,6 +101,10 @@ export interface SoakFigures {
   /** files seen as audit.log during the soak minus one (SIGUSR1 and size rotations) */
   filesSeen: number;
   kafkaKills: number;
+  aggregatorKills: number;
+  apiserverRestarts: number;
+  /** the aggregator leg's outcome, when there was one */
+  aggregation?: AggregationFigures;
   lossBursts: number;
   maxLagMs: number;
   /** the largest lag of the NDJSON output while the Kafka broker was down (kill to answering again) */
@@ -169,9 +193,17 @@ class LogKeeper {
   }
 }
 
-/** Every serial of `pid` in session `ses` in the kept files (the truth). */
-function truthSerials(files: string[], pid: number, ses: number): Set<number> {
+/** Records of a syscall kept by serial up to this many; beyond, its records cannot all have been lost unseen */
+const SERIALS_PER_SYSCALL = 10_000;
+
+/**
+ * Every serial of `pid` in session `ses` in the kept files (the truth), and the syscalls they were of (with
+ * their serials while few: to tell the syscalls whose every record was lost).
+ */
+function truthSerials(files: string[], pid: number, ses: number): { serials: Set<number>; syscalls: Map<string, number[] | 'many'> } {
   const out = new Set<number>();
+  const syscalls = new Map<string, number[] | 'many'>();
+  const callRe = / arch=([0-9a-fA-F]+) syscall=(\d+) /;
   const pidKey = ` pid=${pid} `;
   const sesKey = ` ses=${ses} `;
   const stampRe = /audit\(\d+\.\d+:(\d+)\)/;
@@ -185,10 +217,22 @@ function truthSerials(files: string[], pid: number, ses: number): Set<number> {
       at = nl + 1;
       if (!line.includes(pidKey) || !line.includes(sesKey)) continue;
       const m = stampRe.exec(line);
-      if (m) out.add(Number(m[1]));
+      if (!m) continue;
+      const serial = Number(m[1]);
+      if (out.has(serial)) continue;
+      out.add(serial);
+      // the syscalls a recording can see are those of its seccomp records (audit rules' SYSCALL records are not)
+      if (!line.startsWith('type=SECCOMP ')) continue;
+      const c = callRe.exec(line);
+      if (!c) continue;
+      const name = resolveSyscall(c[1], Number(c[2])).name ?? `nr-${c[2]}`;
+      const list = syscalls.get(name) ?? [];
+      if (list === 'many') continue;
+      list.push(serial);
+      syscalls.set(name, list.length > SERIALS_PER_SYSCALL ? 'many' : list);
     }
   }
-  return out;
+  return { serials: out, syscalls };
 }
 
 /** Reads the NDJSON output as it grows; counts the workload pid's serials. */
@@ -198,6 +242,12 @@ class OutputCounter {
   readonly counts = new Map<number, number>();
   badLines = 0;
   newestMs = 0;
+  /** the container and pod of a workload event run resolved (aggregation.ts's end marker names them) */
+  seen: { container: ContainerRef; pod: PodRef } | undefined;
+  /** workload events without their pod */
+  unresolved = 0;
+  /** syscalls of the workload events delivered with their pod: what run published as recording tuples */
+  readonly attributed = new Set<string>();
   constructor(
     private readonly file: string,
     private readonly pid: () => number | undefined,
@@ -239,6 +289,15 @@ class OutputCounter {
     if (!p || Number(p[1]) !== pid) return;
     const serial = Number(m[2]);
     this.counts.set(serial, (this.counts.get(serial) ?? 0) + 1);
+    if (ev.includes('"enrichment":"unresolved"')) this.unresolved++;
+    else if (ev.includes('"enrichment":"resolved"')) {
+      const sc = ev.includes('"kind":"seccomp"') ? /"syscall":"([^"]+)"/.exec(ev) : null;
+      if (sc) this.attributed.add(sc[1]!);
+      if (!this.seen) {
+        const e = JSON.parse(ev) as { container?: ContainerRef | null; pod?: PodRef | null };
+        if (e.container && e.pod) this.seen = { container: e.container, pod: e.pod };
+      }
+    }
   }
 }
 
@@ -298,6 +357,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
   const out = path.join(tmp, 'events.ndjson');
   const args = ['--audit-log', logPath, '--checkpoint', path.join(tmp, 'checkpoint.json'), '--no-track-forks', '--cri-socket', 'none', '--events', 'all', '--output', out];
   if (o.kafka) args.push('--kafka-brokers', o.kafka.brokers.join(','), '--spool-dir', path.join(tmp, 'spool'));
+  if (o.aggregation && !o.kafka) throw new Error('the aggregator leg of the soak needs a Kafka broker (SoakOptions.kafka)');
+  let agg: SoakAggregation | undefined;
   const keeper = new LogKeeper(logPath, keepDir);
   const runs: RunProc[] = [];
   const rssPeaks: number[] = [];
@@ -331,11 +392,18 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
   };
 
   try {
+    if (o.aggregation) {
+      agg = await SoakAggregation.setup(o.aggregation.kube, o.kafka!, `${o.seed}-${Math.floor(rand() * 0xffffff).toString(16)}`, tmp);
+      agg.log = log;
+      args.push(...agg.runArgs());
+      agg.startAggregator();
+    }
     keeper.start();
     await start();
     const workStart = Date.now();
     // the workload: its own audit session, pid known at spawn (sh execs seclog which execs pacer: one pid)
-    work = spawnTracked([seclogBin, '--', pacerPath, String(o.rate), String(o.seconds)], {
+    const workArgv = [seclogBin, '--', pacerPath, String(o.rate), String(o.seconds)];
+    work = spawnTracked(agg ? agg.wrap(workArgv) : workArgv, {
       session: true,
       timeoutMs: (o.seconds + 120) * 1000,
       onSpawn: (pid) => (workPid = pid),
@@ -357,11 +425,17 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
       }
     }, 250);
 
+    // the wait before a fault ends when the workload does: the soak's end does not wait out a long interval
+    // (the seeded draws stay in the same order, so a seed replays the same faults)
+    const untilWorkDone = async (ms: number): Promise<void> => {
+      const end = Date.now() + ms;
+      while (!workDone && Date.now() < end) await sleep(Math.min(250, end - Date.now()));
+    };
     // chaos: independent seeded loops until the workload ends
     const killLoop = (async () => {
       let bursts = o.lossBursts ?? 0;
       while (!workDone) {
-        await sleep(between(o.killAfterMs));
+        await untilWorkDone(between(o.killAfterMs));
         if (workDone) break;
         await kill();
         log(`kill ${f.kills} at ${((Date.now() - workStart) / 1000).toFixed(1)} s`);
@@ -383,7 +457,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
     })();
     const rotateLoop = (async () => {
       while (!workDone) {
-        await sleep(between(o.rotateEveryMs));
+        await untilWorkDone(between(o.rotateEveryMs));
         if (workDone) break;
         await rotate();
         log(`rotation ${f.rotations}`);
@@ -392,7 +466,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
     const kafkaLoop = (async () => {
       if (!o.kafka || !o.killKafkaEveryMs) return;
       while (!workDone && f.kafkaKills < (o.maxKafkaKills ?? Infinity)) {
-        await sleep(between(o.killKafkaEveryMs));
+        await untilWorkDone(between(o.killKafkaEveryMs));
         if (workDone) break;
         kafkaDown = true;
         await o.kafka.kill();
@@ -414,8 +488,27 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
         log(`kafka back`);
       }
     })();
+    const aggLoop = (async () => {
+      if (!agg || !o.aggregation) return;
+      while (!workDone) {
+        await untilWorkDone(between(o.aggregation.killAggregatorEveryMs));
+        if (workDone) break;
+        if (await agg.killAggregator()) log(`aggregator kill ${agg.f.aggregatorKills}`);
+        await sleep(between(o.aggregation.aggregatorDownMs));
+        agg.startAggregator();
+      }
+    })();
+    const apiLoop = (async () => {
+      if (!agg || !o.aggregation?.restartApiserverEveryMs) return;
+      while (!workDone) {
+        await untilWorkDone(between(o.aggregation.restartApiserverEveryMs));
+        if (workDone) break;
+        await agg.restartApiserver();
+        log(`apiserver restart ${agg.f.apiserverRestarts}`);
+      }
+    })();
     // a chaos loop that fails (a broker that does not come back) ends the soak at once, workload included
-    const chaos = Promise.all([killLoop, rotateLoop, kafkaLoop]);
+    const chaos = Promise.all([killLoop, rotateLoop, kafkaLoop, aggLoop, apiLoop]);
     const failed = chaos.then(
       () => new Promise<never>(() => undefined),
       (e: Error) => Promise.reject(e),
@@ -431,7 +524,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
     await auditSync();
     keeper.scan();
     keeper.stop();
-    const truth = truthSerials(keeper.files(), wr.pid, wr.ses!);
+    const truthRead = truthSerials(keeper.files(), wr.pid, wr.ses!);
+    const truth = truthRead.serials;
     const catchStart = Date.now();
     let missing: number[] = [];
     let ranges: [number, number][] = [];
@@ -458,6 +552,33 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
     current = undefined;
     counter.poll();
     missing = [...truth].filter((s) => !counter.counts.has(s));
+    let aggregation: AggregationFigures | undefined;
+    if (agg) {
+      // run has stopped (SIGTERM: its Kafka sink flushed); the container ends now
+      log('the workload container ends: waiting for its profile');
+      const { profile, settleMs } = await agg.finish(counter.seen, o.aggregation!.settleMs ?? 120_000, log);
+      const lostSet = new Set(missing);
+      const made = [...truthRead.syscalls.keys()].sort();
+      const onlyInLost = made.filter((n) => {
+        const l = truthRead.syscalls.get(n)!;
+        return l !== 'many' && l.every((x) => lostSet.has(x));
+      });
+      const names = profile ? profileSyscalls(profile) : undefined;
+      const attributed = [...counter.attributed].sort();
+      aggregation = {
+        ...agg.f,
+        workloadSyscalls: made,
+        onlyInLost,
+        attributed,
+        unattributed: made.filter((n) => !onlyInLost.includes(n) && !counter.attributed.has(n)),
+        profileSyscalls: names,
+        missing: names ? attributed.filter((n) => !names.includes(n)) : attributed,
+        extra: names ? names.filter((n) => !counter.attributed.has(n)) : [],
+        settleMs,
+        unresolvedEvents: counter.unresolved,
+      };
+      if (!profile || aggregation.missing.length || aggregation.extra.length) log(`aggregator logs:\n${agg.logs()}`);
+    }
     const counted = missing.filter(inRanges);
     const uncounted = missing.filter((s) => !inRanges(s));
     const overCounted = [...truth].filter((s) => counter.counts.has(s) && inRanges(s)).length;
@@ -491,6 +612,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
       rotations: f.rotations,
       filesSeen: keeper.liveFiles() - 1,
       kafkaKills: f.kafkaKills,
+      aggregatorKills: agg?.f.aggregatorKills ?? 0,
+      apiserverRestarts: agg?.f.apiserverRestarts ?? 0,
+      ...(aggregation ? { aggregation } : {}),
       lossBursts: f.lossBursts,
       maxLagMs: f.maxLagMs,
       maxLagKafkaDownMs: f.maxLagKafkaDownMs,
@@ -503,6 +627,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
   } finally {
     if (sampler) clearInterval(sampler);
     keeper.stop();
+    await agg?.cleanup().catch((e: Error) => log(`aggregator leg cleanup: ${e.message}`));
     for (const r of runs) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
     if (work) {
       if (workPid !== undefined && !workEnded) {
@@ -543,6 +668,9 @@ export function figuresTable(f: SoakFigures): string {
     ['rotations SIGUSR1 / files seen', `${f.rotations} / ${f.filesSeen}`],
     ['loss bursts', String(f.lossBursts)],
     ['kafka kills', String(f.kafkaKills)],
+    ['aggregator kills / apiserver restarts', `${f.aggregatorKills} / ${f.apiserverRestarts}`],
+    ...(f.aggregation?.aggregatorExits ? [['aggregator exits by itself (restarted)', String(f.aggregation.aggregatorExits)] as [string, string]] : []),
+    ...(f.aggregation ? aggregationRows(f.aggregation) : []),
     ['max lag (s)', (f.maxLagMs / 1000).toFixed(1)],
     ['max lag while the broker was down (s)', f.kafkaKills ? (f.maxLagKafkaDownMs / 1000).toFixed(1) : '-'],
     ['catch-up after the workload (s)', (f.catchUpMs / 1000).toFixed(1)],
@@ -551,6 +679,37 @@ export function figuresTable(f: SoakFigures): string {
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+}
+
+function aggregationRows(a: AggregationFigures): [string, string][] {
+  return [
+    ['syscalls the workload made', a.workloadSyscalls.join(' ')],
+    ['  of them only in lost records', a.onlyInLost.join(' ') || '-'],
+    ['  never delivered with their pod (unattributed)', a.unattributed.join(' ') || '-'],
+    ['profile syscalls', a.profileSyscalls ? a.profileSyscalls.join(' ') : 'NO PROFILE'],
+    ['  missing / extra', `${a.missing.join(' ') || '-'} / ${a.extra.join(' ') || '-'}`],
+    ['profile settled after the container ended (s)', (a.settleMs / 1000).toFixed(1)],
+    ['workload events without their pod', String(a.unresolvedEvents)],
+  ];
+}
+
+/**
+ * The aggregator's profile names exactly the syscalls of the workload events run delivered with their pod (what
+ * it published as recording tuples), and none the workload did not make.
+ */
+export function profileConsistent(f: SoakFigures): { ok: boolean; why: string } {
+  const a = f.aggregation;
+  if (!a) return { ok: true, why: 'no aggregator leg' };
+  if (a.attributed.length === 0) return { ok: false, why: 'run delivered no workload event with its pod: no recording tuples, nothing to check' };
+  if (!a.profileSyscalls) return { ok: false, why: `no SeccompProfile within ${(a.settleMs / 1000).toFixed(0)} s of the container's end` };
+  const invented = a.profileSyscalls.filter((n) => !a.workloadSyscalls.includes(n));
+  const ok = a.missing.length === 0 && a.extra.length === 0 && invented.length === 0;
+  return {
+    ok,
+    why:
+      `profile ${a.profileSyscalls.length} syscalls, delivered with the pod ${a.attributed.length}, workload made ${a.workloadSyscalls.length} ` +
+      `(${a.onlyInLost.length} only in lost records, ${a.unattributed.length} never attributed); missing: ${a.missing.join(' ') || 'none'}; extra: ${a.extra.join(' ') || 'none'}`,
+  };
 }
 
 /**

@@ -17,6 +17,8 @@
 #
 # Usage: start.sh [start|restart-apiserver|stop]
 # Environment: AUDITFLOW_CACHE (default /var/cache/auditflow), KUBE_RUN_DIR (default $AUDITFLOW_CACHE/kube/run),
+#   KUBE_ETCD_PORT_BASE, KUBE_PORT_BASE (default 32379, 36443: the first ports a cold start tries for etcd and the
+#   apiserver, each taking the next free one),
 #   KUBE_ADDRESS: unset (the default), the apiserver listens on loopback only and keeps no endpoints for the
 #   `kubernetes` Service; set to an address of this machine (test/env/cluster/start.sh), it listens on every
 #   address and advertises that one, so that pods reach it through the Service (kube-proxy), and the serving
@@ -28,6 +30,10 @@ CACHE=${AUDITFLOW_CACHE:-/var/cache/auditflow}
 RUN=${KUBE_RUN_DIR:-$CACHE/kube/run}
 MODE=${1:-start}
 KUBE_ADDRESS=${KUBE_ADDRESS:-}
+# Where the cold start looks for free ports. The lock above is per $RUN: two instances starting at once from the
+# same bases can both pick a port that was free and then collide; a private instance takes bases of its own.
+ETCD_PORT_BASE=${KUBE_ETCD_PORT_BASE:-32379}
+PORT_BASE=${KUBE_PORT_BASE:-36443}
 # restarting the apiserver of an instance keeps the address it was started with
 if [ "$MODE" = restart-apiserver ] && [ -z "$KUBE_ADDRESS" ]; then KUBE_ADDRESS=$(cat "$RUN/address" 2>/dev/null || true); fi
 # The component identities of deploy/ (namespace auditflow): keep in step with deploy/base/serviceaccounts.yaml.
@@ -130,7 +136,7 @@ rm -rf "$RUN/etcd-data" "$RUN/pki" "$RUN/kubeconfig" "$RUN/tokens.csv" "$RUN/env
 mkdir -p "$RUN/pki" "$RUN/kubeconfig"
 chmod 700 "$RUN/pki" "$RUN/kubeconfig"
 PICKED=""
-ETCD_PORT=$(pick_port 32379); ETCD_PEER=$(pick_port $((ETCD_PORT + 1))); PORT=$(pick_port 36443)
+ETCD_PORT=$(pick_port "$ETCD_PORT_BASE"); ETCD_PEER=$(pick_port $((ETCD_PORT + 1))); PORT=$(pick_port "$PORT_BASE")
 echo "$ETCD_PORT" >"$RUN/etcd-port"; echo "$PORT" >"$RUN/port"; echo "$KUBE_ADDRESS" >"$RUN/address"
 
 (
