@@ -5,14 +5,13 @@
 //
 // Only the `k8s.io` namespace (CRI's): there a task's id is the CRI container (or sandbox) id. The stream is kept
 // open, and reopened with backoff after an error (containerd restarting); events published while it was closed
-// are lost (containerd does not replay), which `onGap` reports so the caller can fill in from CRI. A socket
+// are lost (containerd does not replay), which `onGap` reports so the caller can fill in from CRI (the stream's
+// lifecycle is cri/event-stream.ts, shared with CRI's GetContainerEvents). A socket
 // that does not serve the service (CRI-O) answers UNIMPLEMENTED: the stream then stays closed for good
 // (`supported` false) and attribution falls back to /proc and polling.
-import type * as Grpc from '@grpc/grpc-js';
 import type * as protoLoader from '@grpc/proto-loader';
-import type { Logger } from '../log';
+import { EventStream, type EventStreamOptions, type EventStreamState } from './cri/event-stream';
 import { loadContainerdEventsDefinition } from './cri/proto';
-import { backoffMs, DEFAULT_BACKOFF } from '../retry';
 
 export const CRI_NAMESPACE = 'k8s.io';
 
@@ -139,126 +138,70 @@ interface WireEnvelope {
   event: { type_url?: string; typeUrl?: string; value: Buffer } | null;
 }
 
-export interface ContainerdEventsOptions {
-  socketPath: string;
+export interface ContainerdEventsOptions extends EventStreamOptions {
   onEvent: (ev: TaskEvent) => void;
-  /** the stream (re)opened after being closed (or at first): events in between, if any, were missed */
-  onGap?: (why: string) => void;
-  /** the stream closed at `atMs` (task events from then on are missed until onGap) */
-  onClose?: (atMs: number) => void;
-  /** the socket does not serve the stream (CRI-O): it stays closed for good */
-  onUnsupported?: () => void;
-  log: Logger;
-  /** upper bound of the reconnect backoff, ms; default 5000 */
-  maxBackoffMs?: number;
 }
 
-export type ContainerdEventsState = 'connecting' | 'streaming' | 'retrying' | 'unsupported' | 'stopped';
+export type ContainerdEventsState = EventStreamState;
 
-let grpcLib: typeof Grpc | undefined;
-function grpcMod(): typeof Grpc {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (grpcLib ??= require('@grpc/grpc-js') as typeof Grpc);
-}
-
+/** The subscription to containerd's task events (the lifecycle is cri/event-stream.ts's). */
 export class ContainerdEvents {
-  state: ContainerdEventsState = 'connecting';
-  lastError: string | null = null;
-  readonly stats = { events: 0, taskEvents: 0, malformed: 0, reconnects: 0 };
-  private client: Grpc.Client | undefined;
-  private call: Grpc.ClientReadableStream<WireEnvelope> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private attempt = 0;
+  private readonly stream: EventStream<WireEnvelope>;
+  private readonly counts = { taskEvents: 0, malformed: 0 };
   private warned = 0;
 
-  constructor(private readonly opts: ContainerdEventsOptions) {}
+  constructor(opts: ContainerdEventsOptions) {
+    this.stream = new EventStream<WireEnvelope>(
+      opts,
+      {
+        label: 'containerd event stream',
+        method() {
+          const svc = (loadContainerdEventsDefinition()['containerd.services.events.v1.Events'] ?? {}) as protoLoader.ServiceDefinition;
+          const method = svc['Subscribe'] as protoLoader.MethodDefinition<object, WireEnvelope> | undefined;
+          if (!method) throw new Error('containerd.services.events.v1.Events/Subscribe missing from containerd_events.proto');
+          return method;
+        },
+        // the topic filter is applied by containerd; the namespace is checked here (one expression, no OR needed)
+        request: { filters: ['topic~="^/tasks/"'] },
+        readyDelayMs: 0,
+        missed: 'task events meanwhile are missed',
+        unsupported: 'the runtime serves no containerd event stream (not containerd?): falling back to CRI GetContainerEvents',
+        onData: (env) => {
+          if (env.namespace !== CRI_NAMESPACE || !env.event) return;
+          const atMs = env.timestamp ? Number(env.timestamp.seconds) * 1000 + Math.floor(env.timestamp.nanos / 1e6) : Date.now();
+          let ev: TaskEvent | null;
+          try {
+            ev = decodeTaskEvent(env.event.type_url ?? env.event.typeUrl ?? '', env.event.value, atMs);
+          } catch (err) {
+            this.counts.malformed++;
+            if (this.warned++ < 5) opts.log.warn({ topic: env.topic, err: (err as Error).message }, 'malformed containerd task event: skipped');
+            return;
+          }
+          if (!ev) return;
+          this.counts.taskEvents++;
+          opts.onEvent(ev);
+        },
+      },
+    );
+  }
+
+  get state(): ContainerdEventsState {
+    return this.stream.state;
+  }
+
+  get lastError(): string | null {
+    return this.stream.lastError;
+  }
+
+  get stats(): { events: number; taskEvents: number; malformed: number; reconnects: number } {
+    return { events: this.stream.counts.messages, reconnects: this.stream.counts.reconnects, ...this.counts };
+  }
 
   start(): void {
-    const svc = (loadContainerdEventsDefinition()['containerd.services.events.v1.Events'] ?? {}) as protoLoader.ServiceDefinition;
-    const method = svc['Subscribe'] as protoLoader.MethodDefinition<object, WireEnvelope> | undefined;
-    if (!method) throw new Error('containerd.services.events.v1.Events/Subscribe missing from containerd_events.proto');
-    this.client = new (grpcMod().Client)(`unix:${this.opts.socketPath}`, grpcMod().credentials.createInsecure(), {
-      'grpc.initial_reconnect_backoff_ms': 100,
-      'grpc.max_reconnect_backoff_ms': 1000,
-    });
-    this.open(method);
-  }
-
-  private open(method: protoLoader.MethodDefinition<object, WireEnvelope>): void {
-    if (this.state === 'stopped' || !this.client) return;
-    this.state = this.attempt === 0 ? 'connecting' : 'retrying';
-    // the topic filter is applied by containerd; the namespace is checked here (one expression, no OR needed)
-    const call = this.client.makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, { filters: ['topic~="^/tasks/"'] });
-    this.call = call;
-    let announced = false;
-    const announce = () => {
-      if (announced) return;
-      announced = true;
-      this.state = 'streaming';
-      if (this.attempt > 0) this.opts.log.info('containerd event stream open again');
-      this.attempt = 0;
-      this.opts.onGap?.('stream opened');
-    };
-    // containerd sends no headers before the first event; a subscription sent over a ready connection is open
-    // (a refused or broken one errors instead), so a quiet node is not taken for a stream that is down
-    call.on('metadata', announce);
-    this.client.waitForReady(Date.now() + 60_000, (err) => {
-      if (!err && this.call === call) announce();
-    });
-    call.on('data', (env: WireEnvelope) => {
-      announce();
-      this.stats.events++;
-      if (env.namespace !== CRI_NAMESPACE || !env.event) return;
-      const atMs = env.timestamp ? Number(env.timestamp.seconds) * 1000 + Math.floor(env.timestamp.nanos / 1e6) : Date.now();
-      let ev: TaskEvent | null;
-      try {
-        ev = decodeTaskEvent(env.event.type_url ?? env.event.typeUrl ?? '', env.event.value, atMs);
-      } catch (err) {
-        this.stats.malformed++;
-        if (this.warned++ < 5) this.opts.log.warn({ topic: env.topic, err: (err as Error).message }, 'malformed containerd task event: skipped');
-        return;
-      }
-      if (!ev) return;
-      this.stats.taskEvents++;
-      this.opts.onEvent(ev);
-    });
-    call.on('error', (err: Grpc.ServiceError) => {
-      if (this.call !== call || this.state === 'stopped') return;
-      this.call = undefined;
-      if (err.code === grpcMod().status.UNIMPLEMENTED) {
-        this.state = 'unsupported';
-        this.lastError = err.details || err.message;
-        this.opts.log.warn({ socket: this.opts.socketPath }, 'the runtime serves no containerd event stream (not containerd?): falling back to CRI GetContainerEvents');
-        this.opts.onUnsupported?.();
-        return;
-      }
-      this.retry(method, err.details || err.message);
-    });
-    call.on('end', () => {
-      if (this.call === call && this.state !== 'stopped') {
-        this.call = undefined;
-        this.retry(method, 'stream ended');
-      }
-    });
-  }
-
-  private retry(method: protoLoader.MethodDefinition<object, WireEnvelope>, why: string): void {
-    if (this.state === 'streaming') this.opts.onClose?.(Date.now());
-    this.lastError = why;
-    this.state = 'retrying';
-    this.stats.reconnects++;
-    if (this.attempt === 0) this.opts.log.warn({ err: why }, 'containerd event stream closed: reopening (task events meanwhile are missed)');
-    const delay = backoffMs(this.attempt, { ...DEFAULT_BACKOFF, maxMs: this.opts.maxBackoffMs ?? DEFAULT_BACKOFF.maxMs });
-    this.attempt++;
-    this.timer = setTimeout(() => this.open(method), delay).unref();
+    this.stream.start();
   }
 
   stop(): void {
-    this.state = 'stopped';
-    clearTimeout(this.timer);
-    this.call?.cancel();
-    this.call = undefined;
-    this.client?.close();
-    this.client = undefined;
+    this.stream.stop();
   }
 }

@@ -7,13 +7,12 @@
 // (verbose: info.pid) as soon as a start arrives. A container that has already exited by then is reported with
 // pid 0 by the runtime, and is lost to this path: that is the gap left (a round trip after the start).
 //
-// The stream is kept open and reopened with backoff after an error (runtime restarting); events published while it
-// was closed are lost, which `onGap` reports. A runtime that does not serve the RPC (Debian's containerd 1.6)
-// answers UNIMPLEMENTED: the stream then stays closed for good (state `unsupported`).
-import type * as Grpc from '@grpc/grpc-js';
+// The stream is kept open and reopened with backoff after an error (runtime restarting; event-stream.ts, shared
+// with containerd's task events); events published while it was closed are lost, which `onGap` reports. A
+// runtime that does not serve the RPC (Debian's containerd 1.6) answers UNIMPLEMENTED: the stream then stays
+// closed for good (state `unsupported`).
 import type * as protoLoader from '@grpc/proto-loader';
-import type { Logger } from '../../log';
-import { backoffMs, DEFAULT_BACKOFF } from '../../retry';
+import { EventStream, type EventStreamOptions, type EventStreamState } from './event-stream';
 import { loadCriPackageDefinition, RUNTIME_SERVICE } from './proto';
 
 export type CriContainerEventKind = 'created' | 'started' | 'stopped' | 'deleted';
@@ -66,111 +65,57 @@ export function toContainerEvent(w: WireEvent): CriContainerEvent | null {
   };
 }
 
-export interface CriContainerEventsOptions {
-  socketPath: string;
+export interface CriContainerEventsOptions extends EventStreamOptions {
   onEvent: (ev: CriContainerEvent) => void;
-  /** the stream (re)opened after being closed (or at first): events in between, if any, were missed */
-  onGap?: (why: string) => void;
-  /** the stream closed at `atMs` */
-  onClose?: (atMs: number) => void;
-  log: Logger;
-  maxBackoffMs?: number;
 }
 
-export type CriContainerEventsState = 'connecting' | 'streaming' | 'retrying' | 'unsupported' | 'stopped';
+export type CriContainerEventsState = EventStreamState;
 
-let grpcLib: typeof Grpc | undefined;
-function grpcMod(): typeof Grpc {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (grpcLib ??= require('@grpc/grpc-js') as typeof Grpc);
-}
-
+/** The subscription to CRI's container events (the lifecycle is event-stream.ts's). */
 export class CriContainerEvents {
-  state: CriContainerEventsState = 'connecting';
-  lastError: string | null = null;
-  readonly stats = { events: 0, reconnects: 0 };
-  private client: Grpc.Client | undefined;
-  private call: Grpc.ClientReadableStream<WireEvent> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private attempt = 0;
+  private readonly stream: EventStream<WireEvent>;
 
-  constructor(private readonly opts: CriContainerEventsOptions) {}
+  constructor(opts: CriContainerEventsOptions) {
+    this.stream = new EventStream<WireEvent>(opts, {
+      label: 'CRI container event stream',
+      method() {
+        const svc = loadCriPackageDefinition()[RUNTIME_SERVICE] as protoLoader.ServiceDefinition;
+        const method = svc['GetContainerEvents'] as protoLoader.MethodDefinition<object, WireEvent> | undefined;
+        if (!method) throw new Error(`${RUNTIME_SERVICE}/GetContainerEvents missing from runtime_v1.proto`);
+        return method;
+      },
+      request: {},
+      // each event carries the statuses of every container of its pod
+      channelOptions: { 'grpc.max_receive_message_length': 16 * 1024 * 1024 },
+      // a runtime that refuses the RPC (UNIMPLEMENTED) says so within a round trip: give it one before the
+      // stream counts as open
+      readyDelayMs: 200,
+      missed: 'container starts meanwhile are missed',
+      unsupported: 'the runtime serves no CRI GetContainerEvents (containerd < 1.7?): containers that exit before their records are read stay unresolved',
+      onData: (w) => {
+        const ev = toContainerEvent(w);
+        if (ev) opts.onEvent(ev);
+      },
+    });
+  }
+
+  get state(): CriContainerEventsState {
+    return this.stream.state;
+  }
+
+  get lastError(): string | null {
+    return this.stream.lastError;
+  }
+
+  get stats(): { events: number; reconnects: number } {
+    return { events: this.stream.counts.messages, reconnects: this.stream.counts.reconnects };
+  }
 
   start(): void {
-    const svc = loadCriPackageDefinition()[RUNTIME_SERVICE] as protoLoader.ServiceDefinition;
-    const method = svc['GetContainerEvents'] as protoLoader.MethodDefinition<object, WireEvent> | undefined;
-    if (!method) throw new Error(`${RUNTIME_SERVICE}/GetContainerEvents missing from runtime_v1.proto`);
-    this.client = new (grpcMod().Client)(`unix:${this.opts.socketPath}`, grpcMod().credentials.createInsecure(), {
-      'grpc.initial_reconnect_backoff_ms': 100,
-      'grpc.max_reconnect_backoff_ms': 1000,
-      // each event carries the statuses of every container of its pod
-      'grpc.max_receive_message_length': 16 * 1024 * 1024,
-    });
-    this.open(method);
-  }
-
-  private open(method: protoLoader.MethodDefinition<object, WireEvent>): void {
-    if (this.state === 'stopped' || !this.client) return;
-    this.state = this.attempt === 0 ? 'connecting' : 'retrying';
-    const call = this.client.makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, {});
-    this.call = call;
-    let announced = false;
-    const announce = () => {
-      if (announced || this.call !== call) return;
-      announced = true;
-      this.state = 'streaming';
-      if (this.attempt > 0) this.opts.log.info('CRI container event stream open again');
-      this.attempt = 0;
-      this.opts.onGap?.('stream opened');
-    };
-    // like containerd's stream: no headers before the first event, so a request sent over a ready connection
-    // counts as open (one refused errors instead, UNIMPLEMENTED included, within a round trip)
-    call.on('metadata', announce);
-    this.client.waitForReady(Date.now() + 60_000, (err) => {
-      if (!err) setTimeout(announce, 200).unref();
-    });
-    call.on('data', (w: WireEvent) => {
-      announce();
-      this.stats.events++;
-      const ev = toContainerEvent(w);
-      if (ev) this.opts.onEvent(ev);
-    });
-    call.on('error', (err: Grpc.ServiceError) => {
-      if (this.call !== call || this.state === 'stopped') return;
-      this.call = undefined;
-      if (err.code === grpcMod().status.UNIMPLEMENTED) {
-        this.state = 'unsupported';
-        this.lastError = err.details || err.message;
-        this.opts.log.warn({ socket: this.opts.socketPath }, 'the runtime serves no CRI GetContainerEvents (containerd < 1.7?): containers that exit before their records are read stay unresolved');
-        return;
-      }
-      this.retry(method, err.details || err.message);
-    });
-    call.on('end', () => {
-      if (this.call === call && this.state !== 'stopped') {
-        this.call = undefined;
-        this.retry(method, 'stream ended');
-      }
-    });
-  }
-
-  private retry(method: protoLoader.MethodDefinition<object, WireEvent>, why: string): void {
-    if (this.state === 'streaming') this.opts.onClose?.(Date.now());
-    this.lastError = why;
-    this.state = 'retrying';
-    this.stats.reconnects++;
-    if (this.attempt === 0) this.opts.log.warn({ err: why }, 'CRI container event stream closed: reopening (container starts meanwhile are missed)');
-    const delay = backoffMs(this.attempt, { ...DEFAULT_BACKOFF, maxMs: this.opts.maxBackoffMs ?? DEFAULT_BACKOFF.maxMs });
-    this.attempt++;
-    this.timer = setTimeout(() => this.open(method), delay).unref();
+    this.stream.start();
   }
 
   stop(): void {
-    this.state = 'stopped';
-    clearTimeout(this.timer);
-    this.call?.cancel();
-    this.call = undefined;
-    this.client?.close();
-    this.client = undefined;
+    this.stream.stop();
   }
 }
