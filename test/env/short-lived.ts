@@ -1,7 +1,9 @@
 // Short-lived container workloads and their truth from the raw audit log (tests and the bench): each killed
 // process is an `sh -c "busybox sync" TAG` whose EXECVE record carries the tag (the pod) as an argument, and the
 // SECCOMP kill record names its pid; the tag is found through the pid's own exec or its parent's.
-import { auditField, auditType } from './rig';
+import * as fs from 'node:fs';
+import { runPod, waitContainerExited, type RunningPod } from './cri';
+import { auditField, auditMark, auditType, readAuditSince } from './rig';
 
 /** A Localhost seccomp profile that allows everything but kills the process on sync(2). */
 export const KILL_SYNC_PROFILE = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['sync'], action: 'SCMP_ACT_KILL_PROCESS' }] };
@@ -73,3 +75,36 @@ export function denialsFromRaw(lines: string[], tagPrefix: string): Denial[] {
   });
 }
 
+
+/**
+ * Pid reuse across two containers: container A's init (pid P) exits, then the host hands P to a process forked
+ * inside container B (ns_last_pid = P - 1 just before B forks), which is killed on `sync`. When another process
+ * on the shared machine takes P first, it tries again (15 times at most). Every pod it runs is pushed on `pods`
+ * (the caller removes them). Returns A, B, P and B's one denial, whose pid is P.
+ */
+export async function reusePidAcrossPods(o: { name: string; namespace: string; tagPrefix: string; profile: string; socketPath: string; pods: RunningPod[] }): Promise<{ a: RunningPod; b: RunningPod; pid: number; denial: Denial; tries: number }> {
+  for (let tries = 0; ; tries++) {
+    const mark = await auditMark();
+    const a = await runPod({ name: `${o.name}-a-${process.pid}-${tries}`, namespace: o.namespace, containers: [{ name: 'a', command: ['sleep', '1'] }], seccompProfilePath: o.profile, socketPath: o.socketPath });
+    o.pods.push(a);
+    const P = a.containers[0]!.pid;
+    await waitContainerExited(o.socketPath, a.containers[0]!.id);
+    // B waits for a file, then forks the killed process
+    const b = await runPod({
+      name: `${o.name}-b-${process.pid}-${tries}`,
+      namespace: o.namespace,
+      containers: [{ name: 'b', command: ['sh', '-c', `while [ ! -e /go ]; do :; done; sh -c "busybox sync" ${o.tagPrefix}b; true`] }],
+      seccompProfilePath: o.profile,
+      socketPath: o.socketPath,
+    });
+    o.pods.push(b);
+    fs.writeFileSync('/proc/sys/kernel/ns_last_pid', String(P - 1));
+    fs.writeFileSync(`/proc/${b.containers[0]!.pid}/root/go`, '');
+    await waitContainerExited(o.socketPath, b.containers[0]!.id);
+    const ds = denialsFromRaw(await readAuditSince(mark), o.tagPrefix).filter((d) => d.tag === `${o.tagPrefix}b`);
+    if (ds.length !== 1) throw new Error(`B made ${ds.length} denials, not one`);
+    if (ds[0]!.pid === P) return { a, b, pid: P, denial: ds[0]!, tries };
+    // another process on this shared machine took P first: try again
+    if (tries >= 14) throw new Error(`could not get pid ${P} reused in 15 tries (last got ${ds[0]!.pid})`);
+  }
+}

@@ -24,7 +24,7 @@ import { criOnlySocket, type CriOnlySocket } from '../env/cri-only-socket';
 import { ensureContainerd, removePod, runPod, waitContainerExited, type RunningPod } from '../env/cri';
 import { findUp } from '../env/find-up';
 import { auditMark, ensureAuditd, readAuditSince } from '../env/rig';
-import { denialsFromRaw, job, KILL_SYNC_PROFILE } from '../env/short-lived';
+import { denialsFromRaw, job, KILL_SYNC_PROFILE, reusePidAcrossPods } from '../env/short-lived';
 import { httpGet, metricValue, pollUntil, readEvents, startRun, stopRun, type OutputEvent, type RunProc, waitReady } from '../env/run-node';
 
 const quiet = pino({ level: 'silent' });
@@ -187,36 +187,11 @@ describe(variant === 'cri' ? 'auditflow run --task-events cri on containerd 2.x:
     // hands P to a process forked inside container B (ns_last_pid = P - 1 just before B forks). Here A's window
     // comes from a ContainerStatus after its start and closes at the stop event's finished_at.
     const tagPrefix = `cr${variant === 'cri' ? 'c' : 'o'}${process.pid}x`;
-    for (let tries = 0; ; tries++) {
-      const mark = await auditMark();
-      const a = await runPod({ name: `cri-reuse-a-${variant}-${process.pid}-${tries}`, namespace: 'crievents', containers: [{ name: 'a', command: ['sleep', '1'] }], seccompProfilePath: profile, socketPath: socket });
-      pods.push(a);
-      const P = a.containers[0]!.pid;
-      await waitContainerExited(socket, a.containers[0]!.id);
-      const b = await runPod({
-        name: `cri-reuse-b-${variant}-${process.pid}-${tries}`,
-        namespace: 'crievents',
-        containers: [{ name: 'b', command: ['sh', '-c', `while [ ! -e /go ]; do :; done; sh -c "busybox sync" ${tagPrefix}b; true`] }],
-        seccompProfilePath: profile,
-        socketPath: socket,
-      });
-      pods.push(b);
-      fs.writeFileSync('/proc/sys/kernel/ns_last_pid', String(P - 1));
-      fs.writeFileSync(`/proc/${b.containers[0]!.pid}/root/go`, '');
-      await waitContainerExited(socket, b.containers[0]!.id);
-      const ds = denialsFromRaw(await readAuditSince(mark), tagPrefix).filter((d) => d.tag === `${tagPrefix}b`);
-      assert.equal(ds.length, 1, 'B made one denial');
-      if (ds[0]!.pid !== P) {
-        // another process on this shared machine took P first: try again
-        assert.ok(tries < 15, `could not get pid ${P} reused in 15 tries (last got ${ds[0]!.pid})`);
-        continue;
-      }
-      const e = await pollUntil(() => readEvents(out).events.find((x) => x.type === 'SECCOMP' && x.serial === ds[0]!.serial), 60_000, `auditflow's event for B's denial ${ds[0]!.serial}`);
-      assert.notEqual(e.pod?.name, a.name, `a reused pid inherited the old container: ${JSON.stringify(e)}`);
-      assert.equal(e.pod?.name, b.name, `B's denial under the reused pid ${P}: ${e.enrichment} ${e.enrichmentError ?? ''}`);
-      console.log(`pid reuse (${variant}): pid ${P} of ${a.name} reused in ${b.name} after ${tries + 1} tries: attributed to ${e.pod?.name}`);
-      return;
-    }
+    const { a, b, pid: P, denial, tries } = await reusePidAcrossPods({ name: `cri-reuse-${variant}`, namespace: 'crievents', tagPrefix, profile, socketPath: socket, pods });
+    const e = await pollUntil(() => readEvents(out).events.find((x) => x.type === 'SECCOMP' && x.serial === denial.serial), 60_000, `auditflow's event for B's denial ${denial.serial}`);
+    assert.notEqual(e.pod?.name, a.name, `a reused pid inherited the old container: ${JSON.stringify(e)}`);
+    assert.equal(e.pod?.name, b.name, `B's denial under the reused pid ${P}: ${e.enrichment} ${e.enrichmentError ?? ''}`);
+    console.log(`pid reuse (${variant}): pid ${P} of ${a.name} reused in ${b.name} after ${tries + 1} tries: attributed to ${e.pod?.name}`);
   });
 });
 }

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { CriClient } from '../../src/enrich/cri';
 import { addContainer, ensureContainerd, removePod, runPod, waitContainerExited, type RunningPod } from '../env/cri';
 import { auditMark, ensureAuditd, readAuditSince, type AuditMark } from '../env/rig';
-import { denialsFromRaw, job, KILL_SYNC_PROFILE, type Denial } from '../env/short-lived';
+import { denialsFromRaw, job, KILL_SYNC_PROFILE, reusePidAcrossPods, type Denial } from '../env/short-lived';
 import { httpGet, metricValue, pollUntil, readEvents, startRun, stopRun, waitReady, type OutputEvent, type RunProc } from '../env/run-node';
 
 describe('auditflow run: short-lived containers attributed through task events', () => {
@@ -170,37 +170,11 @@ describe('auditflow run: short-lived containers attributed through task events',
     // container A's init (pid P) exits; then the host hands P to a process forked inside container B
     // (ns_last_pid = P - 1 just before B forks): B's records under P must name B, never A
     const tagPrefix = `pr${process.pid}x`;
-    for (let tries = 0; ; tries++) {
-      const mark = await auditMark();
-      const a = await runPod({ name: `reuse-a-${process.pid}-${tries}`, namespace: 'short', containers: [{ name: 'a', command: ['sleep', '1'] }], seccompProfilePath: profile, socketPath: socket });
-      pods.push(a);
-      const P = a.containers[0]!.pid;
-      await waitContainerExited(socket, a.containers[0]!.id);
-      // B waits for a file, then forks the killed process
-      const b = await runPod({
-        name: `reuse-b-${process.pid}-${tries}`,
-        namespace: 'short',
-        containers: [{ name: 'b', command: ['sh', '-c', `while [ ! -e /go ]; do :; done; sh -c "busybox sync" ${tagPrefix}b; true`] }],
-        seccompProfilePath: profile,
-        socketPath: socket,
-      });
-      pods.push(b);
-      fs.writeFileSync('/proc/sys/kernel/ns_last_pid', String(P - 1));
-      fs.writeFileSync(`/proc/${b.containers[0]!.pid}/root/go`, '');
-      await waitContainerExited(socket, b.containers[0]!.id);
-      const ds = denialsFromRaw(await readAuditSince(mark), tagPrefix).filter((d) => d.tag === `${tagPrefix}b`);
-      assert.equal(ds.length, 1, 'B made one denial');
-      if (ds[0]!.pid !== P) {
-        // another process on this shared machine took P first: try again
-        assert.ok(tries < 15, `could not get pid ${P} reused in 15 tries (last got ${ds[0]!.pid})`);
-        continue;
-      }
-      const e = (await outputFor(ds)).get(ds[0]!.serial)!;
-      assert.notEqual(e.pod?.name, a.name, `a reused pid inherited the old container: ${JSON.stringify(e)}`);
-      assert.equal(e.pod?.name, b.name, `B's denial under the reused pid ${P}: ${e.enrichment} ${e.enrichmentError ?? ''}`);
-      console.log(`pid reuse: pid ${P} of ${a.name} reused in ${b.name} after ${tries + 1} tries: attributed to ${e.pod?.name}`);
-      return;
-    }
+    const { a, b, pid: P, denial, tries } = await reusePidAcrossPods({ name: 'reuse', namespace: 'short', tagPrefix, profile, socketPath: socket, pods });
+    const e = (await outputFor([denial])).get(denial.serial)!;
+    assert.notEqual(e.pod?.name, a.name, `a reused pid inherited the old container: ${JSON.stringify(e)}`);
+    assert.equal(e.pod?.name, b.name, `B's denial under the reused pid ${P}: ${e.enrichment} ${e.enrichmentError ?? ''}`);
+    console.log(`pid reuse: pid ${P} of ${a.name} reused in ${b.name} after ${tries + 1} tries: attributed to ${e.pod?.name}`);
   });
 });
 
