@@ -153,7 +153,9 @@ export class Enricher {
     const t = this.tasks?.table.lookup(pid, atMs);
     if (t) {
       enrichMetrics.shortLived.inc({ how: how === 'parent' ? 'task-parent' : 'task' });
-      return { kind: 'container', cgroup: { host: false, containerId: t.containerId, runtime: 'containerd', podUid: undefined, qos: undefined, cgroupPath: '' } };
+      // the table does not know which runtime served it (containerd's task events, or CRI events on CRI-O):
+      // the pod resolver names it from the runtime's CRI Version
+      return { kind: 'container', cgroup: { host: false, containerId: t.containerId, runtime: undefined, podUid: undefined, qos: undefined, cgroupPath: '' } };
     }
     // /proc's looser memory guesses that the pid was not reused since it was last seen; when that process was a
     // container task the runtime saw exit before this stamp, the guess is known wrong: the pid was reused
