@@ -138,20 +138,22 @@ export class NdjsonSink implements EventSink {
         if (!synced && !this.sync && this.opts.sync !== false && this.syncable) await this.datasync(fh);
         synced = true;
       },
-      (err, attempt) => {
-        sinkMetrics.writeErrors.inc({ sink: this.name });
-        const kind = countIoError('events', err);
-        if (kind === 'permanent') {
-          this.opts.log.error({ file: this.opts.output, err }, 'writing events failed permanently');
-          throw new PermanentOutputError(`cannot write events to ${this.opts.output}: ${describeError(err)}`, err);
-        }
-        // closed (shutdown) while retrying: final, so that the pipeline does not write into a closed sink
-        if (this.closed) throw new AbortedError(`writing events to ${this.opts.output}`);
-        if (attempt % 20 === 0) this.opts.log.error({ file: this.opts.output, err, attempt, written: off, of: buf.length }, 'writing events failed; retrying');
-        // the handle stays: a reopen could not tell how much of the batch is already in the file
-      },
+      // the handle stays: a reopen could not tell how much of the batch is already in the file
+      (err, attempt) => this.failed('writing', err, attempt, { written: off, of: buf.length }),
       { signal: this.aborter.signal },
     );
+  }
+
+  /** One failed attempt to write or sync: counted, and final when permanent or when the sink closed meanwhile. */
+  private failed(doing: 'writing' | 'syncing', err: unknown, attempt: number, context: Record<string, unknown> = {}): void {
+    sinkMetrics.writeErrors.inc({ sink: this.name });
+    if (countIoError('events', err) === 'permanent') {
+      this.opts.log.error({ file: this.opts.output, err }, `${doing} events failed permanently`);
+      throw new PermanentOutputError(`cannot ${doing === 'writing' ? 'write' : 'sync'} events to ${this.opts.output}: ${describeError(err)}`, err);
+    }
+    // closed (shutdown) while retrying: final, so that the pipeline does not write into a closed sink
+    if (this.closed) throw new AbortedError(`${doing} events to ${this.opts.output}`);
+    if (attempt % 20 === 0) this.opts.log.error({ file: this.opts.output, err, attempt, ...context }, `${doing} events failed; retrying`);
   }
 
   /** fdatasync; EINVAL/ENOTSUP means this file cannot be synced at all (a special file behind a name). */
@@ -168,16 +170,7 @@ export class NdjsonSink implements EventSink {
 
   /** The group commit: what write() wrote since the last sync is on disk once this resolves. */
   private async syncFile(): Promise<void> {
-    await retry(
-      () => this.flush(),
-      (err, attempt) => {
-        sinkMetrics.writeErrors.inc({ sink: this.name });
-        if (countIoError('events', err) === 'permanent') throw new PermanentOutputError(`cannot sync events to ${this.opts.output}: ${describeError(err)}`, err);
-        if (this.closed) throw new AbortedError(`syncing events to ${this.opts.output}`);
-        if (attempt % 20 === 0) this.opts.log.error({ file: this.opts.output, err, attempt }, 'syncing events failed; retrying');
-      },
-      { signal: this.aborter.signal },
-    );
+    await retry(() => this.flush(), (err, attempt) => this.failed('syncing', err, attempt), { signal: this.aborter.signal });
   }
 
   async flush(): Promise<void> {
