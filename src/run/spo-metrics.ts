@@ -36,7 +36,7 @@ export class BoundedCounter<L extends string> {
     private readonly names: readonly L[],
   ) {}
 
-  /** Counts `n` into `labels`' set; returns a token for incLast(). */
+  /** Counts `n` into `labels`' set; returns a token for incAgain(). */
   inc(labels: Record<L, string>, n = 1): object {
     // length-prefixed, so no label value (which a workload may choose) can make two label sets one key
     let key = '';
@@ -125,7 +125,7 @@ const envMax = Number(process.env.AUDITFLOW_SPO_METRICS_MAX_SERIES);
 if (Number.isInteger(envMax) && envMax > 0) setSpoMaxSeries(envMax);
 
 /**
- * The seccomp series of recent (container, syscall, executable, node) keys, so that an event counts without
+ * The seccomp series of recent (container, pod, syscall, node, executable) keys, so that an event counts without
  * its labels being built again; cleared when full. The container id (hex) and the syscall (a table name)
  * hold no NUL, so the workload-chosen executable, last, cannot make two keys one.
  */
