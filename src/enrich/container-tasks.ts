@@ -130,7 +130,7 @@ export class ContainerTasks {
     try {
       st = JSON.parse(fs.readFileSync(file, 'utf8')) as SavedState;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.log.warn({ file, err: (err as Error).message }, 'cannot read the saved task table: starting without it');
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.log.warn({ file, err }, 'cannot read the saved task table: starting without it');
       return;
     }
     if (st?.version !== 1 || typeof st.savedAtMs !== 'number') {
@@ -158,7 +158,7 @@ export class ContainerTasks {
       fs.renameSync(tmp, file);
       this.savedStats = sig;
     } catch (err) {
-      this.opts.log.warn({ file, err: (err as Error).message }, 'cannot save the task table: a restart will not know the containers seen so far');
+      this.opts.log.warn({ file, err }, 'cannot save the task table: a restart will not know the containers seen so far');
     }
   }
 
@@ -169,7 +169,7 @@ export class ContainerTasks {
 
   // events are applied one at a time, in order: a task's exit must not overtake its own start's /proc read
   private serial(fn: () => Promise<void>): void {
-    this.chain = this.chain.then(fn).catch((err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'applying a task event failed'));
+    this.chain = this.chain.then(fn).catch((err: unknown) => this.opts.log.warn({ err }, 'applying a task event failed'));
   }
 
   private async handle(ev: TaskEvent): Promise<void> {
@@ -212,7 +212,7 @@ export class ContainerTasks {
         pid = s.pid;
         if (s.createdAt > 0n) createdMs = Number(s.createdAt / 1_000_000n);
       } catch (err) {
-        if (this.criWarned++ < 5) this.opts.log.warn({ container: ev.containerId, err: (err as Error).message }, 'CRI ContainerStatus after a start failed: the container is named only while it runs');
+        if (this.criWarned++ < 5) this.opts.log.warn({ container: ev.containerId, err }, 'CRI ContainerStatus after a start failed: the container is named only while it runs');
       }
       if (!pid) {
         // exited before the call returned (the runtime reports pid 0 then): the gap of this path, named so that
@@ -265,7 +265,7 @@ export class ContainerTasks {
         if (s && s.state === 'CONTAINER_EXITED' && s.finishedAt > 0n) exitMs = Number(s.finishedAt / 1_000_000n);
         else if (s && s.state === 'CONTAINER_RUNNING') continue; // an exec'd process, or /proc raced: leave it
       } catch (err) {
-        if (!(err instanceof CriError && err.reason === 'not-found')) this.opts.log.warn({ container: e.containerId, err: (err as Error).message }, 'resync: CRI ContainerStatus failed');
+        if (!(err instanceof CriError && err.reason === 'not-found')) this.opts.log.warn({ container: e.containerId, err }, 'resync: CRI ContainerStatus failed');
       }
       this.table.exited(e.containerId, e.pid, exitMs);
     }

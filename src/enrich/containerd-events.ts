@@ -174,7 +174,7 @@ export class ContainerdEvents {
             ev = decodeTaskEvent(env.event.type_url ?? env.event.typeUrl ?? '', env.event.value, atMs);
           } catch (err) {
             this.counts.malformed++;
-            if (this.warned++ < 5) opts.log.warn({ topic: env.topic, err: (err as Error).message }, 'malformed containerd task event: skipped');
+            if (this.warned++ < 5) opts.log.warn({ topic: env.topic, err }, 'malformed containerd task event: skipped');
             return;
           }
           if (!ev) return;
