@@ -17,9 +17,28 @@ import type { EventV1 } from './v1';
 
 export type { ContainerEnd };
 
+/**
+ * SECCOMP records that only logged or were allowed, of one process, second, syscall and executable, read
+ * without an event object each (the default run's hot path): the first record's event, enriched, stands for
+ * all `n`; only their stamps differ, and the first and last are given.
+ */
+export interface SeccompRun {
+  ev: EventV1;
+  n: number;
+  /** RFC 3339 stamps of the run's first and last record */
+  first: string;
+  last: string;
+}
+
 export interface EventSink {
   readonly name: string;
   write(events: readonly EventV1[]): Promise<void>;
+  /**
+   * Takes logged/allowed SECCOMP records as runs instead of one event each (the recorder: it keeps sets and
+   * counts, so a run is as good as its records). A route whose sink has this does not keep the pipeline off
+   * its fast path; without it, every record is an event.
+   */
+  writeSeccompRuns?(runs: readonly SeccompRun[]): Promise<void>;
   /** A container ended (from CRI); recorders close its session, the Kafka sink sends an end marker. */
   containerEnded?(end: ContainerEnd): Promise<void>;
   /**

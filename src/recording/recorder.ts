@@ -14,6 +14,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Counter, Gauge } from 'prom-client';
 import type { ContainerEnd } from '../event/container-end';
+import type { SeccompRun } from '../event/sink';
 import type { ContainerRef, EventV1, PodRef } from '../event/v1';
 import { writeFileAtomic } from '../io/atomic';
 import { AbortedError, countIoError, PermanentOutputError } from '../io/errors';
@@ -28,7 +29,7 @@ import { groupKey, profileName } from './naming';
 import { NAME_MAX, profileNameProblem } from './profile-dir';
 import { avcTuplesOf, recordingSelects, seccompTupleOf } from './select';
 import { applyAvc, applySeccomp, newSession, type SessionState } from './session';
-import { avcKey, seccompKey } from './tuples';
+import { avcKey, seccompKey, type SeccompKey } from './tuples';
 
 /** The source of the embedded recorder's counts in its sessions (the aggregator's are `<node>/<epoch>`). */
 const SOURCE = 'embedded';
@@ -218,16 +219,7 @@ export class Recorder {
       for (const rec of this.recordings.values()) {
         if (!recordingSelects(rec, c, ev.pod)) continue;
         if (rec.kind === 'SeccompProfile' && sc) {
-          const gs = this.sessionFor(rec, c, ev.pod, ev.timestamp);
-          if (!gs) continue;
-          const { g, s } = gs;
-          const hadInit = s.runtimeInit === true;
-          // counts are cumulative per source: this sighting is one more than the session holds
-          const count = (s.seccomp[seccompKey(sc)]?.counts[SOURCE] ?? 0) + 1;
-          const r = applySeccomp(s, [{ ...sc, ...sighting, count, ...(ev.comm === RUNC_INIT_COMM ? { runtimeInit: true as const } : {}) }], SOURCE);
-          g.dirty = true;
-          if (r.added || (!hadInit && s.runtimeInit)) g.fresh = true;
-          seccomp++;
+          if (this.addSeccomp(rec, ev, c, sc, sighting, 1)) seccomp++;
         } else if (rec.kind === 'SelinuxProfile' && avc) {
           const gs = this.sessionFor(rec, c, ev.pod, ev.timestamp);
           if (!gs) continue;
@@ -241,9 +233,43 @@ export class Recorder {
     }
     if (seccomp) recorderMetrics.events.inc({ kind: 'seccomp' }, seccomp);
     if (avcs) recorderMetrics.events.inc({ kind: 'selinux' }, avcs);
+    await this.saveFresh();
+  }
+
+  /** Runs of logged/allowed SECCOMP records: as their `n` events would be, in one step each (EventSink.writeSeccompRuns). */
+  async writeSeccompRuns(runs: readonly SeccompRun[]): Promise<void> {
+    let seccomp = 0;
+    for (const { ev, n, first, last } of runs) {
+      const c = ev.container;
+      if (!c || this.rejectedContainers.has(c.id)) continue;
+      const sc = seccompTupleOf(ev);
+      if (!sc) continue;
+      for (const rec of this.recordings.values()) {
+        if (rec.kind === 'SeccompProfile' && recordingSelects(rec, c, ev.pod) && this.addSeccomp(rec, ev, c, sc, { firstSeen: first, lastSeen: last, exe: ev.exe }, n)) seccomp += n;
+      }
+    }
+    if (seccomp) recorderMetrics.events.inc({ kind: 'seccomp' }, seccomp);
+    await this.saveFresh();
+  }
+
+  /** `n` sightings of a syscall by a selected container; false when its profile cannot be named. */
+  private addSeccomp(rec: RecordingSpec, ev: EventV1, c: ContainerRef, sc: SeccompKey, sighting: { firstSeen: string; lastSeen: string; exe: string | null }, n: number): boolean {
+    const gs = this.sessionFor(rec, c, ev.pod, sighting.firstSeen);
+    if (!gs) return false;
+    const { g, s } = gs;
+    const hadInit = s.runtimeInit === true;
+    // counts are cumulative per source: these sightings are n more than the session holds
+    const count = (s.seccomp[seccompKey(sc)]?.counts[SOURCE] ?? 0) + n;
+    const r = applySeccomp(s, [{ ...sc, ...sighting, count, ...(ev.comm === RUNC_INIT_COMM ? { runtimeInit: true as const } : {}) }], SOURCE);
+    g.dirty = true;
+    if (r.added || (!hadInit && s.runtimeInit)) g.fresh = true;
+    return true;
+  }
+
+  /** Groups with news: state saved, or the profile written again when its containers had all ended (late records). */
+  private async saveFresh(): Promise<void> {
     for (const g of this.groups.values()) {
       if (!g.fresh) continue;
-      // news for a profile already written at its containers' end (late records): write it again now
       if (g.active.size === 0) await this.writeProfile(g, 'late-records');
       else await this.saveState(g);
     }

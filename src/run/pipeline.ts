@@ -17,7 +17,8 @@ import { AbortedError, PermanentOutputError } from '../io/errors';
 import { LineRecords, MAX_LINE, ParseFailures } from '../io/line-records';
 import { retry } from '../retry';
 import type { Logger } from '../log';
-import type { ContainerEnd, EventSink } from '../event/sink';
+import type { ContainerEnd, EventSink, SeccompRun } from '../event/sink';
+import { formatTimestamp } from '../event/timestamp';
 import type { Tailer, TailBatch, TailPosition } from '../tail/types';
 import { observeSpoAudit, runMetrics } from './metrics';
 import { isDenial } from '../event/decision';
@@ -34,19 +35,24 @@ export interface Route {
 }
 
 /**
- * SECCOMP records of one process, second, syscall and executable that no sink takes: counted, and enriched
- * once per batch (for the SPO audit metric and the container watch) through the first of them. A group points
- * into its first line's chunk instead of copying it: groups live only while their batch is parsed, and the
- * batch holds its chunks until then.
+ * Logged or allowed SECCOMP records of one process, second, syscall and executable that no sink takes one by
+ * one: counted, enriched once per batch (for the SPO audit metric, the container watch and the recorder's
+ * runs, EventSink.writeSeccompRuns) through the first of them. A group points into its lines' chunks instead
+ * of copying them: groups live only while their batch is parsed, and the batch holds its chunks until then.
  */
 interface QuietGroup {
   key: string;
   n: number;
   /** the first line's audit time */
   timeMs: number;
+  /** the earliest and latest audit time of its lines */
+  minMs: number;
+  maxMs: number;
   buf: Buffer;
   start: number;
   end: number;
+  /** every line after the first (chunk, start, end): parsed one by one when the group's process must wait for its parent */
+  more: Array<Buffer | number>;
   sec: number;
   syscall: SyscallInfo;
   exeForm: number;
@@ -88,6 +94,15 @@ function inGroup(g: QuietGroup, l: SeccompLine, sec: number): boolean {
     sameRange(g.buf, g.commStart, g.commEnd, b, l.commStart, l.commEnd) &&
     sameRange(g.buf, g.hostStart, g.hostEnd, b, l.hostStart, l.hostEnd)
   );
+}
+
+/** One more line of group `g` (inGroup). */
+function joinGroup(g: QuietGroup, l: SeccompLine): void {
+  g.n++;
+  const t = l.timeMs;
+  if (t < g.minMs) g.minMs = t;
+  else if (t > g.maxMs) g.maxMs = t;
+  g.more.push(l.buf, l.start, l.end);
 }
 
 /** How long an event of an exited process may wait for the record that names its parent. */
@@ -179,6 +194,8 @@ export class Pipeline {
   private readonly quietSeen = new Map<string, EventV1>();
   /** the batch whose lines are being parsed */
   private parsingBatch: BatchState | null = null;
+  /** the routes whose sinks take quiet SECCOMP records as runs (EventSink.writeSeccompRuns) */
+  private readonly runRoutes: Route[];
   /** the sinks that commit in groups (EventSink.sync) */
   private readonly syncing: EventSink[];
   /** batches written to every sink and waiting for a sync before they are acked, in order */
@@ -200,10 +217,11 @@ export class Pipeline {
     registerCacheSize('unacked-batches', () => this.batches.length + this.unsynced.length);
     this.ctx = { node: opts.node, file: opts.sourceFile, raw: opts.raw ?? false };
     this.syncing = opts.routes.map((r) => r.sink).filter((s) => s.sync !== undefined);
+    this.runRoutes = opts.routes.filter((r) => r.sink.writeSeccompRuns !== undefined && r.denialsOnly !== true);
     this.failures = new ParseFailures(opts.log);
     // Every route takes denials only (the default `auditflow run`): SECCOMP records that only log are read
     // from bytes and counted, without a record or an event each.
-    const quiet = opts.routes.every((r) => r.denialsOnly === true);
+    const quiet = opts.routes.every((r) => r.denialsOnly === true || r.sink.writeSeccompRuns !== undefined);
     this.lines = new LineRecords({
       record: (r) => this.onRecord(r),
       seccomp: quiet ? (l) => this.onQuietSeccomp(l) : undefined,
@@ -351,7 +369,7 @@ export class Pipeline {
     for (let i = 0; i < recent.length; i++) {
       const g = recent[i]!;
       if (!inGroup(g, l, sec)) continue;
-      g.n++;
+      joinGroup(g, l);
       if (i > 0) {
         recent.copyWithin(1, 0, i);
         recent[0] = g;
@@ -361,15 +379,18 @@ export class Pipeline {
     const b = l.buf;
     const key = `${l.pid}:${sec}:${l.syscall.auditArch}:${l.syscall.nr}:${l.exeForm}${b.toString('latin1', l.exeStart, l.exeEnd)}:${l.commForm}${b.toString('latin1', l.commStart, l.commEnd)}${l.hostStart < 0 ? '' : b.toString('latin1', l.hostStart, l.hostEnd)}`;
     let g = this.quiet.get(key);
-    if (g !== undefined) g.n++;
+    if (g !== undefined) joinGroup(g, l);
     else {
       g = {
         key,
         n: 1,
         timeMs: t,
+        minMs: t,
+        maxMs: t,
         buf: b,
         start: l.start,
         end: l.end,
+        more: [],
         sec,
         syscall: l.syscall,
         exeForm: l.exeForm,
@@ -392,8 +413,10 @@ export class Pipeline {
   }
 
   /**
-   * The quiet SECCOMP records of the batch just read: one enrichment per group (the cache answers it
-   * per pid), then counted as events (metrics, SPO audit metric, container watch) as finish() counts them.
+   * The quiet SECCOMP records of the batch just read: one enrichment per group (the cache answers it per
+   * pid), then counted as events (metrics, SPO audit metric, container watch) as finish() counts them, and
+   * handed as runs to the sinks that take them (the recorder). A group whose process is gone and whose parent
+   * is not known yet goes the general way instead, record by record, and waits as deliver() lets events wait.
    */
   private async countQuiet(): Promise<void> {
     if (this.quiet.size === 0) return;
@@ -404,28 +427,68 @@ export class Pipeline {
     const items: EnrichItem[] = [];
     let newest = 0;
     for (const g of groups) {
-      if (g.timeMs > newest) newest = g.timeMs;
+      if (g.maxMs > newest) newest = g.maxMs;
       if (this.quietSeen.has(g.key)) continue;
       const r = parseLine(g.buf.toString('latin1', g.start, g.end), { maxLineLength: MAX_LINE });
       // the scanner accepts only what parseLine reads the same way
       if (!isRecord(r)) continue;
       fresh.push(g);
-      items.push({ ev: eventFromRecord(r, this.ctx), timeMs: r.timeMs });
+      items.push({ ev: eventFromRecord(r, this.ctx), timeMs: r.timeMs, mayDefer: this.mayHold(r.timeMs, this.held.length + fresh.length - 1) });
     }
     if (items.length) await this.opts.enricher.enrich(items);
     if (this.quietSeen.size + fresh.length > QUIET_SEEN_MAX) this.quietSeen.clear();
-    for (let i = 0; i < fresh.length; i++) this.quietSeen.set(fresh[i]!.key, items[i]!.ev);
+    for (let i = 0; i < fresh.length; i++) {
+      const it = items[i]!;
+      if (it.deferred) this.holdGroup(fresh[i]!);
+      else this.quietSeen.set(fresh[i]!.key, it.ev);
+    }
     let total = 0;
+    const runs: SeccompRun[] = [];
     for (const g of groups) {
       const ev = this.quietSeen.get(g.key);
       if (ev === undefined) continue;
       total += g.n;
       observeSpoAudit(ev, g.n);
       if (ev.enrichment === 'resolved' && ev.container && this.opts.onContainer) this.opts.onContainer(ev.container.id);
+      if (this.runRoutes.length) runs.push({ ev, n: g.n, first: formatTimestamp(g.minMs), last: formatTimestamp(g.maxMs) });
     }
     this.stats.events += total;
     runMetrics.events.inc({ kind: 'seccomp', denial: 'false' }, total);
     runMetrics.processedLagSeconds.set(Math.max(0, (Date.now() - newest) / 1000));
+    if (runs.length) {
+      await Promise.all(
+        this.runRoutes.map((route) => {
+          const mine = runs.filter((r) => route.accept(r.ev));
+          return mine.length === 0 ? undefined : this.retryWrite(route, mine.reduce((n, r) => n + r.n, 0), () => route.sink.writeSeccompRuns!(mine));
+        }),
+      );
+    }
+  }
+
+  /**
+   * A quiet group whose process had exited before its parent was known: its records are parsed and wait with
+   * the held events (deliver() retries them with the next records), in their batch's count so it is not acked
+   * before they are written.
+   */
+  private holdGroup(g: QuietGroup): void {
+    const st = this.parsingBatch!;
+    const now = Date.now();
+    const hold = (buf: Buffer, start: number, end: number) => {
+      const r = parseLine(buf.toString('latin1', start, end), { maxLineLength: MAX_LINE });
+      if (!isRecord(r)) return;
+      st.outstanding++;
+      this.recBatch.set(r, st);
+      this.held.push({ event: { timeMs: r.timeMs, serial: r.serial, records: [r] }, since: now });
+    };
+    hold(g.buf, g.start, g.end);
+    const m = g.more;
+    for (let i = 0; i < m.length; i += 3) hold(m[i] as Buffer, m[i + 1] as number, m[i + 2] as number);
+    runMetrics.heldEvents.inc(g.n);
+  }
+
+  /** Whether an event stamped `timeMs` may wait for its parent's record, with `waiting` others already waiting. */
+  private mayHold(timeMs: number, waiting: number): boolean {
+    return this.newestTimeMs - timeMs < HOLD_AUDIT_MS && waiting < MAX_HELD;
   }
 
   private onRecord(r: AuditRecord): void {
@@ -551,13 +614,18 @@ export class Pipeline {
   private async writeTo(route: Route, events: EventV1[]): Promise<void> {
     const mine = events.filter(route.accept);
     if (mine.length === 0) return;
+    await this.retryWrite(route, mine.length, () => route.sink.write(mine));
+  }
+
+  /** A write of `events` events to a route's sink, retried until it is taken (src/event/sink.ts says which errors are final). */
+  private async retryWrite(route: Route, events: number, write: () => Promise<void>): Promise<void> {
     await retry(
-      () => route.sink.write(mine),
+      write,
       (err, attempt) => {
         // permanent (the output cannot be written at all) or shutting down past the grace: no retry
         if (err instanceof PermanentOutputError || err instanceof AbortedError || this.aborter.signal.aborted) throw err;
         runMetrics.sinkRetries.inc({ sink: route.sink.name });
-        if (attempt % 10 === 0) this.opts.log.error({ sink: route.sink.name, events: mine.length, attempt, err }, 'sink write failed; retrying (nothing is acked meanwhile)');
+        if (attempt % 10 === 0) this.opts.log.error({ sink: route.sink.name, events, attempt, err }, 'sink write failed; retrying (nothing is acked meanwhile)');
       },
       { signal: this.aborter.signal },
     );

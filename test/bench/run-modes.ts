@@ -3,7 +3,7 @@
 // long gone, so their pid= is rewritten to the init process of a real container (a pod run through the rig's
 // containerd), and their stamps to now: enrichment then takes the live path's route (/proc + CRI, cached), not
 // "process gone".
-// Standalone:  node dist/test/bench/run-modes.js LOG [modes]   (modes: default,all-v1,all-ecs,all-ocsf)
+// Standalone:  node dist/test/bench/run-modes.js LOG [modes]   (modes: default,default-record,all-v1,all-ecs,all-ocsf)
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -16,6 +16,8 @@ const BIN = process.env['BENCH_BIN'] ?? path.join(ROOT, 'dist/src/cli/main.js');
 
 export const RUN_MODES: Record<string, string[]> = {
   default: [],
+  // the default run recording the workload's pod (the issue-14 goal's "selected pods recorded"); @TMP@: a fresh directory per run
+  'default-record': ['--record', 'app=bench', '--profile-dir', '@TMP@/profiles'],
   'all-v1': ['--events', 'all'],
   'all-ecs': ['--events', 'all', '--format', 'ecs'],
   'all-ocsf': ['--events', 'all', '--format', 'ocsf'],
@@ -80,13 +82,14 @@ export async function benchRunModes(log: string, modes = Object.keys(RUN_MODES),
     const common = ['--once', '--from-start', '--checkpoint', 'none', '--listen', 'none', '--no-track-forks', '--no-progress', '--cri-socket', socket, '--node-name', 'bench'];
     const results: ModeResult[] = [];
     for (const mode of modes) {
-      const extra = RUN_MODES[mode]!;
+      const extra = RUN_MODES[mode]!.map((a) => a.replace('@TMP@', tmp));
       let best = { net: Infinity, rssMb: 0, outBytes: 0 };
       for (let r = 0; r < rounds; r++) {
         const out = path.join(tmp, `${mode}.ndjson`);
         fs.rmSync(out, { force: true });
         const st = await timed([...common, ...extra, '--audit-log', empty], out);
         fs.rmSync(out, { force: true }); // the sink appends: each round measures its own output
+        fs.rmSync(path.join(tmp, 'profiles'), { recursive: true, force: true }); // and the recorder its own profiles
         const t = await timed([...common, ...extra, '--audit-log', file], out);
         if (t.cpu - st.cpu < best.net) best = { net: t.cpu - st.cpu, rssMb: t.rssMb, outBytes: fs.statSync(out).size };
       }
