@@ -3,7 +3,9 @@
 // records, SECCOMP of a real container process among multi-record events, denials and noise), a pipeline
 // whose denials route says `denialsOnly` writes the same events, counts the same metrics (events by kind and
 // denial, records by type, SPO's seccomp audit series of the pod) and acks the same position as one that
-// takes the general path for every record.
+// takes the general path for every record. With a recorder route (the default run with --record), the
+// recorder takes those records as runs (EventSink.writeSeccompRuns) and must end with the same state (tuples,
+// counts, first and last sightings) and profiles as when it is given every event.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -19,6 +21,9 @@ import { registry } from '../../src/metrics';
 import { Pipeline } from '../../src/run/pipeline';
 import { isDenial } from '../../src/event/decision';
 import { openTailer } from '../../src/tail';
+import { parseRecordingFlags, RUN_RECORD_FLAG } from '../../src/recording/flags';
+import { ProfileDirectory } from '../../src/recording/profile-dir';
+import { Recorder } from '../../src/recording/recorder';
 import { ROOT } from '../env/cli';
 import { ensureContainerd, removePod, runPod, type RunningPod } from '../env/cri';
 
@@ -56,23 +61,31 @@ describe('pipeline: the quiet SECCOMP path of the default run', () => {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('writes the same events, counts the same metrics and acks the same position as the general path', async () => {
+  /** The fixtures' records, with many SECCOMP records of the pod's process stamped now, in runs; returns the log file. */
+  const writeLog = (name: string): string => {
     const pid = pod.containers[0]!.pid;
     const fixtures = ['seccomp-auditd.log', 'multi-record.log', 'avc-auditd.log', 'enriched.log', 'odd.log', 'apparmor.log'];
     const lines: string[] = [];
     for (const f of fixtures) lines.push(...fs.readFileSync(path.join(ROOT, 'fixtures', 'real', f), 'utf8').split('\n').filter((l) => l !== ''));
     // the SECCOMP records are this pod's process (so enrichment resolves and the SPO series has a pod);
     // many of them, in runs: the quiet path groups equal ones
-    // stamped now: the process cache attributes a pid only to records from its lifetime
-    const now = (Date.now() / 1000).toFixed(3);
-    const seccomp = lines
-      .filter((l) => l.startsWith('type=SECCOMP msg=audit(') && / pid=\d+ /.test(l))
-      .map((l) => l.replace(/ pid=\d+ /, ` pid=${pid} `).replace(/^type=SECCOMP msg=audit\(\d+\.\d+:/, `type=SECCOMP msg=audit(${now}:`));
+    // stamped from now on, 13 ms apart (runs cross seconds; a run's first and last sightings differ): the
+    // process cache attributes a pid only to records from its lifetime
+    const now = Date.now() / 1000;
+    const seccomp = lines.filter((l) => l.startsWith('type=SECCOMP msg=audit(') && / pid=\d+ /.test(l)).map((l) => l.replace(/ pid=\d+ /, ` pid=${pid} `));
     assert.ok(seccomp.length >= 5 && seccomp.some((l) => l.includes('code=0x7ffc0000')) && seccomp.some((l) => !l.includes('code=0x7ffc0000')));
     const all: string[] = [];
-    for (let i = 0; i < 300; i++) all.push(seccomp[i % seccomp.length]!, ...(i % 50 === 0 ? lines : []));
-    const file = path.join(tmp, 'audit.log');
+    for (let i = 0; i < 300; i++) {
+      const stamped = seccomp[i % seccomp.length]!.replace(/^type=SECCOMP msg=audit\(\d+\.\d+:/, `type=SECCOMP msg=audit(${(now + i * 0.013).toFixed(3)}:`);
+      all.push(stamped, ...(i % 50 === 0 ? lines : []));
+    }
+    const file = path.join(tmp, name);
     fs.writeFileSync(file, all.join('\n') + '\n');
+    return file;
+  };
+
+  it('writes the same events, counts the same metrics and acks the same position as the general path', async () => {
+    const file = writeLog('audit.log');
     const log = createLogger('test');
     const enricher = new Enricher({ procs: new ProcCache(), resolver: new PodResolver({ client: cri }), log });
 
@@ -107,5 +120,47 @@ describe('pipeline: the quiet SECCOMP path of the default run', () => {
     assert.equal(quiet.stats.records, general.stats.records);
     assert.equal(quiet.stats.events, general.stats.events);
     assert.equal(quiet.stats.lines, general.stats.lines);
+  });
+
+  it('with a recorder: the recorder takes runs and ends with the same state and profiles as from every event', async () => {
+    const file = writeLog('audit-record.log');
+    const log = createLogger('test');
+    const enricher = new Enricher({ procs: new ProcCache(), resolver: new PodResolver({ client: cri }), log });
+    const run = async (dir: string, runs: boolean) => {
+      const tailer = await openTailer({ path: file, checkpointPath: null, startAt: 'start', follow: false }, log);
+      const r = new Recorder({ recordings: parseRecordingFlags(['quiet=app=quiet'], RUN_RECORD_FLAG), out: new ProfileDirectory(dir), stateDir: path.join(dir, '.state'), log });
+      // without writeSeccompRuns the recorder is given every event (the general path for every record)
+      const sink = runs ? r : { name: 'recorder', write: (evs: readonly EventV1[]) => r.write(evs), flush: () => r.flush(), close: () => r.close() };
+      const denials: EventV1[] = [];
+      const ndjson = { name: 'mem', write: async (evs: readonly EventV1[]) => void denials.push(...evs), flush: async () => undefined, close: async () => undefined };
+      const p = new Pipeline({
+        tailer,
+        enricher,
+        node: 'n1',
+        sourceFile: file,
+        log,
+        idleFlushMs: Infinity,
+        routes: [
+          { sink: ndjson, accept: isDenial, denialsOnly: true },
+          { sink, accept: (ev) => r.selects(ev.container, ev.pod) },
+        ],
+      });
+      await p.run();
+      const files = (d: string) => Object.fromEntries(fs.readdirSync(d).filter((f) => f !== '.state').map((f) => [f, fs.readFileSync(path.join(d, f), 'utf8')]));
+      return { stats: p.stats, denials, state: files(path.join(dir, '.state')), profiles: files(dir) };
+    };
+    const general = await run(path.join(tmp, 'general'), false);
+    const quiet = await run(path.join(tmp, 'quiet'), true);
+    assert.equal(general.stats.quiet, 0);
+    assert.ok(quiet.stats.quiet > 50, `the quiet path read the logged SECCOMP records (${quiet.stats.quiet})`);
+    const state = Object.values(general.state);
+    assert.equal(state.length, 1, `one recorder state file: ${Object.keys(general.state).join(', ')}`);
+    const counts = Object.values((JSON.parse(state[0]!) as { sessions: Array<{ seccomp: Record<string, { counts: Record<string, number> }> }> }).sessions[0]!.seccomp).map((t) => t.counts['embedded']!);
+    assert.ok(counts.some((n) => n > 1), `syscalls seen many times are counted so (${counts.join(',')})`);
+    assert.deepEqual(quiet.state, general.state, 'the same recorder state: tuples, counts, first and last sightings');
+    assert.ok(Object.keys(general.profiles).length >= 2, `profiles written at the end: ${Object.keys(general.profiles).join(', ')}`);
+    assert.deepEqual(quiet.profiles, general.profiles, 'the same profiles');
+    assert.deepEqual(quiet.denials, general.denials, 'the same denials written');
+    assert.equal(quiet.stats.events, general.stats.events);
   });
 });
