@@ -29,6 +29,10 @@ export interface EnrichItem {
   mayDefer?: boolean;
   /** set by enrich() when it deferred the item */
   deferred?: boolean;
+  /** how many events the item stands for in the enrichment metric (the pipeline's groups of equal records); default 1 */
+  n?: number;
+  /** set by enrich(): the metric's result and reason, for recount() of events that reuse this item's answer */
+  outcome?: string;
 }
 
 export interface EnricherOptions {
@@ -93,26 +97,40 @@ export class Enricher {
     };
     await Promise.all(
       items.map(async (item) => {
-        const { ev, timeMs } = item;
-        if (ev.pid === null || ev.pid <= 0) return this.unresolved(ev, 'no-pid', 'the record names no process');
-        const a = await pidOf(ev.pid, timeMs, ev.ppid);
-        if (a.kind === 'host') return this.host(ev);
-        // waiting helps only when a later fork record can name the parent (lineage) or a task event still in
-        // flight can name the container (the reader ahead of the runtime): else it just holds acks back
-        if (a.kind === 'gone' && item.mayDefer && (this.lineage || this.tasks)) {
-          item.deferred = true;
-          return;
-        }
-        if (a.kind === 'gone') {
-          // without the runtime's task events a container that exited before its records were read cannot be named
-          if (this.tasks && !this.tasks.streaming()) return this.unresolved(ev, 'no-task-events', `${a.why}; the runtime's task event stream is down`);
-          return this.unresolved(ev, 'process-gone', a.why);
-        }
-        if (a.kind === 'error') return this.unresolved(ev, 'internal', a.why);
-        await this.resolveContainer(ev, a.cgroup);
+        const k = await this.enrichOne(item, pidOf);
+        if (k === null) return;
+        item.outcome = k;
+        this.counts.set(k, (this.counts.get(k) ?? 0) + (item.n ?? 1));
       }),
     );
     this.exportCacheStats();
+  }
+
+  /** Counts `n` more events enriched as an earlier item was (its `outcome`), which reuse its answer. */
+  recount(outcome: string, n: number): void {
+    const [result, reason] = outcome.split('\0') as [string, string];
+    enrichMetrics.results.inc({ result, reason }, n);
+  }
+
+  /** One item; returns its outcome (the metric's labels), null when deferred. */
+  private async enrichOne(item: EnrichItem, pidOf: (pid: number, atMs: number, ppid: number | null | undefined) => Promise<PidAnswer>): Promise<string | null> {
+    const { ev, timeMs } = item;
+    if (ev.pid === null || ev.pid <= 0) return this.unresolved(ev, 'no-pid', 'the record names no process');
+    const a = await pidOf(ev.pid, timeMs, ev.ppid);
+    if (a.kind === 'host') return this.host(ev);
+    // waiting helps only when a later fork record can name the parent (lineage) or a task event still in
+    // flight can name the container (the reader ahead of the runtime): else it just holds acks back
+    if (a.kind === 'gone' && item.mayDefer && (this.lineage || this.tasks)) {
+      item.deferred = true;
+      return null;
+    }
+    if (a.kind === 'gone') {
+      // without the runtime's task events a container that exited before its records were read cannot be named
+      if (this.tasks && !this.tasks.streaming()) return this.unresolved(ev, 'no-task-events', `${a.why}; the runtime's task event stream is down`);
+      return this.unresolved(ev, 'process-gone', a.why);
+    }
+    if (a.kind === 'error') return this.unresolved(ev, 'internal', a.why);
+    return this.resolveContainer(ev, a.cgroup);
   }
 
   private async answerPid(pid: number, atMs: number, ppid: number | null | undefined): Promise<PidAnswer> {
@@ -174,7 +192,7 @@ export class Enricher {
     return cg.host ? { kind: 'host' } : { kind: 'container', cgroup: cg };
   }
 
-  private async resolveContainer(ev: EventV1, cg: ContainerCgroup): Promise<void> {
+  private async resolveContainer(ev: EventV1, cg: ContainerCgroup): Promise<string> {
     const bare: ContainerRef = { id: cg.containerId, name: null, runtime: cg.runtime ?? null, image: null };
     let r: Resolution;
     if (!this.resolver) {
@@ -192,8 +210,7 @@ export class Enricher {
       ev.pod = r.pod;
       ev.enrichment = 'resolved';
       delete ev.enrichmentError;
-      this.count('resolved', '');
-      return;
+      return outcome('resolved', '');
     }
     if (this.fallback && cg.podUid && r.reason !== 'not-found') {
       try {
@@ -204,8 +221,7 @@ export class Enricher {
           ev.pod = f.pod;
           ev.enrichment = 'resolved';
           delete ev.enrichmentError;
-          this.count('resolved', 'kube-fallback');
-          return;
+          return outcome('resolved', 'kube-fallback');
         }
       } catch (err) {
         enrichMetrics.fallback.inc({ result: 'error' });
@@ -213,31 +229,27 @@ export class Enricher {
       }
     }
     ev.container = bare;
-    this.unresolved(ev, r.reason, r.error, true);
+    return this.unresolved(ev, r.reason, r.error, true);
   }
 
-  private host(ev: EventV1): void {
+  private host(ev: EventV1): string {
     ev.container = null;
     ev.pod = null;
     ev.enrichment = 'host';
     delete ev.enrichmentError;
-    this.count('host', '');
+    return outcome('host', '');
   }
 
-  private unresolved(ev: EventV1, reason: string, message: string, keepContainer = false): void {
+  private unresolved(ev: EventV1, reason: string, message: string, keepContainer = false): string {
     if (!keepContainer) ev.container = null;
     ev.pod = null;
     ev.enrichment = 'unresolved';
     ev.enrichmentError = `${reason}: ${message}`;
-    this.count('unresolved', reason);
+    return outcome('unresolved', reason);
   }
 
   // counted per batch, not per event: a labelled inc costs as much as enriching a cached event
   private readonly counts = new Map<string, number>();
-  private count(result: string, reason: string): void {
-    const k = `${result}\0${reason}`;
-    this.counts.set(k, (this.counts.get(k) ?? 0) + 1);
-  }
 
   private exportCacheStats(): void {
     for (const [k, n] of this.counts) {
@@ -259,4 +271,9 @@ export class Enricher {
     if (p.procReads > q.procReads) enrichMetrics.cache.inc({ cache: 'pid', result: 'miss' }, p.procReads - q.procReads);
     this.lastProcStats = { freshHits: p.freshHits, procReads: p.procReads };
   }
+}
+
+/** The enrichment metric's result and reason labels, as one key (EnrichItem.outcome). */
+function outcome(result: string, reason: string): string {
+  return `${result}\0${reason}`;
 }

@@ -1,4 +1,5 @@
-// The NDJSON line of an offline (not enriched) SECCOMP event, written as bytes straight from a scanned line.
+// The NDJSON line of a SECCOMP event, written as bytes straight from a scanned line: whole for an offline
+// (not enriched) event, or in two parts around the enrichment for `run` (src/run/seccomp-lines.ts).
 //
 // `auditflow parse` spends most of its time on SECCOMP events; JSON.stringify of the event object costs
 // ~2.5 µs here and building the object ~2 µs. This writer fills a template instead: the constant parts
@@ -22,6 +23,8 @@ const K_GID = bytes(',"gid":');
 const K_AUID = bytes(',"auid":');
 const K_SES = bytes(',"ses":');
 const K_RAW = bytes(',"raw":');
+const UNRESOLVED = bytes(',"container":null,"pod":null,"enrichment":"unresolved"');
+const CLOSE = bytes('}\n');
 
 /** Entries per cache: real logs need a few hundred (syscalls × arches); memory stays bounded on others. */
 const MAX_CACHED = 4096;
@@ -47,10 +50,11 @@ export class SeccompNdjson {
   // The process part, `,"pid":…,"ses":N`, of the last line: a process makes its syscalls in runs, so the
   // next line usually has the same one (same numbers, same comm and exe bytes) and it is copied whole.
   private proc = new ProcessMemo();
-  // `,"container":null,…,"syscallNr":N` per syscall identity (the scanner shares SyscallInfo objects).
+  // `,"arch":…,"syscallNr":N` per syscall identity (the scanner shares SyscallInfo objects).
   private readonly bySyscall = new Map<SyscallInfo, Buffer>();
-  // `,"action":…,"actionData":N[,"enrichmentError":…]` and the closing `}\n` or `,"raw":`, per code.
+  // `,"action":…,"actionData":N` per code.
   private readonly byCode = new Map<number, Buffer>();
+  private readonly notEnrichedJson: Buffer | null;
 
   private readonly node: string;
   private readonly raw: boolean;
@@ -63,6 +67,7 @@ export class SeccompNdjson {
     this.node = ctx.node;
     this.raw = ctx.raw;
     this.notEnriched = ctx.notEnriched;
+    this.notEnrichedJson = ctx.notEnriched === undefined ? null : bytes(`,"enrichmentError":${JSON.stringify(ctx.notEnriched)}`);
     // A UTF-16 unit is at most 6 bytes in JSON (\u00XX); constant parts and syscall names stay under 1 KiB.
     this.fixedBytes = 1024 + 6 * (this.node.length + (this.notEnriched?.length ?? 0));
   }
@@ -77,6 +82,17 @@ export class SeccompNdjson {
 
   /** Append the event's NDJSON line (with its newline) to `out` at `p`; returns the offset after it. */
   write(l: SeccompLine, out: Buffer, p: number): number {
+    p = this.writeHead(l, out, p);
+    p = put(out, p, UNRESOLVED);
+    p = this.writeMid(l, out, p, this.notEnrichedJson);
+    return put(out, p, CLOSE);
+  }
+
+  /**
+   * The keys before the enrichment: `{"schema":…` to `"ses":N`. Then come `,"container":…,"pod":…,"enrichment":…`
+   * (UNRESOLVED offline), writeMid(), what the enricher added after it (`,"enrichmentError":…`) and `}\n`.
+   */
+  writeHead(l: SeccompLine, out: Buffer, p: number): number {
     const ms = l.timeMs;
     const sec = Math.floor(ms / 1000);
     if (sec !== this.second) {
@@ -114,32 +130,35 @@ export class SeccompNdjson {
       p = putNumber(out, p, buf, d[Num.Ses]!, d[Num.Ses + 1]!);
       proc.remember(l, out, from, p);
     }
+    return p;
+  }
+
+  /**
+   * The keys after the enrichment: `,"arch":…` to `"actionData":N`, then `before` (offline: the enrichmentError
+   * eventFromRecord sets before raw) and the raw line when asked for.
+   */
+  writeMid(l: SeccompLine, out: Buffer, p: number, before: Buffer | null): number {
     let s = this.bySyscall.get(l.syscall);
     if (s === undefined) {
       const sc = l.syscall;
       if (this.bySyscall.size >= MAX_CACHED) this.bySyscall.clear(); // hostile logs: numbers beyond any table
-      s = bytes(
-        `,"container":null,"pod":null,"enrichment":"unresolved","arch":${JSON.stringify(sc.arch ?? null)}` +
-          `,"syscall":${JSON.stringify(sc.name ?? null)},"syscallNr":${sc.nr}`,
-      );
+      s = bytes(`,"arch":${JSON.stringify(sc.arch ?? null)},"syscall":${JSON.stringify(sc.name ?? null)},"syscallNr":${sc.nr}`);
       this.bySyscall.set(l.syscall, s);
     }
     p = put(out, p, s);
     let c = this.byCode.get(l.code);
     if (c === undefined) {
       if (this.byCode.size >= MAX_CACHED) this.byCode.clear(); // hostile logs: any 32-bit code
-      const err = this.notEnriched === undefined ? '' : `,"enrichmentError":${JSON.stringify(this.notEnriched)}`;
-      c = bytes(`,"action":${JSON.stringify(l.action)},"actionData":${l.actionData}${err}${this.raw ? '' : '}\n'}`);
+      c = bytes(`,"action":${JSON.stringify(l.action)},"actionData":${l.actionData}`);
       this.byCode.set(l.code, c);
     }
     p = put(out, p, c);
+    if (before !== null) p = put(out, p, before);
     if (this.raw) {
       p = put(out, p, K_RAW);
       out[p++] = 0x22;
       p = putEscaped(out, p, l.buf, l.start, l.end);
       out[p++] = 0x22;
-      out[p++] = 0x7d; // }
-      out[p++] = 0x0a;
     }
     return p;
   }

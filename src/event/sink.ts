@@ -39,6 +39,12 @@ export interface EventSink {
    * its fast path; without it, every record is an event.
    */
   writeSeccompRuns?(runs: readonly SeccompRun[]): Promise<void>;
+  /**
+   * Events some of which are already rendered as their v1 NDJSON lines (a Buffer of one or more whole lines,
+   * each byte for byte JSON.stringify of its event and a newline), in order; otherwise as write(). Offered
+   * by sinks that write v1 NDJSON, which then take SECCOMP events of `run --events all` without an object each.
+   */
+  writeV1?(items: ReadonlyArray<EventV1 | Buffer>): Promise<void>;
   /** A container ended (from CRI); recorders close its session, the Kafka sink sends an end marker. */
   containerEnded?(end: ContainerEnd): Promise<void>;
   /**

@@ -139,7 +139,7 @@ export async function startNode(cfg: RunConfig, log: Logger, parts: NodeParts = 
       // opened now: an output that cannot be written fails the start (exit 1), before anything is read
       await s.open();
       ndjson = s;
-      routes.push({ sink: s, accept: filter, denialsOnly: cfg.events === 'denials' });
+      routes.push({ sink: s, accept: filter, denialsOnly: cfg.events === 'denials', acceptsAll: cfg.events === 'all' });
       sinks.push(s);
     }
     if (cfg.recordings.length) {

@@ -22,6 +22,7 @@ import { formatTimestamp } from '../event/timestamp';
 import type { Tailer, TailBatch, TailPosition } from '../tail/types';
 import { observeSpoAudit, runMetrics } from './metrics';
 import { isDenial } from '../event/decision';
+import { SeccompRenderer, type RenderedLine } from './seccomp-render';
 
 /** A sink and the events it wants. */
 export interface Route {
@@ -32,6 +33,8 @@ export interface Route {
    * or allowed for this route (the hot path when every route is so).
    */
   denialsOnly?: boolean;
+  /** `accept` takes every event (--events all): a sink with writeV1 is then given SECCOMP events rendered from bytes */
+  acceptsAll?: boolean;
 }
 
 /**
@@ -53,6 +56,8 @@ interface QuietGroup {
   end: number;
   /** every line after the first (chunk, start, end): parsed one by one when the group's process must wait for its parent */
   more: Array<Buffer | number>;
+  /** the group's event once enriched (null: not yet, or it waits record by record: holdGroup) */
+  ev: EventV1 | null;
   sec: number;
   syscall: SyscallInfo;
   exeForm: number;
@@ -95,6 +100,16 @@ function inGroup(g: QuietGroup, l: SeccompLine, sec: number): boolean {
     sameRange(g.buf, g.hostStart, g.hostEnd, b, l.hostStart, l.hostEnd)
   );
 }
+
+/** A quiet SECCOMP line rendered for the sinks that take rendered lines (--events all), in its place among the events. */
+class ScannedSeccomp {
+  constructor(
+    readonly g: QuietGroup,
+    readonly line: RenderedLine,
+  ) {}
+}
+
+type Emitted = AuditEvent | ScannedSeccomp;
 
 /** One more line of group `g` (inGroup). */
 function joinGroup(g: QuietGroup, l: SeccompLine): void {
@@ -163,7 +178,7 @@ export class Pipeline {
   private readonly ctx: EventContext;
   private readonly recBatch = new WeakMap<AuditRecord, BatchState>();
   private readonly batches: BatchState[] = [];
-  private emitted: AuditEvent[] = [];
+  private emitted: Emitted[] = [];
   /** events whose process was gone and whose parent was not known yet: retried with the next delivery */
   private held: { event: AuditEvent; since: number }[] = [];
   private chain: Promise<void> = Promise.resolve();
@@ -191,11 +206,14 @@ export class Pipeline {
    * The enriched event of each recent quiet group key: a process goes on with the same syscalls across
    * batches, and the answer for a (pid, second, …) key does not change, so it is parsed and enriched once.
    */
-  private readonly quietSeen = new Map<string, EventV1>();
+  private readonly quietSeen = new Map<string, { ev: EventV1; outcome: string }>();
   /** the batch whose lines are being parsed */
   private parsingBatch: BatchState | null = null;
   /** the routes whose sinks take quiet SECCOMP records as runs (EventSink.writeSeccompRuns) */
   private readonly runRoutes: Route[];
+  /** the routes that take every event, quiet SECCOMP records rendered from their bytes (EventSink.writeV1) */
+  private readonly renderRoutes: Route[];
+  private readonly renderer: SeccompRenderer | null;
   /** the sinks that commit in groups (EventSink.sync) */
   private readonly syncing: EventSink[];
   /** batches written to every sink and waiting for a sync before they are acked, in order */
@@ -203,7 +221,7 @@ export class Pipeline {
   private lastSyncMs = 0;
 
   constructor(private readonly opts: PipelineOptions) {
-    this.coalescer = new Coalescer((e) => this.emitted.push(e), {
+    this.coalescer = new Coalescer((e) => void this.emitted.push(e), {
       onOverflow: (o) => {
         runMetrics.eventOverflows.inc({ limit: o.limit });
         // one line per 1000 at most: a flood of one serial must not become a flood of log lines
@@ -218,10 +236,12 @@ export class Pipeline {
     this.ctx = { node: opts.node, file: opts.sourceFile, raw: opts.raw ?? false };
     this.syncing = opts.routes.map((r) => r.sink).filter((s) => s.sync !== undefined);
     this.runRoutes = opts.routes.filter((r) => r.sink.writeSeccompRuns !== undefined && r.denialsOnly !== true);
+    this.renderRoutes = opts.routes.filter((r) => r.acceptsAll === true && r.sink.writeV1 !== undefined && !this.runRoutes.includes(r));
+    this.renderer = this.renderRoutes.length ? new SeccompRenderer(this.ctx) : null;
     this.failures = new ParseFailures(opts.log);
     // Every route takes denials only (the default `auditflow run`): SECCOMP records that only log are read
     // from bytes and counted, without a record or an event each.
-    const quiet = opts.routes.every((r) => r.denialsOnly === true || r.sink.writeSeccompRuns !== undefined);
+    const quiet = opts.routes.every((r) => r.denialsOnly === true || this.runRoutes.includes(r) || this.renderRoutes.includes(r));
     this.lines = new LineRecords({
       record: (r) => this.onRecord(r),
       seccomp: quiet ? (l) => this.onQuietSeccomp(l) : undefined,
@@ -374,6 +394,7 @@ export class Pipeline {
         recent.copyWithin(1, 0, i);
         recent[0] = g;
       }
+      if (this.renderer !== null) this.emitted.push(new ScannedSeccomp(g, this.renderer.add(l)));
       return true;
     }
     const b = l.buf;
@@ -391,6 +412,7 @@ export class Pipeline {
         start: l.start,
         end: l.end,
         more: [],
+        ev: null,
         sec,
         syscall: l.syscall,
         exeForm: l.exeForm,
@@ -409,6 +431,7 @@ export class Pipeline {
     if (recent.length < RECENT_GROUPS) recent.push(g);
     recent.copyWithin(1, 0, recent.length - 1);
     recent[0] = g;
+    if (this.renderer !== null) this.emitted.push(new ScannedSeccomp(g, this.renderer.add(l)));
     return true;
   }
 
@@ -430,23 +453,35 @@ export class Pipeline {
       if (g.maxMs > newest) newest = g.maxMs;
       if (this.quietSeen.has(g.key)) continue;
       const r = parseLine(g.buf.toString('latin1', g.start, g.end), { maxLineLength: MAX_LINE });
-      // the scanner accepts only what parseLine reads the same way
-      if (!isRecord(r)) continue;
+      // the scanner accepts only what parseLine reads the same way; were it not so, the group's lines are
+      // read one by one as any line is (holdGroup counts what is not a record)
+      if (!isRecord(r)) {
+        this.holdGroup(g);
+        continue;
+      }
       fresh.push(g);
-      items.push({ ev: eventFromRecord(r, this.ctx), timeMs: r.timeMs, mayDefer: this.mayHold(r.timeMs, this.held.length + fresh.length - 1) });
+      items.push({ ev: eventFromRecord(r, this.ctx), timeMs: r.timeMs, mayDefer: this.mayHold(r.timeMs, this.held.length + fresh.length - 1), n: g.n });
     }
     if (items.length) await this.opts.enricher.enrich(items);
     if (this.quietSeen.size + fresh.length > QUIET_SEEN_MAX) this.quietSeen.clear();
+    const answered = new Set<QuietGroup>();
     for (let i = 0; i < fresh.length; i++) {
       const it = items[i]!;
       if (it.deferred) this.holdGroup(fresh[i]!);
-      else this.quietSeen.set(fresh[i]!.key, it.ev);
+      else {
+        this.quietSeen.set(fresh[i]!.key, { ev: it.ev, outcome: it.outcome! });
+        answered.add(fresh[i]!);
+      }
     }
     let total = 0;
     const runs: SeccompRun[] = [];
     for (const g of groups) {
-      const ev = this.quietSeen.get(g.key);
-      if (ev === undefined) continue;
+      const seen = this.quietSeen.get(g.key);
+      if (seen === undefined) continue;
+      const ev = seen.ev;
+      g.ev = ev;
+      // the enrichment metric counts every record: those answered now were counted by enrich() (n each)
+      if (!answered.has(g)) this.opts.enricher.recount(seen.outcome, g.n);
       total += g.n;
       observeSpoAudit(ev, g.n);
       if (ev.enrichment === 'resolved' && ev.container && this.opts.onContainer) this.opts.onContainer(ev.container.id);
@@ -475,7 +510,13 @@ export class Pipeline {
     const now = Date.now();
     const hold = (buf: Buffer, start: number, end: number) => {
       const r = parseLine(buf.toString('latin1', start, end), { maxLineLength: MAX_LINE });
-      if (!isRecord(r)) return;
+      if (!isRecord(r)) {
+        if ('error' in r) {
+          runMetrics.failed.inc({ reason: r.error });
+          this.failures.add(r.error, r.message, r.excerpt);
+        }
+        return;
+      }
       st.outstanding++;
       this.recBatch.set(r, st);
       this.held.push({ event: { timeMs: r.timeMs, serial: r.serial, records: [r] }, since: now });
@@ -543,43 +584,65 @@ export class Pipeline {
     this.ack(batches);
   }
 
-  private async deliver(fresh: AuditEvent[], final: boolean): Promise<void> {
+  private async deliver(fresh: Emitted[], final: boolean): Promise<void> {
     // events held back by earlier deliveries go first; each may wait at most HOLD_MS in all
     const retried = this.held;
     this.held = [];
     const now = Date.now();
-    const auditEvents = retried.length ? [...retried.map((h) => h.event), ...fresh] : fresh;
+    const auditEvents: AuditEvent[] = retried.map((h) => h.event);
+    let scanned = false;
+    for (const e of fresh) {
+      if (e instanceof ScannedSeccomp) scanned = true;
+      else auditEvents.push(e);
+    }
     const since = (i: number) => (i < retried.length ? retried[i]!.since : now);
     const items: EnrichItem[] = new Array(auditEvents.length);
     for (let i = 0; i < auditEvents.length; i++) {
       const ae = auditEvents[i]!;
-      const mayDefer = !final && now - since(i) < HOLD_MS && this.newestTimeMs - ae.timeMs < HOLD_AUDIT_MS && (i < retried.length || this.held.length + i < MAX_HELD);
+      const mayDefer = !final && now - since(i) < HOLD_MS && this.mayHold(ae.timeMs, i < retried.length ? 0 : this.held.length + i);
       items[i] = { ev: eventFromAuditEvent(ae, this.ctx), timeMs: ae.timeMs, mayDefer };
     }
-    await this.opts.enricher.enrich(items);
+    if (items.length) await this.opts.enricher.enrich(items);
     // A process that exited before its records were read is attributed through its parent, which its exit or
     // execve record names (enrich/lineage.ts). That record may come later: auditd writes no EOE, so a
     // multi-record event leaves the coalescer only once newer records or the idle flush push it out, while a
     // SECCOMP record is emitted at once. Such events wait (HOLD_MS at most, and never past a final flush);
     // their batch is not acked meanwhile, so a crash cannot lose them.
-    if (items.some((i) => i.deferred)) {
-      const readyEvents: AuditEvent[] = [];
-      const readyItems: EnrichItem[] = [];
-      items.forEach((it, i) => {
-        if (it.deferred) this.held.push({ event: auditEvents[i]!, since: since(i) });
-        else {
-          readyEvents.push(auditEvents[i]!);
-          readyItems.push(it);
-        }
-      });
+    const anyDeferred = items.some((i) => i.deferred);
+    if (anyDeferred) {
+      for (let i = 0; i < items.length; i++) if (items[i]!.deferred) this.held.push({ event: auditEvents[i]!, since: since(i) });
       runMetrics.heldEvents.inc(this.held.length - retried.filter((_, i) => items[i]!.deferred).length);
-      return this.finish(readyEvents, readyItems);
     }
-    return this.finish(auditEvents, items);
+    // the rendered SECCOMP lines in their places among the events, for the sinks that take them
+    let ordered: Array<EventV1 | ScannedSeccomp> | null = null;
+    if (scanned) {
+      ordered = [];
+      let i = 0;
+      for (; i < retried.length; i++) if (!items[i]!.deferred) ordered.push(items[i]!.ev);
+      for (const e of fresh) {
+        if (e instanceof ScannedSeccomp) {
+          // a group that waits record by record (holdGroup) is written from its records
+          if (e.g.ev !== null) ordered.push(e);
+        } else {
+          const it = items[i++]!;
+          if (!it.deferred) ordered.push(it.ev);
+        }
+      }
+    }
+    if (!anyDeferred) return this.finish(auditEvents, items, ordered);
+    const readyEvents: AuditEvent[] = [];
+    const readyItems: EnrichItem[] = [];
+    items.forEach((it, i) => {
+      if (it.deferred) return;
+      readyEvents.push(auditEvents[i]!);
+      readyItems.push(it);
+    });
+    return this.finish(readyEvents, readyItems, ordered);
   }
 
-  private async finish(auditEvents: AuditEvent[], items: EnrichItem[]): Promise<void> {
-    if (auditEvents.length === 0) return;
+  /** Writes enriched events (and, in `ordered`, the rendered SECCOMP lines among them) to every route. */
+  private async finish(auditEvents: AuditEvent[], items: EnrichItem[], ordered: Array<EventV1 | ScannedSeccomp> | null): Promise<void> {
+    if (auditEvents.length === 0 && ordered === null) return;
     const events = items.map((i) => i.ev);
     this.stats.events += events.length;
     // counted per run of equal (kind, denial): a batch is mostly one kind
@@ -599,9 +662,12 @@ export class Pipeline {
       if (ev.enrichment === 'resolved' && ev.container && this.opts.onContainer) this.opts.onContainer(ev.container.id);
     }
     if (run) runMetrics.events.inc({ kind, denial: String(denial) }, run);
-    await Promise.all(this.opts.routes.map((r) => this.writeTo(r, events)));
-    const newest = auditEvents[auditEvents.length - 1]!.timeMs;
-    runMetrics.processedLagSeconds.set(Math.max(0, (Date.now() - newest) / 1000));
+    const rendered = ordered === null ? null : this.rendered(ordered);
+    await Promise.all(this.opts.routes.map((r) => (rendered !== null && this.renderRoutes.includes(r) ? this.retryWrite(r, rendered.events, () => r.sink.writeV1!(rendered.items)) : this.writeTo(r, events))));
+    if (auditEvents.length) {
+      const newest = auditEvents[auditEvents.length - 1]!.timeMs;
+      runMetrics.processedLagSeconds.set(Math.max(0, (Date.now() - newest) / 1000));
+    }
     // every record of these events is now durable downstream
     for (const ae of auditEvents) {
       for (const rec of ae.records) {
@@ -609,6 +675,30 @@ export class Pipeline {
         if (st) st.outstanding--;
       }
     }
+  }
+
+  /** `ordered` for EventSink.writeV1: each run of rendered lines completed with its groups' enrichment, as one buffer. */
+  private rendered(ordered: Array<EventV1 | ScannedSeccomp>): { items: Array<EventV1 | Buffer>; events: number } {
+    const items: Array<EventV1 | Buffer> = [];
+    let lines: RenderedLine[] = [];
+    let evs: EventV1[] = [];
+    const flush = () => {
+      if (lines.length === 0) return;
+      items.push(this.renderer!.complete(lines, evs));
+      lines = [];
+      evs = [];
+    };
+    for (const o of ordered) {
+      if (o instanceof ScannedSeccomp) {
+        lines.push(o.line);
+        evs.push(o.g.ev!);
+      } else {
+        flush();
+        items.push(o);
+      }
+    }
+    flush();
+    return { items, events: ordered.length };
   }
 
   private async writeTo(route: Route, events: EventV1[]): Promise<void> {

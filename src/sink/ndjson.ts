@@ -45,12 +45,14 @@ export class NdjsonSink implements EventSink {
   private syncable = true;
   private readonly aborter = new AbortController();
   readonly sync?: () => Promise<void>;
+  readonly writeV1?: (items: ReadonlyArray<EventV1 | Buffer>) => Promise<void>;
 
   constructor(private readonly opts: NdjsonSinkOptions) {
     this.name = `ndjson:${opts.format}`;
     this.map = formatter(opts.format);
     // stdout has nothing to sync: its writes are done when write() resolves
     if (opts.groupCommit && opts.output !== '-') this.sync = () => this.syncFile();
+    if (opts.format === 'v1') this.writeV1 = (items) => this.writeItems(items);
   }
 
   /** Opens the output now (start-up check); a PermanentOutputError says why it cannot be written. */
@@ -99,16 +101,41 @@ export class NdjsonSink implements EventSink {
 
   async write(events: readonly EventV1[]): Promise<void> {
     if (events.length === 0) return;
-    const end = sinkMetrics.writeSeconds.startTimer({ sink: this.name });
     let text = '';
     for (const ev of events) text += JSON.stringify(this.map(ev)) + '\n';
-    if (this.opts.output === '-') await this.writeStdout(text, events.length);
-    else await this.writeFile(text);
-    end();
-    sinkMetrics.eventsOut.inc({ sink: this.name }, events.length);
+    await this.writeOut(Buffer.from(text, 'utf8'), events.length);
   }
 
-  private writeStdout(text: string, n: number): Promise<void> {
+  /** EventSink.writeV1 (v1 only): rendered lines as they are, the other events as write() writes them. */
+  private async writeItems(items: ReadonlyArray<EventV1 | Buffer>): Promise<void> {
+    const parts: Buffer[] = [];
+    let events = 0;
+    let text = '';
+    for (const it of items) {
+      if (Buffer.isBuffer(it)) {
+        if (text !== '') parts.push(Buffer.from(text, 'utf8'));
+        text = '';
+        parts.push(it);
+        events += countLines(it);
+      } else {
+        text += JSON.stringify(it) + '\n';
+        events++;
+      }
+    }
+    if (text !== '') parts.push(Buffer.from(text, 'utf8'));
+    if (events === 0) return;
+    await this.writeOut(parts.length === 1 ? parts[0]! : Buffer.concat(parts), events);
+  }
+
+  private async writeOut(buf: Buffer, events: number): Promise<void> {
+    const end = sinkMetrics.writeSeconds.startTimer({ sink: this.name });
+    if (this.opts.output === '-') await this.writeStdout(buf, events);
+    else await this.writeFile(buf);
+    end();
+    sinkMetrics.eventsOut.inc({ sink: this.name }, events);
+  }
+
+  private writeStdout(text: Buffer, n: number): Promise<void> {
     const out = this.opts.stdout ?? process.stdout;
     if (this.stdoutGone) {
       sinkMetrics.dropped.inc({ sink: this.name, reason: 'stdout-closed' }, n);
@@ -126,8 +153,7 @@ export class NdjsonSink implements EventSink {
     });
   }
 
-  private async writeFile(text: string): Promise<void> {
-    const buf = Buffer.from(text, 'utf8');
+  private async writeFile(buf: Buffer): Promise<void> {
     // how far this batch got: a retry goes on from there (append mode: each write lands at the end)
     let off = 0;
     let synced = false;
@@ -186,4 +212,11 @@ export class NdjsonSink implements EventSink {
       await fh.close().catch(() => undefined);
     }
   }
+}
+
+/** Lines in NDJSON bytes (each ends with a newline; JSON escapes every newline inside a value). */
+function countLines(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(0x0a); i >= 0; i = b.indexOf(0x0a, i + 1)) n++;
+  return n;
 }

@@ -5,7 +5,9 @@
 // denial, records by type, SPO's seccomp audit series of the pod) and acks the same position as one that
 // takes the general path for every record. With a recorder route (the default run with --record), the
 // recorder takes those records as runs (EventSink.writeSeccompRuns) and must end with the same state (tuples,
-// counts, first and last sightings) and profiles as when it is given every event.
+// counts, first and last sightings) and profiles as when it is given every event. With --events all to v1
+// NDJSON, those records are rendered from their bytes (src/run/seccomp-render.ts): the file must be byte for
+// byte the general path's, for pod, host and gone processes, with and without raw lines.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -19,6 +21,7 @@ import type { EventV1 } from '../../src/event/v1';
 import { createLogger } from '../../src/log';
 import { registry } from '../../src/metrics';
 import { Pipeline } from '../../src/run/pipeline';
+import { NdjsonSink } from '../../src/sink/ndjson';
 import { isDenial } from '../../src/event/decision';
 import { openTailer } from '../../src/tail';
 import { parseRecordingFlags, RUN_RECORD_FLAG } from '../../src/recording/flags';
@@ -27,7 +30,10 @@ import { Recorder } from '../../src/recording/recorder';
 import { ROOT } from '../env/cli';
 import { ensureContainerd, removePod, runPod, type RunningPod } from '../env/cri';
 
-const METRICS = ['auditflow_events_total', 'auditflow_records_parsed_total', 'auditflow_lines_total', 'security_profiles_operator_seccomp_profile_audit_total'];
+/** `"p"`, a newline, `{}\`, an escape sequence: hex-encoded as auditd writes a comm with such bytes */
+const HOSTILE_COMM = '2270220A7B7D5C1B5B33316D';
+
+const METRICS = ['auditflow_events_total', 'auditflow_enrich_events_total', 'auditflow_records_parsed_total', 'auditflow_lines_total', 'security_profiles_operator_seccomp_profile_audit_total'];
 
 async function snapshot(): Promise<Map<string, number>> {
   const m = new Map<string, number>();
@@ -162,5 +168,43 @@ describe('pipeline: the quiet SECCOMP path of the default run', () => {
     assert.deepEqual(quiet.profiles, general.profiles, 'the same profiles');
     assert.deepEqual(quiet.denials, general.denials, 'the same denials written');
     assert.equal(quiet.stats.events, general.stats.events);
+  });
+
+  it('--events all to v1 NDJSON: SECCOMP lines rendered from bytes, byte for byte the general path', async () => {
+    const base = writeLog('audit-all.log');
+    // besides the pod's process: a host process (pid 1) and one long gone (its records wait for a parent
+    // record that never comes, then are written unresolved), with a hostile comm; and a denial among them
+    const podLines = fs.readFileSync(base, 'utf8').split('\n').filter((l) => l.startsWith('type=SECCOMP'));
+    const extra: string[] = [];
+    podLines.slice(0, 60).forEach((l, i) => {
+      if (i % 3 === 0) extra.push(l.replace(/ pid=\d+ /, ' pid=1 '));
+      if (i % 3 === 1) extra.push(l.replace(/ pid=\d+ /, ' pid=4194000 ').replace(/ comm=("[^"]*"|\S+)/, ` comm=${HOSTILE_COMM}`));
+      if (i % 3 === 2) extra.push(l.replace(/ code=0x[0-9a-f]+/, ' code=0x50001'));
+    });
+    const file = path.join(tmp, 'audit-all-mixed.log');
+    fs.writeFileSync(file, fs.readFileSync(base, 'utf8') + extra.join('\n') + '\n');
+    const log = createLogger('test');
+    const run = async (out: string, acceptsAll: boolean, raw: boolean) => {
+      const enricher = new Enricher({ procs: new ProcCache(), resolver: new PodResolver({ client: cri }), log });
+      const tailer = await openTailer({ path: file, checkpointPath: null, startAt: 'start', follow: false }, log);
+      const sink = new NdjsonSink({ output: out, format: 'v1', log, sync: false });
+      await sink.open();
+      const p = new Pipeline({ tailer, enricher, node: 'n1', sourceFile: file, log, raw, idleFlushMs: Infinity, routes: [{ sink, accept: () => true, acceptsAll }] });
+      await p.run();
+      return { stats: p.stats, text: fs.readFileSync(out, 'utf8') };
+    };
+    for (const raw of [false, true]) {
+      const general = await run(path.join(tmp, `general-${raw}.ndjson`), false, raw);
+      const rendered = await run(path.join(tmp, `rendered-${raw}.ndjson`), true, raw);
+      assert.equal(general.stats.quiet, 0);
+      assert.ok(rendered.stats.quiet > 50, `SECCOMP lines rendered from bytes (${rendered.stats.quiet})`);
+      const events = general.text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as EventV1);
+      const seccomp = events.filter((e) => e.type === 'SECCOMP');
+      for (const e of ['resolved', 'host', 'unresolved']) assert.ok(seccomp.some((x) => x.enrichment === e), `a ${e} SECCOMP event among them`);
+      assert.ok(seccomp.some((x) => x.comm === Buffer.from(HOSTILE_COMM, 'hex').toString('latin1')), 'the hostile comm is there, decoded');
+      assert.ok(seccomp.some((x) => x.action === 'errno'), 'a denial among them');
+      assert.equal(rendered.stats.events, general.stats.events);
+      assert.equal(rendered.text, general.text, `the same bytes (raw: ${raw})`);
+    }
   });
 });

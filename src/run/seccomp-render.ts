@@ -1,0 +1,88 @@
+// SECCOMP events of `run --events all` rendered as v1 NDJSON lines straight from the scanned bytes.
+//
+// The pipeline enriches logged/allowed SECCOMP records once per group (process, second, syscall, executable),
+// so the only parts of an event that depend on the enrichment are `container`, `pod`, `enrichment` and a
+// trailing `enrichmentError`. A line is rendered when it is scanned, in two parts around those keys
+// (SeccompNdjson.writeHead/writeMid), and completed when its group's enrichment is known: no event object,
+// no JSON.stringify of the pod's labels per record. The result is byte for byte JSON.stringify of the event
+// the general path builds (test/node/run-quiet-seccomp.test.ts compares both).
+
+import type { SeccompLine } from '../../parsers';
+import { SeccompNdjson } from '../event/seccomp-ndjson';
+import type { EventContext, EventV1 } from '../event/v1';
+
+/** A scanned line's two parts: `arena[from, mid)` before the enrichment, `arena[mid, to)` after it. */
+export interface RenderedLine {
+  arena: Buffer;
+  from: number;
+  mid: number;
+  to: number;
+}
+
+const ARENA_BYTES = 1 << 20;
+
+export class SeccompRenderer {
+  private readonly writer: SeccompNdjson;
+  private arena = Buffer.allocUnsafe(ARENA_BYTES);
+  private used = 0;
+  /** the enrichment's two parts per enriched group event (events are kept across batches by the pipeline) */
+  private readonly parts = new WeakMap<EventV1, [Buffer, Buffer]>();
+
+  constructor(ctx: EventContext) {
+    this.writer = new SeccompNdjson(ctx);
+  }
+
+  /** Renders the parts of `l` that do not depend on its enrichment. */
+  add(l: SeccompLine): RenderedLine {
+    const max = this.writer.maxBytes(l);
+    if (this.used + max > this.arena.length) {
+      // lines rendered so far keep the old arena alive until they are written
+      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, max));
+      this.used = 0;
+    }
+    const arena = this.arena;
+    const from = this.used;
+    const mid = this.writer.writeHead(l, arena, from);
+    const to = this.writer.writeMid(l, arena, mid, null);
+    this.used = to;
+    return { arena, from, mid, to };
+  }
+
+  /** The whole lines of `lines`, each completed with the enrichment of `evs[i]`, as one buffer. */
+  complete(lines: readonly RenderedLine[], evs: readonly EventV1[]): Buffer {
+    let n = 0;
+    const ps: Array<[Buffer, Buffer]> = new Array(lines.length);
+    for (let i = 0; i < lines.length; i++) {
+      const p = this.enrichmentParts(evs[i]!);
+      ps[i] = p;
+      const r = lines[i]!;
+      n += r.to - r.from + p[0].length + p[1].length;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let o = 0;
+    for (let i = 0; i < lines.length; i++) {
+      const r = lines[i]!;
+      const [open, close] = ps[i]!;
+      o += r.arena.copy(out, o, r.from, r.mid);
+      o += open.copy(out, o);
+      o += r.arena.copy(out, o, r.mid, r.to);
+      o += close.copy(out, o);
+    }
+    return out;
+  }
+
+  /**
+   * `,"container":…,"pod":…,"enrichment":…` and what follows the raw line: the enricher's enrichmentError (a
+   * key it adds last) and the closing brace.
+   */
+  private enrichmentParts(ev: EventV1): [Buffer, Buffer] {
+    let p = this.parts.get(ev);
+    if (p === undefined) {
+      const open = `,"container":${JSON.stringify(ev.container)},"pod":${JSON.stringify(ev.pod)},"enrichment":${JSON.stringify(ev.enrichment)}`;
+      const close = `${ev.enrichmentError === undefined ? '' : `,"enrichmentError":${JSON.stringify(ev.enrichmentError)}`}}\n`;
+      p = [Buffer.from(open, 'utf8'), Buffer.from(close, 'utf8')];
+      this.parts.set(ev, p);
+    }
+    return p;
+  }
+}
