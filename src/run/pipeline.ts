@@ -54,10 +54,15 @@ interface QuietGroup {
   buf: Buffer;
   start: number;
   end: number;
-  /** every line after the first (chunk, start, end): parsed one by one when the group's process must wait for its parent */
-  more: Array<Buffer | number>;
-  /** the group's event once enriched (null: not yet, or it waits record by record: holdGroup) */
+  /**
+   * every line after the first (chunk, start, end), to be parsed one by one when the group's process must wait
+   * for its parent; not kept when lines are rendered (ScannedSeccomp has each)
+   */
+  more: Array<Buffer | number> | null;
+  /** the group's event once enriched (null: not yet, or its records go the general way: holdGroup) */
   ev: EventV1 | null;
+  /** its process was gone and its parent not known: its records go the general way, one event each */
+  held: boolean;
   sec: number;
   syscall: SyscallInfo;
   exeForm: number;
@@ -102,11 +107,20 @@ function inGroup(g: QuietGroup, l: SeccompLine, sec: number): boolean {
 }
 
 /** A quiet SECCOMP line rendered for the sinks that take rendered lines (--events all), in its place among the events. */
-class ScannedSeccomp {
+class ScannedSeccomp implements RenderedLine {
+  arena: Buffer;
+  from = 0;
+  mid = 0;
+  to = 0;
   constructor(
     readonly g: QuietGroup,
-    readonly line: RenderedLine,
-  ) {}
+    /** the line itself, read as a record should its group go the general way */
+    readonly buf: Buffer,
+    readonly start: number,
+    readonly end: number,
+  ) {
+    this.arena = buf;
+  }
 }
 
 type Emitted = AuditEvent | ScannedSeccomp;
@@ -117,7 +131,7 @@ function joinGroup(g: QuietGroup, l: SeccompLine): void {
   const t = l.timeMs;
   if (t < g.minMs) g.minMs = t;
   else if (t > g.maxMs) g.maxMs = t;
-  g.more.push(l.buf, l.start, l.end);
+  g.more?.push(l.buf, l.start, l.end);
 }
 
 /** How long an event of an exited process may wait for the record that names its parent. */
@@ -180,7 +194,7 @@ export class Pipeline {
   private readonly batches: BatchState[] = [];
   private emitted: Emitted[] = [];
   /** events whose process was gone and whose parent was not known yet: retried with the next delivery */
-  private held: { event: AuditEvent; since: number }[] = [];
+  private held: { event: AuditEvent; since: number; ev: EventV1 }[] = [];
   private chain: Promise<void> = Promise.resolve();
   private stopping = false;
   private readonly aborter = new AbortController();
@@ -214,6 +228,8 @@ export class Pipeline {
   /** the routes that take every event, quiet SECCOMP records rendered from their bytes (EventSink.writeV1) */
   private readonly renderRoutes: Route[];
   private readonly renderer: SeccompRenderer | null;
+  /** quiet groups of gone processes wait for their parent's record (as events do) only when a route outputs them */
+  private readonly deferQuiet: boolean;
   /** the sinks that commit in groups (EventSink.sync) */
   private readonly syncing: EventSink[];
   /** batches written to every sink and waiting for a sync before they are acked, in order */
@@ -238,6 +254,7 @@ export class Pipeline {
     this.runRoutes = opts.routes.filter((r) => r.sink.writeSeccompRuns !== undefined && r.denialsOnly !== true);
     this.renderRoutes = opts.routes.filter((r) => r.acceptsAll === true && r.sink.writeV1 !== undefined && !this.runRoutes.includes(r));
     this.renderer = this.renderRoutes.length ? new SeccompRenderer(this.ctx) : null;
+    this.deferQuiet = this.runRoutes.length > 0 || this.renderRoutes.length > 0;
     this.failures = new ParseFailures(opts.log);
     // Every route takes denials only (the default `auditflow run`): SECCOMP records that only log are read
     // from bytes and counted, without a record or an event each.
@@ -367,6 +384,8 @@ export class Pipeline {
     this.opts.onBatch?.(n);
     st.processed = true;
     await this.drain(false);
+    // every line rendered from this batch was written by the drain (it takes all that was emitted)
+    this.renderer?.reset();
   }
 
   /** A scanned SECCOMP line while no route wants non-denials: false sends it the general way (a denial). */
@@ -394,7 +413,7 @@ export class Pipeline {
         recent.copyWithin(1, 0, i);
         recent[0] = g;
       }
-      if (this.renderer !== null) this.emitted.push(new ScannedSeccomp(g, this.renderer.add(l)));
+      if (this.renderer !== null) this.render(g, l);
       return true;
     }
     const b = l.buf;
@@ -411,8 +430,9 @@ export class Pipeline {
         buf: b,
         start: l.start,
         end: l.end,
-        more: [],
+        more: this.renderer === null ? [] : null,
         ev: null,
+        held: false,
         sec,
         syscall: l.syscall,
         exeForm: l.exeForm,
@@ -431,8 +451,15 @@ export class Pipeline {
     if (recent.length < RECENT_GROUPS) recent.push(g);
     recent.copyWithin(1, 0, recent.length - 1);
     recent[0] = g;
-    if (this.renderer !== null) this.emitted.push(new ScannedSeccomp(g, this.renderer.add(l)));
+    if (this.renderer !== null) this.render(g, l);
     return true;
+  }
+
+  /** A quiet line in its place among the events, rendered but for its enrichment. */
+  private render(g: QuietGroup, l: SeccompLine): void {
+    const s = new ScannedSeccomp(g, l.buf, l.start, l.end);
+    this.renderer!.add(l, s);
+    this.emitted.push(s);
   }
 
   /**
@@ -460,7 +487,12 @@ export class Pipeline {
         continue;
       }
       fresh.push(g);
-      items.push({ ev: eventFromRecord(r, this.ctx), timeMs: r.timeMs, mayDefer: this.mayHold(r.timeMs, this.held.length + fresh.length - 1), n: g.n });
+      // Waiting for a parent record matters where each record's attribution is output (the recorder's runs,
+      // rendered events); for the metrics alone it is not worth re-enriching the group with every batch.
+      // Asked for the group's latest record: when any of its records may wait, the group goes the general way
+      // (holdGroup), where each record is decided as any event is.
+      const mayDefer = this.deferQuiet && this.newestTimeMs - g.maxMs < HOLD_AUDIT_MS;
+      items.push({ ev: eventFromRecord(r, this.ctx), timeMs: r.timeMs, mayDefer, n: g.n });
     }
     if (items.length) await this.opts.enricher.enrich(items);
     if (this.quietSeen.size + fresh.length > QUIET_SEEN_MAX) this.quietSeen.clear();
@@ -501,35 +533,34 @@ export class Pipeline {
   }
 
   /**
-   * A quiet group whose process had exited before its parent was known: its records are parsed and wait with
-   * the held events (deliver() retries them with the next records), in their batch's count so it is not acked
-   * before they are written.
+   * A quiet group whose process had exited before its parent was known (or that the scanner should not have
+   * taken): its records go the general way, each an event that deliver() may hold back for its parent's
+   * record. With rendered lines they are read in their places among the events there; else now.
    */
   private holdGroup(g: QuietGroup): void {
-    const st = this.parsingBatch!;
-    const now = Date.now();
-    const hold = (buf: Buffer, start: number, end: number) => {
-      const r = parseLine(buf.toString('latin1', start, end), { maxLineLength: MAX_LINE });
-      if (!isRecord(r)) {
-        if ('error' in r) {
-          runMetrics.failed.inc({ reason: r.error });
-          this.failures.add(r.error, r.message, r.excerpt);
-        }
-        return;
-      }
-      st.outstanding++;
-      this.recBatch.set(r, st);
-      this.held.push({ event: { timeMs: r.timeMs, serial: r.serial, records: [r] }, since: now });
-    };
-    hold(g.buf, g.start, g.end);
-    const m = g.more;
-    for (let i = 0; i < m.length; i += 3) hold(m[i] as Buffer, m[i + 1] as number, m[i + 2] as number);
-    runMetrics.heldEvents.inc(g.n);
+    g.held = true;
+    if (this.renderer !== null) return;
+    this.emitRecord(g.buf, g.start, g.end);
+    const m = g.more!;
+    for (let i = 0; i < m.length; i += 3) this.emitRecord(m[i] as Buffer, m[i + 1] as number, m[i + 2] as number);
   }
 
-  /** Whether an event stamped `timeMs` may wait for its parent's record, with `waiting` others already waiting. */
-  private mayHold(timeMs: number, waiting: number): boolean {
-    return this.newestTimeMs - timeMs < HOLD_AUDIT_MS && waiting < MAX_HELD;
+  /** A quiet line sent the general way: parsed, in its batch's count (not acked before it is written), emitted. */
+  private emitRecord(buf: Buffer, start: number, end: number): AuditEvent | null {
+    const r = parseLine(buf.toString('latin1', start, end), { maxLineLength: MAX_LINE });
+    if (!isRecord(r)) {
+      if ('error' in r) {
+        runMetrics.failed.inc({ reason: r.error });
+        this.failures.add(r.error, r.message, r.excerpt);
+      }
+      return null;
+    }
+    const st = this.parsingBatch!;
+    st.outstanding++;
+    this.recBatch.set(r, st);
+    const ev: AuditEvent = { timeMs: r.timeMs, serial: r.serial, records: [r] };
+    if (this.renderer === null) this.emitted.push(ev);
+    return ev;
   }
 
   private onRecord(r: AuditRecord): void {
@@ -590,17 +621,34 @@ export class Pipeline {
     this.held = [];
     const now = Date.now();
     const auditEvents: AuditEvent[] = retried.map((h) => h.event);
+    // the fresh ones in order: an event's index in auditEvents, or a rendered line
+    const order: Array<number | ScannedSeccomp> = [];
+    // each event's place among all those delivered (rendered lines included): at most MAX_HELD wait
+    const place: number[] = retried.map((_, i) => i);
     let scanned = false;
     for (const e of fresh) {
-      if (e instanceof ScannedSeccomp) scanned = true;
-      else auditEvents.push(e);
+      const at = retried.length + order.length;
+      if (!(e instanceof ScannedSeccomp)) {
+        order.push(auditEvents.push(e) - 1);
+        place.push(at);
+      } else if (!e.g.held) {
+        scanned = true;
+        order.push(e);
+      } else {
+        // its group goes the general way: this line is an event like the others, here in its place
+        const ae = this.emitRecord(e.buf, e.start, e.end);
+        if (ae === null) continue;
+        order.push(auditEvents.push(ae) - 1);
+        place.push(at);
+      }
     }
     const since = (i: number) => (i < retried.length ? retried[i]!.since : now);
     const items: EnrichItem[] = new Array(auditEvents.length);
     for (let i = 0; i < auditEvents.length; i++) {
       const ae = auditEvents[i]!;
-      const mayDefer = !final && now - since(i) < HOLD_MS && this.mayHold(ae.timeMs, i < retried.length ? 0 : this.held.length + i);
-      items[i] = { ev: eventFromAuditEvent(ae, this.ctx), timeMs: ae.timeMs, mayDefer };
+      const mayDefer = !final && now - since(i) < HOLD_MS && this.newestTimeMs - ae.timeMs < HOLD_AUDIT_MS && (i < retried.length || this.held.length + place[i]! < MAX_HELD);
+      // a held event's object is kept: enrich() left it untouched when it deferred it
+      items[i] = { ev: i < retried.length ? retried[i]!.ev : eventFromAuditEvent(ae, this.ctx), timeMs: ae.timeMs, mayDefer };
     }
     if (items.length) await this.opts.enricher.enrich(items);
     // A process that exited before its records were read is attributed through its parent, which its exit or
@@ -610,23 +658,17 @@ export class Pipeline {
     // their batch is not acked meanwhile, so a crash cannot lose them.
     const anyDeferred = items.some((i) => i.deferred);
     if (anyDeferred) {
-      for (let i = 0; i < items.length; i++) if (items[i]!.deferred) this.held.push({ event: auditEvents[i]!, since: since(i) });
+      for (let i = 0; i < items.length; i++) if (items[i]!.deferred) this.held.push({ event: auditEvents[i]!, since: since(i), ev: items[i]!.ev });
       runMetrics.heldEvents.inc(this.held.length - retried.filter((_, i) => items[i]!.deferred).length);
     }
     // the rendered SECCOMP lines in their places among the events, for the sinks that take them
     let ordered: Array<EventV1 | ScannedSeccomp> | null = null;
     if (scanned) {
       ordered = [];
-      let i = 0;
-      for (; i < retried.length; i++) if (!items[i]!.deferred) ordered.push(items[i]!.ev);
-      for (const e of fresh) {
-        if (e instanceof ScannedSeccomp) {
-          // a group that waits record by record (holdGroup) is written from its records
-          if (e.g.ev !== null) ordered.push(e);
-        } else {
-          const it = items[i++]!;
-          if (!it.deferred) ordered.push(it.ev);
-        }
+      for (let i = 0; i < retried.length; i++) if (!items[i]!.deferred) ordered.push(items[i]!.ev);
+      for (const o of order) {
+        if (typeof o !== 'number') ordered.push(o);
+        else if (!items[o]!.deferred) ordered.push(items[o]!.ev);
       }
     }
     if (!anyDeferred) return this.finish(auditEvents, items, ordered);
@@ -690,7 +732,7 @@ export class Pipeline {
     };
     for (const o of ordered) {
       if (o instanceof ScannedSeccomp) {
-        lines.push(o.line);
+        lines.push(o);
         evs.push(o.g.ev!);
       } else {
         flush();
