@@ -1,0 +1,252 @@
+// laurel as auditd's plugin for one run of the live bench (test/bench/live.ts), the way its users deploy it
+// (laurel(8): /etc/audit/plugins.d/laurel.conf, `type = always`, auditd starts it and writes every record to
+// its stdin). auditd 3.x runs plugins itself: SIGHUP makes it re-read plugins.d, start the plugins that
+// appeared and stop the ones whose file went away (closing their stdin), so the install is a file and a signal
+// and so is the removal.
+//
+// The rig's auditd is shared by every test on the machine, so the plugin is there only while a run measures:
+// removed in the run's `finally`, and also, synchronously, on process exit and on SIGINT/SIGTERM/SIGHUP (see
+// guard()). A bench killed with SIGKILL leaves the file behind: the next install removes it (the file names
+// the pid of the bench that wrote it), and by hand:
+//   rm /etc/audit/plugins.d/auditflow-bench-laurel.conf && kill -HUP "$(pgrep -x auditd)"
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const PLUGINS_DIR = '/etc/audit/plugins.d';
+export const PLUGIN_CONF = path.join(PLUGINS_DIR, 'auditflow-bench-laurel.conf');
+const STATE_REPORT = '/var/run/auditd.state';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface LaurelPlugin {
+  /** laurel's pid: auditd's child */
+  pid: number;
+  /** auditd's threads that appeared with the plugin: its dispatcher, writing each record to laurel's stdin */
+  dispatcherTids: number[];
+  /** laurel's directory (its audit.log, state); removed by removeLaurelPlugin */
+  dir: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The running auditd (not the kernel thread kauditd: -x). Re-read each time: a test may restart it. */
+function auditdPid(): number | null {
+  try {
+    const pid = Number(execFileSync('pgrep', ['-x', 'auditd'], { encoding: 'utf8' }).trim().split('\n')[0]);
+    return pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+function threads(pid: number): number[] {
+  try {
+    return fs.readdirSync(`/proc/${pid}/task`).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** auditd's children running `bin` (the plugin; auditd starts nothing else here). */
+function pluginChildren(auditd: number, bin: string): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === auditd && fs.readlinkSync(`/proc/${d}/exe`) === bin) out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** Removes the plugin file (if any) and makes the current auditd drop the plugin. Synchronous: exit handlers. */
+function removeConfSync(): void {
+  let had = false;
+  try {
+    fs.unlinkSync(PLUGIN_CONF);
+    had = true;
+  } catch {
+    // not installed
+  }
+  const auditd = auditdPid();
+  if (had && auditd) process.kill(auditd, 'SIGHUP');
+}
+
+let guarded = false;
+let installed = false;
+/** Removes the plugin however the bench ends, short of SIGKILL. */
+function guard(): void {
+  if (guarded) return;
+  guarded = true;
+  process.on('exit', () => {
+    if (installed) removeConfSync();
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      if (installed) removeConfSync();
+      installed = false;
+      // the default action (this listener replaced it): end with the signal's conventional status
+      process.exit(128 + os.constants.signals[sig]);
+    });
+  }
+}
+
+/** A plugin file left by a bench that died (SIGKILL) is removed; one of a live bench is an error. */
+async function removeStale(bin: string): Promise<void> {
+  let text: string;
+  try {
+    text = fs.readFileSync(PLUGIN_CONF, 'utf8');
+  } catch {
+    return;
+  }
+  const owner = Number(/^# bench pid (\d+)/m.exec(text)?.[1]);
+  if (owner && owner !== process.pid && alive(owner)) {
+    throw new Error(`${PLUGIN_CONF} belongs to a live bench running now (pid ${owner}): two live benches at once would measure each other`);
+  }
+  removeConfSync();
+  const auditd = auditdPid();
+  for (let i = 0; auditd && i < 100 && pluginChildren(auditd, bin).length; i++) await sleep(100);
+}
+
+/**
+ * Installs laurel as auditd's plugin and waits until auditd has started it and laurel has opened its log.
+ * Its configuration is laurel's defaults except: its directory is a fresh temporary one, it runs as `nobody`
+ * (its packages create a `_laurel` user; nobody does the same without a lasting change to the shared machine),
+ * and its log does not rotate within a run (its default, 10 MiB × 5 generations, would delete what we count).
+ */
+export async function installLaurelPlugin(laurelBin: string): Promise<LaurelPlugin> {
+  const bin = fs.realpathSync(laurelBin);
+  if (/\s/.test(bin)) throw new Error(`laurel's path has a space (auditd splits plugin args on whitespace): ${bin}`);
+  await removeStale(bin);
+  const auditd = auditdPid();
+  if (!auditd) throw new Error('auditd is not running (test/env/auditd.sh starts it)');
+  // /tmp itself, not a 0700 directory of ours: laurel opens its log after dropping to `nobody`
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-bench-laurel-'));
+  const config = path.join(dir, 'config.toml');
+  fs.writeFileSync(config, [`directory = ${JSON.stringify(dir)}`, 'user = "nobody"', 'input = "stdin"', '[auditlog]', 'file = "audit.log"', `size = ${64 * 2 ** 30}`, ''].join('\n'), { mode: 0o600 });
+  const before = new Set(threads(auditd));
+  guard();
+  installed = true;
+  fs.writeFileSync(
+    PLUGIN_CONF,
+    [
+      `# bench pid ${process.pid}: test/bench/live.ts, removed when its run ends (see test/bench/laurel-plugin.ts)`,
+      'active = yes',
+      'direction = out',
+      `path = ${bin}`,
+      'type = always',
+      `args = --config ${config}`,
+      'format = string',
+      '',
+    ].join('\n'),
+    { mode: 0o640 },
+  );
+  process.kill(auditd, 'SIGHUP');
+  const log = path.join(dir, 'audit.log');
+  for (let i = 0; i < 100; i++) {
+    const kids = pluginChildren(auditd, bin);
+    if (kids.length === 1 && fs.existsSync(log)) {
+      const dispatcherTids = threads(auditd).filter((t) => !before.has(t));
+      return { pid: kids[0]!, dispatcherTids, dir };
+    }
+    await sleep(100);
+  }
+  const kids = pluginChildren(auditd, bin);
+  await removeLaurelPlugin({ pid: kids[0] ?? 0, dispatcherTids: [], dir });
+  throw new Error(`auditd (pid ${auditd}) did not start laurel as its plugin within 10 s (children running ${bin}: ${kids.join(' ') || 'none'}; ${log} ${fs.existsSync(log) ? 'exists' : 'missing'})`);
+}
+
+/** Removes the plugin, waits for laurel to flush and exit (auditd closes its stdin), then for `after`. */
+export async function removeLaurelPlugin(p: LaurelPlugin, after?: (dir: string) => Promise<void>): Promise<void> {
+  removeConfSync();
+  installed = false;
+  try {
+    for (let i = 0; p.pid && i < 150 && alive(p.pid) && !isZombie(p.pid); i++) await sleep(100);
+    if (p.pid && alive(p.pid) && !isZombie(p.pid)) process.kill(p.pid, 'SIGTERM'); // not dropped by auditd: stop it
+    if (after) await after(p.dir);
+  } finally {
+    fs.rmSync(p.dir, { recursive: true, force: true });
+  }
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
+}
+
+export interface PluginQueueState {
+  maxDepthUsed: number;
+  size: number;
+  overflow: boolean;
+}
+
+/** auditd's own report on its plugin queue (SIGCONT writes /var/run/auditd.state, auditd ≥ 3.0). */
+export async function pluginQueueState(): Promise<PluginQueueState | null> {
+  const auditd = auditdPid();
+  if (!auditd) return null;
+  let m0 = 0;
+  try {
+    m0 = fs.statSync(STATE_REPORT).mtimeMs;
+  } catch {
+    // first report
+  }
+  process.kill(auditd, 'SIGCONT');
+  for (let i = 0; i < 30; i++) {
+    await sleep(100);
+    try {
+      if (fs.statSync(STATE_REPORT).mtimeMs === m0) continue;
+      const text = fs.readFileSync(STATE_REPORT, 'utf8');
+      const num = (k: string) => Number(new RegExp(`^${k} = (\\d+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+      return { maxDepthUsed: num('max plugin queue depth used'), size: num('plugin queue size'), overflow: /^plugin queue overflow detected = yes/m.test(text) };
+    } catch {
+      // being written
+    }
+  }
+  return null;
+}
+
+/** auditd.conf's plugin queue settings, for the table's legend. */
+export function pluginQueueConf(): { qDepth: string; overflowAction: string } {
+  let text = '';
+  try {
+    text = fs.readFileSync('/etc/audit/auditd.conf', 'utf8');
+  } catch {
+    // defaults unknown
+  }
+  const get = (k: string) => new RegExp(`^\\s*${k}\\s*=\\s*(\\S+)`, 'm').exec(text)?.[1] ?? '?';
+  return { qDepth: get('q_depth'), overflowAction: get('overflow_action') };
+}
+
+/** How many of `serials` (the run's events) laurel wrote to its log in `dir` (its "ID":"<time>:<serial>"). */
+export async function laurelEventsOf(dir: string, serials: Set<number>): Promise<number> {
+  const seen = new Set<number>();
+  const re = /^\{"ID":"\d+\.\d+:(\d+)"/;
+  let rest = '';
+  // streamed: a flat-out run leaves hundreds of MB
+  for await (const chunk of fs.createReadStream(path.join(dir, 'audit.log'), { encoding: 'latin1', highWaterMark: 1 << 20 })) {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop()!;
+    for (const l of lines) {
+      const s = Number(re.exec(l)?.[1]);
+      if (serials.has(s)) seen.add(s);
+    }
+  }
+  return seen.size;
+}
