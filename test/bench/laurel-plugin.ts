@@ -1,8 +1,12 @@
 // laurel as auditd's plugin for one run of the live bench (test/bench/live.ts), the way its users deploy it
 // (laurel(8): /etc/audit/plugins.d/laurel.conf, `type = always`, auditd starts it and writes every record to
-// its stdin). auditd 3.x runs plugins itself: SIGHUP makes it re-read plugins.d, start the plugins that
-// appeared and stop the ones whose file went away (closing their stdin), so the install is a file and a signal
-// and so is the removal.
+// its stdin). auditd 3.x runs plugins itself. The removal is the file and a SIGHUP: auditd re-reads plugins.d
+// and stops the plugin whose file went away. The install cannot be: auditd 3.0.9 (Debian 12) starts a plugin
+// that appeared and then, within milliseconds, sends SIGHUP to every plugin, the new one included, before
+// laurel has installed its handler, so laurel dies of it and auditd does not restart it (seen with strace:
+// execve laurel, kill(laurel, SIGHUP) 7 ms later, "killed by SIGHUP"). So auditd is restarted with the file
+// in place (SIGTERM, then the rig's test/env/auditd.sh starts and registers it again), as laurel's users do
+// with `service auditd restart`; records of the second it takes wait in the kernel's backlog (65536).
 //
 // The rig's auditd is shared by every test on the machine, so the plugin is there only while a run measures:
 // removed in the run's `finally`, and also, synchronously, on process exit and on SIGINT/SIGTERM/SIGHUP (see
@@ -13,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { envScriptDir } from '../env/rig';
 
 const PLUGINS_DIR = '/etc/audit/plugins.d';
 export const PLUGIN_CONF = path.join(PLUGINS_DIR, 'auditflow-bench-laurel.conf');
@@ -56,6 +61,29 @@ function threads(pid: number): number[] {
   }
 }
 
+/** Bytes a thread has written (/proc/PID/task/TID/io wchar). */
+function threadWrites(pid: number, tid: number): number {
+  try {
+    return Number(/^wchar: (\d+)/m.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/io`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Stops auditd (SIGTERM) and has the rig's script start and register it again; returns the new pid. */
+async function restartAuditd(): Promise<number> {
+  const old = auditdPid();
+  if (old) {
+    process.kill(old, 'SIGTERM');
+    for (let i = 0; i < 150 && alive(old); i++) await sleep(100);
+    if (alive(old)) throw new Error(`auditd (pid ${old}) did not exit within 15 s of SIGTERM`);
+  }
+  execFileSync('bash', [path.join(envScriptDir(), 'auditd.sh')], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10 * 60_000 });
+  const pid = auditdPid();
+  if (!pid) throw new Error('test/env/auditd.sh succeeded but no auditd runs');
+  return pid;
+}
+
 /** auditd's children running `bin` (the plugin; auditd starts nothing else here). */
 function pluginChildren(auditd: number, bin: string): number[] {
   const out: number[] = [];
@@ -83,6 +111,8 @@ function removeConfSync(): void {
   }
   const auditd = auditdPid();
   if (had && auditd) process.kill(auditd, 'SIGHUP');
+  // the install restarts auditd: if that failed halfway, the rig's script brings it back as the tests expect it
+  if (had && !auditd) execFileSync('bash', [path.join(envScriptDir(), 'auditd.sh')], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10 * 60_000 });
 }
 
 let guarded = false;
@@ -131,13 +161,10 @@ export async function installLaurelPlugin(laurelBin: string): Promise<LaurelPlug
   const bin = fs.realpathSync(laurelBin);
   if (/\s/.test(bin)) throw new Error(`laurel's path has a space (auditd splits plugin args on whitespace): ${bin}`);
   await removeStale(bin);
-  const auditd = auditdPid();
-  if (!auditd) throw new Error('auditd is not running (test/env/auditd.sh starts it)');
   // /tmp itself, not a 0700 directory of ours: laurel opens its log after dropping to `nobody`
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-bench-laurel-'));
   const config = path.join(dir, 'config.toml');
   fs.writeFileSync(config, [`directory = ${JSON.stringify(dir)}`, 'user = "nobody"', 'input = "stdin"', '[auditlog]', 'file = "audit.log"', `size = ${64 * 2 ** 30}`, ''].join('\n'), { mode: 0o600 });
-  const before = new Set(threads(auditd));
   guard();
   installed = true;
   fs.writeFileSync(
@@ -154,19 +181,31 @@ export async function installLaurelPlugin(laurelBin: string): Promise<LaurelPlug
     ].join('\n'),
     { mode: 0o640 },
   );
-  process.kill(auditd, 'SIGHUP');
-  const log = path.join(dir, 'audit.log');
-  for (let i = 0; i < 100; i++) {
-    const kids = pluginChildren(auditd, bin);
-    if (kids.length === 1 && fs.existsSync(log)) {
-      const dispatcherTids = threads(auditd).filter((t) => !before.has(t));
-      return { pid: kids[0]!, dispatcherTids, dir };
+  let auditd: number | null = null;
+  try {
+    const pid = await restartAuditd();
+    auditd = pid;
+    const log = path.join(dir, 'audit.log');
+    for (let i = 0; i < 100; i++) {
+      const kids = pluginChildren(pid, bin);
+      if (kids.length === 1 && fs.existsSync(log)) {
+        // The dispatcher is the thread other than the main one that writes: the rest (the log's flush
+        // thread) only syncs. A record of our own makes sure it has written.
+        execFileSync('auditctl', ['-m', 'auditflow live bench: laurel installed as auditd plugin'], { stdio: 'ignore' });
+        let dispatcherTids: number[] = [];
+        for (let j = 0; j < 30 && !dispatcherTids.length; j++) {
+          await sleep(100);
+          dispatcherTids = threads(pid).filter((t) => t !== pid && threadWrites(pid, t) > 0);
+        }
+        return { pid: kids[0]!, dispatcherTids, dir };
+      }
+      await sleep(100);
     }
-    await sleep(100);
+    throw new Error(`auditd (pid ${pid}) did not start laurel as its plugin within 10 s (children running ${bin}: ${pluginChildren(pid, bin).join(' ') || 'none'}; ${log} ${fs.existsSync(log) ? 'exists' : 'missing'})`);
+  } catch (e) {
+    await removeLaurelPlugin({ pid: auditd ? (pluginChildren(auditd, bin)[0] ?? 0) : 0, dispatcherTids: [], dir });
+    throw e;
   }
-  const kids = pluginChildren(auditd, bin);
-  await removeLaurelPlugin({ pid: kids[0] ?? 0, dispatcherTids: [], dir });
-  throw new Error(`auditd (pid ${auditd}) did not start laurel as its plugin within 10 s (children running ${bin}: ${kids.join(' ') || 'none'}; ${log} ${fs.existsSync(log) ? 'exists' : 'missing'})`);
 }
 
 /** Removes the plugin, waits for laurel to flush and exit (auditd closes its stdin), then for `after`. */

@@ -204,13 +204,15 @@ interface Meter {
 
 async function liveRun(rate: number, seconds: number, seclog: string, laurel: string | null, kafka: KafkaBroker | null): Promise<LiveRun> {
   const log = logPath();
-  const auditd = auditStatus('pid');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-live-'));
   const procs: { who: string; child: ChildProcess; stopped?: string }[] = [];
   const modes = Object.entries(LIVE_MODES);
   if (kafka) modes.push([KAFKA_MODE, ['--events', 'all', '--kafka-brokers', kafka.brokers.join(','), '--spool-dir', path.join(tmp, 'spool')]]);
   let plugin: LaurelPlugin | null = null;
   try {
+    // first: installing laurel restarts auditd (see laurel-plugin.ts), and the readers start after it
+    if (laurel) plugin = await installLaurelPlugin(laurel);
+    const auditd = auditStatus('pid');
     for (const [who, extra] of modes) {
       const child = spawn(process.execPath, [...cpuProfFlags(), BIN, 'run', '--audit-log', log, '--checkpoint', 'none', '--listen', 'none', '--no-track-forks', '--no-progress', '--cri-socket', 'none', '--node-name', 'bench', '--output', '/dev/null', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
       const entry: { who: string; child: ChildProcess; stopped?: string } = { who, child };
@@ -223,8 +225,6 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
       procs.push(entry);
       await waitFor(child, /auditflow run started/, 30_000);
     }
-    // laurel reads what auditd hands its plugins, from the moment auditd starts it: installed before the mark
-    if (laurel) plugin = await installLaurelPlugin(laurel);
     const queueBefore = plugin ? await pluginQueueState() : null;
     const size0 = fs.statSync(log).size;
     const ino0 = fs.statSync(log).ino;
