@@ -100,8 +100,21 @@ function pluginChildren(auditd: number, bin: string): number[] {
   return out;
 }
 
-/** Removes the plugin file (if any) and makes the current auditd drop the plugin. Synchronous: exit handlers. */
-function removeConfSync(): void {
+function running(pid: number): boolean {
+  return pid > 0 && alive(pid) && !isZombie(pid);
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Removes the plugin file (if any) and has the current auditd drop the plugin (laurel, `pid`, exits).
+ * Synchronous, for the exit and signal handlers too. A SIGHUP was once seen not to take (laurel still running,
+ * the dispatcher thread still there; the next one did), so it is repeated while laurel runs, then laurel is
+ * stopped directly.
+ */
+function uninstallSync(pid: number): void {
   let had = false;
   try {
     fs.unlinkSync(PLUGIN_CONF);
@@ -109,25 +122,40 @@ function removeConfSync(): void {
   } catch {
     // not installed
   }
-  const auditd = auditdPid();
-  if (had && auditd) process.kill(auditd, 'SIGHUP');
-  // the install restarts auditd: if that failed halfway, the rig's script brings it back as the tests expect it
-  if (had && !auditd) execFileSync('bash', [path.join(envScriptDir(), 'auditd.sh')], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10 * 60_000 });
+  if (!had) return;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const auditd = auditdPid();
+    if (!auditd) {
+      // the install restarts auditd: if that failed halfway, the rig's script brings it back as tests expect it
+      execFileSync('bash', [path.join(envScriptDir(), 'auditd.sh')], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10 * 60_000 });
+      return;
+    }
+    process.kill(auditd, 'SIGHUP');
+    for (let i = 0; i < 50 && running(pid); i++) sleepSync(100);
+    if (!running(pid)) return;
+  }
+  process.kill(pid, 'SIGTERM');
+  process.stderr.write(`live bench: auditd did not stop laurel (pid ${pid}) on 3 SIGHUPs after its plugin file was removed: sent it SIGTERM\n`);
 }
 
 let guarded = false;
-let installed = false;
-/** Removes the plugin however the bench ends, short of SIGKILL. */
+/** laurel's directory and pid (0 until started) while the plugin is installed */
+let installed: { dir: string; pid: number } | null = null;
+/** Removes the plugin (and laurel's directory) however the bench ends, short of SIGKILL. */
 function guard(): void {
   if (guarded) return;
   guarded = true;
-  process.on('exit', () => {
-    if (installed) removeConfSync();
-  });
+  const undo = () => {
+    if (!installed) return;
+    const { dir, pid } = installed;
+    installed = null;
+    uninstallSync(pid);
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  process.on('exit', undo);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
-      if (installed) removeConfSync();
-      installed = false;
+      undo();
       // the default action (this listener replaced it): end with the signal's conventional status
       process.exit(128 + os.constants.signals[sig]);
     });
@@ -146,7 +174,7 @@ async function removeStale(bin: string): Promise<void> {
   if (owner && owner !== process.pid && alive(owner)) {
     throw new Error(`${PLUGIN_CONF} belongs to a live bench running now (pid ${owner}): two live benches at once would measure each other`);
   }
-  removeConfSync();
+  uninstallSync(0);
   const auditd = auditdPid();
   for (let i = 0; auditd && i < 100 && pluginChildren(auditd, bin).length; i++) await sleep(100);
 }
@@ -166,7 +194,7 @@ export async function installLaurelPlugin(laurelBin: string): Promise<LaurelPlug
   const config = path.join(dir, 'config.toml');
   fs.writeFileSync(config, [`directory = ${JSON.stringify(dir)}`, 'user = "nobody"', 'input = "stdin"', '[auditlog]', 'file = "audit.log"', `size = ${64 * 2 ** 30}`, ''].join('\n'), { mode: 0o600 });
   guard();
-  installed = true;
+  installed = { dir, pid: 0 };
   fs.writeFileSync(
     PLUGIN_CONF,
     [
@@ -197,6 +225,7 @@ export async function installLaurelPlugin(laurelBin: string): Promise<LaurelPlug
           await sleep(100);
           dispatcherTids = threads(pid).filter((t) => t !== pid && threadWrites(pid, t) > 0);
         }
+        installed.pid = kids[0]!;
         return { pid: kids[0]!, dispatcherTids, dir };
       }
       await sleep(100);
@@ -210,11 +239,9 @@ export async function installLaurelPlugin(laurelBin: string): Promise<LaurelPlug
 
 /** Removes the plugin, waits for laurel to flush and exit (auditd closes its stdin), then for `after`. */
 export async function removeLaurelPlugin(p: LaurelPlugin, after?: (dir: string) => Promise<void>): Promise<void> {
-  removeConfSync();
-  installed = false;
+  installed = null;
   try {
-    for (let i = 0; p.pid && i < 150 && alive(p.pid) && !isZombie(p.pid); i++) await sleep(100);
-    if (p.pid && alive(p.pid) && !isZombie(p.pid)) process.kill(p.pid, 'SIGTERM'); // not dropped by auditd: stop it
+    uninstallSync(p.pid); // returns once laurel has exited (auditd closed its stdin: it has written what it held)
     if (after) await after(p.dir);
   } finally {
     fs.rmSync(p.dir, { recursive: true, force: true });
