@@ -169,6 +169,41 @@ async function workload(seclog: string, rate: number, seconds: number): Promise<
   }
 }
 
+/**
+ * What auditd appended to `log` since it was `size0` bytes long as inode `ino0`, across rotations: at 50k
+ * records/s its 64 MB file rotates within a run, and the rotated part is then in log.1 (or further). Null if the
+ * file of the mark is gone (rotated past num_logs).
+ */
+function appendedSince(log: string, ino0: number, size0: number): string | null {
+  // newest first: log, log.1, log.2, … until the file of the mark
+  const files: string[] = [];
+  for (let i = 0; ; i++) {
+    const f = i ? `${log}.${i}` : log;
+    let ino: number;
+    try {
+      ino = fs.statSync(f).ino;
+    } catch {
+      return null;
+    }
+    files.unshift(f);
+    if (ino === ino0) break;
+  }
+  const parts = files.map((f, i) => {
+    const fd = fs.openSync(f, 'r');
+    try {
+      // a rotation between the stat above and this open would shift every name by one
+      if (i === 0 && fs.fstatSync(fd).ino !== ino0) throw new Error(`${f} rotated while being read`);
+      const from = i === 0 ? size0 : 0;
+      const buf = Buffer.alloc(Math.max(0, fs.fstatSync(fd).size - from));
+      fs.readSync(fd, buf, 0, buf.length, from);
+      return buf;
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+  return Buffer.concat(parts).toString('latin1');
+}
+
 /** The events in `text`: the distinct serials of its kernel records (auditd's own DAEMON_* left out), sorted. */
 function eventSerials(text: string): number[] {
   const serials: number[] = [];
@@ -273,17 +308,12 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
     let gaps = 0;
     let serials: number[] | null = null;
     let note: string | undefined;
-    if (fs.statSync(log).ino === ino0) {
-      const fd = fs.openSync(log, 'r');
-      const n = fs.statSync(log).size - size0;
-      const buf = Buffer.alloc(n);
-      fs.readSync(fd, buf, 0, n, size0);
-      fs.closeSync(fd);
-      const text = buf.toString('latin1');
+    const text = appendedSince(log, ino0, size0);
+    if (text !== null) {
       records = text.split('\n').length - 1;
       serials = eventSerials(text);
       gaps = serialGaps(serials);
-    } else note = 'auditd rotated its log during the run: records counted by auditflow (default), serial gaps not counted';
+    } else note = 'auditd rotated its log out of reach during the run: records counted by auditflow (default), serial gaps not counted';
     for (const p of procs) p.child.kill('SIGTERM');
     let laurelStats: LiveRun['laurel'];
     if (plugin) {
