@@ -188,20 +188,24 @@ function appendedSince(log: string, ino0: number, size0: number): string | null 
     files.unshift(f);
     if (ino === ino0) break;
   }
-  const parts = files.map((f, i) => {
-    const fd = fs.openSync(f, 'r');
-    try {
-      // a rotation between the stat above and this open would shift every name by one
-      if (i === 0 && fs.fstatSync(fd).ino !== ino0) throw new Error(`${f} rotated while being read`);
-      const from = i === 0 ? size0 : 0;
-      const buf = Buffer.alloc(Math.max(0, fs.fstatSync(fd).size - from));
-      fs.readSync(fd, buf, 0, buf.length, from);
-      return buf;
-    } finally {
-      fs.closeSync(fd);
-    }
-  });
-  return Buffer.concat(parts).toString('latin1');
+  try {
+    const parts = files.map((f, i) => {
+      const fd = fs.openSync(f, 'r');
+      try {
+        // a rotation between the stat above and this open would shift every name by one
+        if (i === 0 && fs.fstatSync(fd).ino !== ino0) throw new Error(`${f} rotated while being read`);
+        const from = i === 0 ? size0 : 0;
+        const buf = Buffer.alloc(Math.max(0, fs.fstatSync(fd).size - from));
+        fs.readSync(fd, buf, 0, buf.length, from);
+        return buf;
+      } finally {
+        fs.closeSync(fd);
+      }
+    });
+    return Buffer.concat(parts).toString('latin1');
+  } catch {
+    return null; // rotated again meanwhile: not counted
+  }
 }
 
 /** The events in `text`: the distinct serials of its kernel records (auditd's own DAEMON_* left out), sorted. */
