@@ -248,11 +248,12 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
   const modes = Object.entries(LIVE_MODES);
   if (kafka) modes.push([KAFKA_MODE, ['--events', 'all', '--kafka-brokers', kafka.brokers.join(','), '--spool-dir', path.join(tmp, 'spool')]]);
   let plugin: LaurelPlugin | null = null;
-  // a bench ended by a signal (laurel-plugin.ts exits on SIGINT/SIGTERM/SIGHUP) leaves no reader behind
-  const killReaders = () => {
+  // a bench ended by a signal (laurel-plugin.ts exits on SIGINT/SIGTERM/SIGHUP) leaves no reader nor spool behind
+  const cleanUp = () => {
     for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    fs.rmSync(tmp, { recursive: true, force: true });
   };
-  process.on('exit', killReaders);
+  process.on('exit', cleanUp);
   try {
     // first: installing laurel restarts auditd (see laurel-plugin.ts), and the readers start after it
     if (laurel) plugin = await installLaurelPlugin(laurel);
@@ -339,10 +340,9 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
     if (!records) records = rows.find((r) => r.who === 'auditflow run (default)')?.records ?? 0;
     return { rate, seconds, records, lost, serialGaps: gaps, rows, ...(laurelStats ? { laurel: laurelStats } : {}), ...(note ? { note } : {}) };
   } finally {
-    killReaders();
-    process.off('exit', killReaders);
+    process.off('exit', cleanUp);
+    cleanUp();
     if (plugin) await removeLaurelPlugin(plugin);
-    fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
 
