@@ -372,7 +372,7 @@ function formatLaurel(l: LaurelStats): string {
   const queue = a
     ? `auditd's plugin queue (q_depth ${q.qDepth}, overflow_action ${q.overflowAction}): max depth used ${fmt(a.maxDepthUsed)}${l.queueBefore ? ` (${fmt(l.queueBefore.maxDepthUsed)} before the run)` : ''}, overflow detected ${a.overflow ? (l.queueBefore?.overflow ? 'yes (already before this run)' : 'YES, in this run') : 'no'}`
     : "auditd's plugin queue state: no report (/var/run/auditd.state)";
-  return `  laurel as auditd's plugin: ${got}; ${queue}${l.diedDuringRun ? '; laurel DIED during the run (auditd restarts it: the new one is not measured)' : ''}`;
+  return `  laurel as auditd's plugin (auditd restarted to install it): ${got}; ${queue}${l.diedDuringRun ? '; laurel DIED during the run (auditd restarts it: the new one is not measured)' : ''}`;
 }
 
 export function formatLive(runs: LiveRun[]): string {
