@@ -2,20 +2,25 @@
 // (test/env/seclog: one type=SECCOMP record per syscall of a busybox shell loop) runs paced at 10k and 50k
 // records/s and flat out, and `auditflow run` follows auditd's log in each output mode at once (default
 // denials only, --events all as v1/ECS/OCSF, each its own process writing to /dev/null, and --events all to the
-// rig's Kafka broker as well), with laurel on the
-// same stream when test/bench/peers.sh has built it (fed the log's new lines on stdin: it is not made
-// auditd's plugin here, which would mean reconfiguring the shared auditd). For each: CPU seconds per 100k
-// records (from /proc/<pid>/stat, so the other load on the machine does not count), peak RSS, how long it
+// rig's Kafka broker as well), with laurel on the same stream when test/bench/peers.sh has built it: run as
+// auditd's plugin, as its users deploy it (test/bench/laurel-plugin.ts installs it for each run and removes it
+// after, also on failure and SIGINT; its log goes to a temporary directory). For each: CPU seconds per 100k
+// records (from /proc/<pid>/stat, so the other load on the machine does not count; laurel's from its own
+// process, auditd's child, and auditd's plugin dispatcher thread on a row of its own), peak RSS, how long it
 // took to finish after the workload stopped (lag: until its CPU goes quiet, which other audit traffic on a
 // shared machine can prevent), and the kernel's `lost` counter and serial gaps. Records: each auditflow
-// reader's own count (its "auditflow run stopped" line); auditd's, the lines appended to its log.
+// reader's own count (its "auditflow run stopped" line); auditd's and laurel's, the lines appended to its log.
+// What laurel missed (auditd drops records for its plugins when their queue, q_depth, is full) is counted from
+// the events in laurel's log against the serials in auditd's, next to auditd's own queue report.
 // Each run floods the shared auditd: keep them short (LIVE_SECONDS, default 12). Standalone:
-//   node dist/test/bench/live.js            (LIVE_RATES=10000,50000,0 — 0: flat out)
+//   node dist/test/bench/live.js            (LIVE_RATES=10000,50000,0 — 0: flat out; LIVE_KAFKA=none: no
+//                                            Kafka row; LIVE_LAUREL=none: no laurel plugin)
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ensureKafka, type KafkaBroker } from '../env/kafka';
+import { installLaurelPlugin, type LaurelPlugin, laurelEventsOf, pluginQueueConf, type PluginQueueState, pluginQueueState, removeLaurelPlugin } from './laurel-plugin';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const BIN = process.env['BENCH_BIN'] ?? path.join(ROOT, 'dist/src/cli/main.js');
@@ -36,6 +41,20 @@ export interface LiveRow {
   /** seconds from the end of the workload until it had read everything (its CPU went quiet) */
   lagSeconds: number | null;
   records?: number;
+  /** auditd or its plugin dispatcher thread: they write the stream, no lag, no RSS of their own */
+  writer?: boolean;
+}
+
+/** laurel as auditd's plugin: what reached its log, and auditd's view of its plugin queue. */
+export interface LaurelStats {
+  /** events of the run (serials in auditd's log) found in laurel's log; null if not countable (log rotated) */
+  events: number | null;
+  /** events of the run in auditd's log */
+  of: number | null;
+  queueBefore: PluginQueueState | null;
+  queueAfter: PluginQueueState | null;
+  /** laurel was gone at the end of the run (auditd restarts a plugin that dies: the new one is not measured) */
+  diedDuringRun: boolean;
 }
 
 export interface LiveRun {
@@ -46,6 +65,7 @@ export interface LiveRun {
   lost: number;
   serialGaps: number;
   rows: LiveRow[];
+  laurel?: LaurelStats;
   note?: string;
 }
 
@@ -61,9 +81,18 @@ function auditStatus(key: string): number {
 
 const TICKS = Number(sh('getconf CLK_TCK').trim()) || 100;
 
-/** user + system CPU seconds of a process (and its waited-for children). */
-function cpuOf(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+/**
+ * user + system CPU seconds of a process (/proc/PID: with its waited-for children) or of one thread
+ * (/proc/PID/task/TID). With `gone`, a process or thread that has ended reads as that instead of throwing.
+ */
+function cpuOf(proc: string, gone?: number): number {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`${proc}/stat`, 'utf8');
+  } catch (e) {
+    if (gone !== undefined) return gone;
+    throw e;
+  }
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / TICKS;
 }
@@ -140,11 +169,54 @@ async function workload(seclog: string, rate: number, seconds: number): Promise<
   }
 }
 
-/** Serials missing from the kernel records in `text` (their gaps: records lost, or filtered by rules). */
-function serialGaps(text: string): number {
+/**
+ * What auditd appended to `log` since it was `size0` bytes long as inode `ino0`, across rotations: at 50k
+ * records/s its 64 MB file rotates within a run, and the rotated part is then in log.1 (or further). Null if the
+ * file of the mark is gone (rotated past num_logs).
+ */
+function appendedSince(log: string, ino0: number, size0: number): string | null {
+  // newest first: log, log.1, log.2, … until the file of the mark
+  const files: string[] = [];
+  for (let i = 0; ; i++) {
+    const f = i ? `${log}.${i}` : log;
+    let ino: number;
+    try {
+      ino = fs.statSync(f).ino;
+    } catch {
+      return null;
+    }
+    files.unshift(f);
+    if (ino === ino0) break;
+  }
+  try {
+    const parts = files.map((f, i) => {
+      const fd = fs.openSync(f, 'r');
+      try {
+        // a rotation between the stat above and this open would shift every name by one
+        if (i === 0 && fs.fstatSync(fd).ino !== ino0) throw new Error(`${f} rotated while being read`);
+        const from = i === 0 ? size0 : 0;
+        const buf = Buffer.alloc(Math.max(0, fs.fstatSync(fd).size - from));
+        fs.readSync(fd, buf, 0, buf.length, from);
+        return buf;
+      } finally {
+        fs.closeSync(fd);
+      }
+    });
+    return Buffer.concat(parts).toString('latin1');
+  } catch {
+    return null; // rotated again meanwhile: not counted
+  }
+}
+
+/** The events in `text`: the distinct serials of its kernel records (auditd's own DAEMON_* left out), sorted. */
+function eventSerials(text: string): number[] {
   const serials: number[] = [];
   for (const m of text.matchAll(/^(?:node=\S+ )?type=(\S+) msg=audit\(\d+\.\d+:(\d+)\)/gm)) if (!m[1]!.startsWith('DAEMON_')) serials.push(Number(m[2]));
-  const u = [...new Set(serials)].sort((a, b) => a - b);
+  return [...new Set(serials)].sort((a, b) => a - b);
+}
+
+/** Serials missing between the events' (sorted, distinct) serials: records lost, or filtered by rules. */
+function serialGaps(u: number[]): number {
   let gaps = 0;
   for (let i = 1; i < u.length; i++) if (u[i]! > u[i - 1]! + 1) gaps += u[i]! - u[i - 1]! - 1;
   return gaps;
@@ -158,15 +230,34 @@ function cpuProfFlags(): string[] {
 
 /** The Kafka row: every event as v1 to the rig's broker (and to /dev/null as the other rows). */
 const KAFKA_MODE = 'auditflow run --events all (v1) + Kafka';
+const LAUREL_ROW = 'laurel (auditd plugin)';
+const PLUGIN_THREAD_ROW = "  of which auditd's plugin dispatcher";
+
+interface Meter {
+  who: string;
+  cpu: () => number;
+  rss: () => number | null;
+  /** a reader of the stream (waited for until its CPU goes quiet) rather than auditd, which writes it */
+  reads: boolean;
+}
 
 async function liveRun(rate: number, seconds: number, seclog: string, laurel: string | null, kafka: KafkaBroker | null): Promise<LiveRun> {
   const log = logPath();
-  const auditd = auditStatus('pid');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-live-'));
   const procs: { who: string; child: ChildProcess; stopped?: string }[] = [];
   const modes = Object.entries(LIVE_MODES);
   if (kafka) modes.push([KAFKA_MODE, ['--events', 'all', '--kafka-brokers', kafka.brokers.join(','), '--spool-dir', path.join(tmp, 'spool')]]);
+  let plugin: LaurelPlugin | null = null;
+  // a bench ended by a signal (laurel-plugin.ts exits on SIGINT/SIGTERM/SIGHUP) leaves no reader nor spool behind
+  const cleanUp = () => {
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    fs.rmSync(tmp, { recursive: true, force: true });
+  };
+  process.on('exit', cleanUp);
   try {
+    // first: installing laurel restarts auditd (see laurel-plugin.ts), and the readers start after it
+    if (laurel) plugin = await installLaurelPlugin(laurel);
+    const auditd = auditStatus('pid');
     for (const [who, extra] of modes) {
       const child = spawn(process.execPath, [...cpuProfFlags(), BIN, 'run', '--audit-log', log, '--checkpoint', 'none', '--listen', 'none', '--no-track-forks', '--no-progress', '--cri-socket', 'none', '--node-name', 'bench', '--output', '/dev/null', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
       const entry: { who: string; child: ChildProcess; stopped?: string } = { who, child };
@@ -179,54 +270,67 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
       procs.push(entry);
       await waitFor(child, /auditflow run started/, 30_000);
     }
+    const queueBefore = plugin ? await pluginQueueState() : null;
     const size0 = fs.statSync(log).size;
     const ino0 = fs.statSync(log).ino;
-    let laurelProc: ChildProcess | null = null;
-    if (laurel) {
-      const config = path.join(tmp, 'laurel.toml');
-      fs.writeFileSync(config, [`directory = ${JSON.stringify(tmp)}`, 'input = "stdin"', '[auditlog]', 'file = "-"', '[state]', 'file = ""', ''].join('\n'), { mode: 0o600 });
-      laurelProc = spawn('bash', ['-c', `exec ${JSON.stringify(laurel)} -c ${JSON.stringify(config)} > /dev/null < <(exec tail -c +${size0 + 1} -F ${JSON.stringify(log)} 2>/dev/null)`], { stdio: 'ignore' });
-      await sleep(500);
+    const meters: Meter[] = [{ who: 'auditd', cpu: () => cpuOf(`/proc/${auditd}`), rss: () => null, reads: false }];
+    if (plugin) {
+      const tids = plugin.dispatcherTids;
+      meters.push({ who: PLUGIN_THREAD_ROW, cpu: () => tids.reduce((s, t) => s + cpuOf(`/proc/${auditd}/task/${t}`, 0), 0), rss: () => null, reads: false });
     }
-    const pids: { who: string; pid: number }[] = [{ who: 'auditd', pid: auditd }, ...procs.map((p) => ({ who: p.who, pid: p.child.pid! }))];
-    if (laurelProc) pids.push({ who: 'laurel (stdin, same stream)', pid: laurelProc.pid! });
-    const cpu0 = new Map(pids.map((p) => [p.who, cpuOf(p.pid)]));
+    for (const p of procs) meters.push({ who: p.who, cpu: () => cpuOf(`/proc/${p.child.pid}`), rss: () => peakRssMb(p.child.pid!), reads: true });
+    if (plugin) {
+      const pid = plugin.pid;
+      let seen = 0; // laurel dead (auditd would restart it): its last figure, the death is reported below
+      meters.push({ who: LAUREL_ROW, cpu: () => (seen = cpuOf(`/proc/${pid}`, seen)), rss: () => peakRssMb(pid), reads: true });
+    }
+    const cpu0 = new Map(meters.map((m) => [m.who, m.cpu()]));
     const lost0 = auditStatus('lost');
     await workload(seclog, rate, seconds);
     const workEnd = Date.now();
     // each reader is done when its CPU stays still for a second (at most 60 s)
     const lag = new Map<string, number | null>();
-    const last = new Map(pids.map((p) => [p.who, cpuOf(p.pid)]));
+    const last = new Map(meters.map((m) => [m.who, m.cpu()]));
     const quietSince = new Map<string, number>();
-    while (lag.size < pids.length - 1 && Date.now() - workEnd < 60_000) {
+    const readers = meters.filter((m) => m.reads);
+    while (lag.size < readers.length && Date.now() - workEnd < 60_000) {
       await sleep(250);
-      for (const p of pids.slice(1)) {
-        if (lag.has(p.who)) continue;
-        const c = cpuOf(p.pid);
-        if (c > last.get(p.who)!) {
-          last.set(p.who, c);
-          quietSince.delete(p.who);
-        } else if (!quietSince.has(p.who)) quietSince.set(p.who, Date.now());
-        else if (Date.now() - quietSince.get(p.who)! >= 1000) lag.set(p.who, Math.max(0, (quietSince.get(p.who)! - workEnd) / 1000));
+      for (const m of readers) {
+        if (lag.has(m.who)) continue;
+        const c = m.cpu();
+        if (c > last.get(m.who)!) {
+          last.set(m.who, c);
+          quietSince.delete(m.who);
+        } else if (!quietSince.has(m.who)) quietSince.set(m.who, Date.now());
+        else if (Date.now() - quietSince.get(m.who)! >= 1000) lag.set(m.who, Math.max(0, (quietSince.get(m.who)! - workEnd) / 1000));
       }
     }
     const lost = auditStatus('lost') - lost0;
-    const rows: LiveRow[] = pids.map((p) => ({ who: p.who, cpuSeconds: cpuOf(p.pid) - cpu0.get(p.who)!, rssMb: p.who === 'auditd' ? null : peakRssMb(p.pid), lagSeconds: p.who === 'auditd' ? null : (lag.get(p.who) ?? null) }));
+    const rows: LiveRow[] = meters.map((m) => ({ who: m.who, cpuSeconds: m.cpu() - cpu0.get(m.who)!, rssMb: m.rss(), lagSeconds: m.reads ? (lag.get(m.who) ?? null) : null, ...(m.reads ? {} : { writer: true }) }));
+    const laurelAlive = plugin ? fs.existsSync(`/proc/${plugin.pid}`) : false;
+    const queueAfter = plugin ? await pluginQueueState() : null;
     let records = 0;
     let gaps = 0;
+    let serials: number[] | null = null;
     let note: string | undefined;
-    if (fs.statSync(log).ino === ino0) {
-      const fd = fs.openSync(log, 'r');
-      const n = fs.statSync(log).size - size0;
-      const buf = Buffer.alloc(n);
-      fs.readSync(fd, buf, 0, n, size0);
-      fs.closeSync(fd);
-      const text = buf.toString('latin1');
+    const text = appendedSince(log, ino0, size0);
+    if (text !== null) {
       records = text.split('\n').length - 1;
-      gaps = serialGaps(text);
-    } else note = 'auditd rotated its log during the run: records counted by auditflow (default), serial gaps not counted';
+      serials = eventSerials(text);
+      gaps = serialGaps(serials);
+    } else note = 'auditd rotated its log out of reach during the run: records counted by auditflow (default), serial gaps not counted';
     for (const p of procs) p.child.kill('SIGTERM');
-    laurelProc?.kill('SIGTERM');
+    let laurelStats: LiveRun['laurel'];
+    if (plugin) {
+      const p = plugin;
+      plugin = null;
+      const stats: NonNullable<LiveRun['laurel']> = { events: null, of: serials?.length ?? null, queueBefore, queueAfter, diedDuringRun: !laurelAlive };
+      // counted once laurel has exited: it flushes what it holds when auditd closes its stdin
+      await removeLaurelPlugin(p, async (dir) => {
+        if (serials) stats.events = await laurelEventsOf(dir, new Set(serials));
+      });
+      laurelStats = stats;
+    }
     await Promise.all(procs.map((p) => new Promise((r) => (p.child.exitCode !== null ? r(undefined) : p.child.on('exit', r)))));
     for (const p of procs) {
       const m = p.stopped ? /"records":(\d+)/.exec(p.stopped) : null;
@@ -234,10 +338,11 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
       if (m) row.records = Number(m[1]);
     }
     if (!records) records = rows.find((r) => r.who === 'auditflow run (default)')?.records ?? 0;
-    return { rate, seconds, records, lost, serialGaps: gaps, rows, ...(note ? { note } : {}) };
+    return { rate, seconds, records, lost, serialGaps: gaps, rows, ...(laurelStats ? { laurel: laurelStats } : {}), ...(note ? { note } : {}) };
   } finally {
-    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-    fs.rmSync(tmp, { recursive: true, force: true });
+    process.off('exit', cleanUp);
+    cleanUp();
+    if (plugin) await removeLaurelPlugin(plugin);
   }
 }
 
@@ -246,7 +351,8 @@ export async function benchLive(): Promise<LiveRun[]> {
   const seconds = Number(process.env['LIVE_SECONDS'] ?? 12);
   const rates = (process.env['LIVE_RATES'] ?? '10000,50000,0').split(',').map(Number);
   const seclog = seclogBinary();
-  const laurel = laurelBinary();
+  // LIVE_LAUREL=none: no plugin, auditd's own cost alone
+  const laurel = process.env['LIVE_LAUREL'] === 'none' ? null : laurelBinary();
   // the rig's one-node KRaft broker (test/env/kafka.ts); LIVE_KAFKA=none leaves the Kafka row out
   const kafka = process.env['LIVE_KAFKA'] === 'none' ? null : await ensureKafka();
   const runs: LiveRun[] = [];
@@ -258,6 +364,17 @@ function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 
+function formatLaurel(l: LaurelStats): string {
+  const q = pluginQueueConf();
+  const missing = l.events !== null && l.of !== null ? l.of - l.events : null;
+  const got = l.events === null || l.of === null ? "events in its log not counted (auditd's log rotated)" : `${fmt(l.events)} of the run's ${fmt(l.of)} events in its log, ${missing ? `${fmt(missing)} MISSING` : 'none missing'}`;
+  const a = l.queueAfter;
+  const queue = a
+    ? `auditd's plugin queue (q_depth ${q.qDepth}, overflow_action ${q.overflowAction}): max depth used ${fmt(a.maxDepthUsed)}${l.queueBefore ? ` (${fmt(l.queueBefore.maxDepthUsed)} before the run)` : ''}, overflow detected ${a.overflow ? (l.queueBefore?.overflow ? 'yes (already before this run)' : 'YES, in this run') : 'no'}`
+    : "auditd's plugin queue state: no report (/var/run/auditd.state)";
+  return `  laurel as auditd's plugin (auditd restarted to install it): ${got}; ${queue}${l.diedDuringRun ? '; laurel DIED during the run (auditd restarts it: the new one is not measured)' : ''}`;
+}
+
 export function formatLive(runs: LiveRun[]): string {
   const out: string[] = ['\nlive: auditd writing, seclog workload, every reader on the same stream (CPU from /proc/<pid>/stat)'];
   for (const r of runs) {
@@ -267,16 +384,23 @@ export function formatLive(runs: LiveRun[]): string {
       `\n${r.rate ? `paced ${fmt(r.rate)} records/s` : 'flat out'}, ${r.seconds} s: ${fmt(r.records)} records written (${fmt(r.records / r.seconds)}/s), kernel lost ${r.lost}, serial gaps ${r.serialGaps}${r.note ? ` (${r.note})` : ''}`,
     );
     const auditd = r.rows.find((x) => x.who === 'auditd')!;
-    const laurel = r.rows.find((x) => x.who.startsWith('laurel'));
+    const laurel = r.rows.find((x) => x.who === LAUREL_ROW);
     out.push(`  ${'reader'.padEnd(42)} ${'CPU s/100k'.padStart(10)} ${'µs/rec'.padStart(7)} ${'÷auditd'.padStart(8)} ${'÷laurel'.padStart(8)} ${'RSS MB'.padStart(7)} ${'lag s'.padStart(6)}`);
     for (const x of r.rows) {
       const c = per100k(x.cpuSeconds, x.records ?? r.records);
       out.push(
-        `  ${x.who.padEnd(42)} ${fmt(c, 2).padStart(10)} ${fmt((c * 1e6) / 100_000, 1).padStart(7)} ${fmt(c / per100k(auditd.cpuSeconds), 2).padStart(8)} ${(laurel ? fmt(c / per100k(laurel.cpuSeconds), 2) : 'n/a').padStart(8)} ${(x.rssMb === null ? '' : fmt(x.rssMb)).padStart(7)} ${(x.lagSeconds === null ? (x.who === 'auditd' ? '' : 'busy') : fmt(x.lagSeconds, 1)).padStart(6)}`,
+        `  ${x.who.padEnd(42)} ${fmt(c, 2).padStart(10)} ${fmt((c * 1e6) / 100_000, 1).padStart(7)} ${fmt(c / per100k(auditd.cpuSeconds), 2).padStart(8)} ${(laurel ? fmt(c / per100k(laurel.cpuSeconds), 2) : 'n/a').padStart(8)} ${(x.rssMb === null ? '' : fmt(x.rssMb)).padStart(7)} ${(x.lagSeconds === null ? (x.writer ? '' : 'busy') : fmt(x.lagSeconds, 1)).padStart(6)}`,
       );
     }
-    if (!laurel) out.push('  laurel: not built (test/bench/peers.sh builds it into the cache): no ÷laurel column');
-    if (r.rows.some((x) => x.who !== 'auditd' && x.lagSeconds === null)) out.push('  lag "busy": its CPU never went quiet within 60 s of the workload\'s end (other audit traffic on the machine)');
+    if (r.laurel) {
+      const dispatcher = r.rows.find((x) => x.who === PLUGIN_THREAD_ROW);
+      out.push(
+        `  auditd's row includes delivering every record to laurel; the row under it is the thread that writes them to laurel's stdin, so auditd without laurel ≈ ${fmt((per100k(auditd.cpuSeconds - (dispatcher?.cpuSeconds ?? 0)) * 1e6) / 100_000, 1)} µs/rec (its main thread's copy into the plugin queue stays in); laurel per record of the stream`,
+      );
+      out.push(formatLaurel(r.laurel));
+    } else if (process.env['LIVE_LAUREL'] === 'none') out.push('  laurel: left out (LIVE_LAUREL=none): no ÷laurel column; auditd ran without it');
+    else out.push('  laurel: not built (test/bench/peers.sh builds it into the cache): no ÷laurel column');
+    if (r.rows.some((x) => !x.writer && x.lagSeconds === null)) out.push('  lag "busy": its CPU never went quiet within 60 s of the workload\'s end (other audit traffic on the machine)');
   }
   return out.join('\n');
 }
