@@ -7,7 +7,8 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from '../log';
 import type { ProfileSink, RecordingSource, RecordingSpec } from '../profile/recording';
 import { createKafka, type ClientOptions } from '../kafka/client';
-import { decodeRecordingMessage, DEFAULT_RECORDINGS_TOPIC, MalformedMessage, type EndMessage, type TuplesMessage } from '../kafka/messages';
+import { DEFAULT_RECORDINGS_TOPIC, MalformedMessage, type EndMessage, type TuplesMessage } from '../kafka/messages';
+import { RecordingDecoder } from '../kafka/recording-decoder';
 import { aggregateMetrics } from './metrics';
 import { BASE_UNRESOLVED, baseFor, type BaseLookup } from '../recording/base';
 import { buildProfile, ProfileNameError } from '../recording/build';
@@ -53,6 +54,8 @@ export class Aggregator {
   private chain: Promise<void> = Promise.resolve();
   private known = new Map<string, RecordingSpec>();
   private readonly counts = { messages: 0, malformed: 0, profilesWritten: 0 };
+  /** Keeps the container/pod texts it has checked: one per aggregator. */
+  private readonly decoder = new RecordingDecoder();
   private joined = false;
   readonly group: string;
   readonly topic: string;
@@ -165,7 +168,7 @@ export class Aggregator {
     for (const m of batch.messages) {
       this.counts.messages++;
       try {
-        const msg = decodeRecordingMessage(m.value);
+        const msg = this.decoder.decode(m.value);
         if (msg.type === 'tuples') this.applyTuples(msg, partition, dirty, emit);
         else this.applyEnd(msg, dirty, emit);
         aggregateMetrics.messages.inc({ result: 'ok' });
