@@ -107,7 +107,12 @@ describe('recording decoder fast path', () => {
     const p2 = { ...p1, labels: { app: 'app', extra: 'x' } };
     const p3 = { ...p1, labels: { app: 'ap' } };
     const texts = [p1, p2, p3, null, p1].flatMap((p) => sinkTexts([seccompEvent(1, 'read', 0, c, p)]).map((t) => (p === null ? t.replace(/"pod":\{[^}]*\}\}/, '"pod":null') : t)));
-    for (const t of [...texts, ...texts.reverse()]) same(d, t);
+    // and another container in between (the pair found again by container id, not as the last one)
+    const other = sinkTexts([seccompEvent(2, 'write', 1, container('other'), pod('other-1', { app: 'other' }))]);
+    for (const t of [...texts, ...texts.reverse()]) {
+      same(d, t);
+      same(d, other[0]!);
+    }
     const pods = texts.map((t) => (d.decode(Buffer.from(t)) as TuplesMessage).pod?.labels ?? null);
     assert.deepStrictEqual(pods, texts.map((t) => (decodeRecordingMessage(Buffer.from(t)) as TuplesMessage).pod?.labels ?? null));
   });
