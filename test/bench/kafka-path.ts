@@ -10,6 +10,8 @@
 //    the written profiles (the recording path end to end);
 //  - the message count reduction of node-side dedup on a real recording: the SECCOMP records of the bench's
 //    real auditd log (test/bench/genlog.sh), attributed to one recorded container.
+// Wall-clock rates depend on what else runs on the machine; each rate also has this process's CPU time per
+// event or message (process.cpuUsage), the figure that says what one core would sustain.
 // It prints figures and asserts nothing. Standalone: `npx tsc -p . && flock -s /var/cache/auditflow/rig-share.lock
 // node dist/test/bench/kafka-path.js` (the lock: the broker is part of the shared test rig).
 
@@ -34,7 +36,7 @@ const ROOT = path.resolve(__dirname, '../../..');
 export interface KafkaPathResult {
   broker: string;
   endToEnd: { events: number; containers: number; seconds: number; eventsPerSecond: number };
-  aggregatorMessages: { messages: number; seconds: number; messagesPerSecond: number; secondsWithJoin: number };
+  aggregatorMessages: { messages: number; seconds: number; messagesPerSecond: number; secondsWithJoin: number; cpuMicrosPerMessage: number };
   sink: { recorded: SinkRun; full: SinkRun };
   dedup: { source: string; events: number; messages: number; ratio: number; intervalMs: number };
 }
@@ -45,6 +47,8 @@ interface SinkRun {
   messages: number;
   seconds: number;
   eventsPerSecond: number;
+  /** CPU time of this process (user + system, all threads) per event: what the wall figure means on a quiet core. */
+  cpuMicrosPerEvent: number;
 }
 
 const SYSCALLS: Array<[string, number]> = [
@@ -139,14 +143,17 @@ export async function benchKafkaPath(): Promise<KafkaPathResult> {
     // timing from the first consumed message would leave a quarter of the work out)
     let tFirst = 0n;
     let firstCount = 0;
+    let cpuFirst = process.cpuUsage();
     const joined = until('the group join', () => agg2.stats().assigned.length > 0, 300_000, 5).then(() => {
       tFirst = process.hrtime.bigint();
+      cpuFirst = process.cpuUsage();
       firstCount = agg2.stats().messages;
     });
     await agg2.start();
     await joined;
     await until(`${n} messages consumed`, () => agg2.stats().messages >= n, 300_000, 5);
     const tLast = process.hrtime.bigint();
+    const aggCpu = process.cpuUsage(cpuFirst);
     const aggSeconds = Number(tLast - tFirst) / 1e9;
     const aggSecondsWithJoin = Number(tLast - t1) / 1e9;
     const aggMessages = n - firstCount;
@@ -186,13 +193,15 @@ export async function benchKafkaPath(): Promise<KafkaPathResult> {
       await s.flush();
       const before = s.stats();
       const t = process.hrtime.bigint();
+      const cpu = process.cpuUsage();
       for (let k = 0; k < repeat; k++) for (let i = 0; i < evs.length; i += 1024) await s.write(evs.slice(i, i + 1024));
       await s.flush();
       const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+      const used = process.cpuUsage(cpu);
       const after = s.stats();
       await s.close();
       const sent = after.tupleMessages + after.eventMessages - before.tupleMessages - before.eventMessages;
-      return { events: evs.length * repeat, messages: sent, seconds, eventsPerSecond: (evs.length * repeat) / seconds };
+      return { events: evs.length * repeat, messages: sent, seconds, eventsPerSecond: (evs.length * repeat) / seconds, cpuMicrosPerEvent: (used.user + used.system) / (evs.length * repeat) };
     };
     const recordedRun = await sinkRun('bench4', events, 8, {});
     const c5 = container('unrecorded');
@@ -205,7 +214,7 @@ export async function benchKafkaPath(): Promise<KafkaPathResult> {
       broker: `Apache Kafka ${broker.version} (KRaft, one node, loopback)`,
       endToEnd: { events: total, containers, seconds: e2eSeconds, eventsPerSecond: total / e2eSeconds },
       sink: { recorded: recordedRun, full: fullRun },
-      aggregatorMessages: { messages: aggMessages, seconds: aggSeconds, messagesPerSecond: aggMessages / aggSeconds, secondsWithJoin: aggSecondsWithJoin },
+      aggregatorMessages: { messages: aggMessages, seconds: aggSeconds, messagesPerSecond: aggMessages / aggSeconds, secondsWithJoin: aggSecondsWithJoin, cpuMicrosPerMessage: (aggCpu.user + aggCpu.system) / aggMessages },
       dedup: { source: `${path.basename(slice)} (${events.length} SECCOMP records, ${recordable} recordable)`, events: events.length, messages, ratio: events.length / Math.max(1, messages), intervalMs },
     };
   } finally {
@@ -218,12 +227,12 @@ export function formatKafkaPath(r: KafkaPathResult): string {
   return [
     `Kafka path (${r.broker}):`,
     `  node side, EventSink.write() → broker acked, ${r.dedup.source.split(' ')[0]} SECCOMP events:`,
-    `    recorded container (folded into tuples): ${Math.round(r.sink.recorded.eventsPerSecond).toLocaleString('en')} events/s (${r.sink.recorded.events.toLocaleString('en')} events → ${r.sink.recorded.messages} messages in ${r.sink.recorded.seconds.toFixed(2)} s)`,
-    `    unrecorded container, rate limit lifted (one message per event): ${Math.round(r.sink.full.eventsPerSecond).toLocaleString('en')} events/s (${r.sink.full.events.toLocaleString('en')} events in ${r.sink.full.seconds.toFixed(2)} s)`,
+    `    recorded container (folded into tuples): ${Math.round(r.sink.recorded.eventsPerSecond).toLocaleString('en')} events/s (${r.sink.recorded.events.toLocaleString('en')} events → ${r.sink.recorded.messages} messages in ${r.sink.recorded.seconds.toFixed(2)} s; ${r.sink.recorded.cpuMicrosPerEvent.toFixed(2)} µs CPU an event)`,
+    `    unrecorded container, rate limit lifted (one message per event): ${Math.round(r.sink.full.eventsPerSecond).toLocaleString('en')} events/s (${r.sink.full.events.toLocaleString('en')} events in ${r.sink.full.seconds.toFixed(2)} s; ${r.sink.full.cpuMicrosPerEvent.toFixed(1)} µs CPU an event)`,
     `  producer → broker → aggregator, recording path end to end: ${Math.round(r.endToEnd.eventsPerSecond).toLocaleString('en')} events/s ` +
       `(${r.endToEnd.events.toLocaleString('en')} events of ${r.endToEnd.containers} containers to final profiles in ${r.endToEnd.seconds.toFixed(2)} s)`,
     `  aggregator consumption: ${Math.round(r.aggregatorMessages.messagesPerSecond).toLocaleString('en')} recording messages/s (one tuple each, gzip; ` +
-      `${r.aggregatorMessages.messages.toLocaleString('en')} from the group join to the last in ${r.aggregatorMessages.seconds.toFixed(2)} s; ${r.aggregatorMessages.secondsWithJoin.toFixed(2)} s with the group join)`,
+      `${r.aggregatorMessages.messages.toLocaleString('en')} from the group join to the last in ${r.aggregatorMessages.seconds.toFixed(2)} s; ${r.aggregatorMessages.secondsWithJoin.toFixed(2)} s with the group join; ${r.aggregatorMessages.cpuMicrosPerMessage.toFixed(1)} µs CPU a message)`,
     `  node-side dedup on a real recording: ${r.dedup.events.toLocaleString('en')} events → ${r.dedup.messages} messages (${Math.round(r.dedup.ratio).toLocaleString('en')}:1; ${r.dedup.source}; interval ${r.dedup.intervalMs} ms)`,
   ].join('\n');
 }
