@@ -4,10 +4,12 @@
 // Malformed messages are counted, logged and skipped; their offsets advance with the rest.
 
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { ContainerRef, PodRef } from '../event/v1';
 import type { Logger } from '../log';
 import type { ProfileSink, RecordingSource, RecordingSpec } from '../profile/recording';
 import { createKafka, type ClientOptions } from '../kafka/client';
-import { decodeRecordingMessage, DEFAULT_RECORDINGS_TOPIC, MalformedMessage, type EndMessage, type TuplesMessage } from '../kafka/messages';
+import { DEFAULT_RECORDINGS_TOPIC, MalformedMessage, type EndMessage, type TuplesMessage } from '../kafka/messages';
+import { RecordingDecoder } from '../kafka/recording-decoder';
 import { aggregateMetrics } from './metrics';
 import { BASE_UNRESOLVED, baseFor, type BaseLookup } from '../recording/base';
 import { buildProfile, ProfileNameError } from '../recording/build';
@@ -53,6 +55,8 @@ export class Aggregator {
   private chain: Promise<void> = Promise.resolve();
   private known = new Map<string, RecordingSpec>();
   private readonly counts = { messages: 0, malformed: 0, profilesWritten: 0 };
+  /** Keeps the container/pod texts it has checked: one per aggregator. */
+  private readonly decoder = new RecordingDecoder();
   private joined = false;
   readonly group: string;
   readonly topic: string;
@@ -162,11 +166,14 @@ export class Aggregator {
     await this.ensureLoaded(partition);
     const dirty = new Set<string>();
     const emit = new Set<string>();
+    // once per batch, not per message: the Kubernetes source rebuilds, checks and sorts its list on every call
+    // (the list cannot change while this synchronous loop runs)
+    const sel = new Selection(this.opts.source.list());
     for (const m of batch.messages) {
       this.counts.messages++;
       try {
-        const msg = decodeRecordingMessage(m.value);
-        if (msg.type === 'tuples') this.applyTuples(msg, partition, dirty, emit);
+        const msg = this.decoder.decode(m.value);
+        if (msg.type === 'tuples') this.applyTuples(msg, partition, dirty, emit, sel);
         else this.applyEnd(msg, dirty, emit);
         aggregateMetrics.messages.inc({ result: 'ok' });
       } catch (e) {
@@ -191,12 +198,11 @@ export class Aggregator {
     this.updateGauges();
   }
 
-  private applyTuples(msg: TuplesMessage, partition: number, dirty: Set<string>, emit: Set<string>): void {
+  private applyTuples(msg: TuplesMessage, partition: number, dirty: Set<string>, emit: Set<string>, sel: Selection): void {
     const source = `${msg.node}/${msg.epoch}`;
-    for (const rec of this.opts.source.list()) {
+    for (const { rec, id } of sel.of(msg.container, msg.pod)) {
       const tuples = rec.kind === 'SeccompProfile' ? msg.seccomp : msg.avc;
-      if (tuples.length === 0 || !recordingSelects(rec, msg.container, msg.pod)) continue;
-      const id = `${rec.name}/${msg.container.id}`;
+      if (tuples.length === 0) continue;
       let s = this.sessions.get(id);
       if (!s) {
         let first = tuples[0]!.firstSeen;
@@ -281,5 +287,27 @@ export class Aggregator {
     for (const s of this.sessions.values()) if (s.ended) ended++;
     aggregateMetrics.sessions.set({ state: 'active' }, this.sessions.size - ended);
     aggregateMetrics.sessions.set({ state: 'ended' }, ended);
+  }
+}
+
+/**
+ * The recordings of one batch that select a container, with their session ids, remembered for the container
+ * and pod of the last message: the recording decoder hands out one shared pair per container, so a run of
+ * one container's messages asks recordingSelects (label selectors) once.
+ */
+class Selection {
+  private container: ContainerRef | null = null;
+  private pod: PodRef | null = null;
+  private matches: Array<{ rec: RecordingSpec; id: string }> = [];
+
+  constructor(private readonly recs: readonly RecordingSpec[]) {}
+
+  of(container: ContainerRef, pod: PodRef | null): ReadonlyArray<{ rec: RecordingSpec; id: string }> {
+    if (container !== this.container || pod !== this.pod) {
+      this.container = container;
+      this.pod = pod;
+      this.matches = this.recs.filter((rec) => recordingSelects(rec, container, pod)).map((rec) => ({ rec, id: `${rec.name}/${container.id}` }));
+    }
+    return this.matches;
   }
 }

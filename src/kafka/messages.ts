@@ -98,12 +98,12 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 const isStr = (v: unknown): v is string => typeof v === 'string';
 const strOrNull = (v: unknown): boolean => v === null || typeof v === 'string';
 
-function checkContainer(v: unknown): ContainerRef {
+export function checkContainer(v: unknown): ContainerRef {
   if (!isObj(v) || !isStr(v.id) || v.id === '' || !strOrNull(v.name ?? null)) throw new MalformedMessage('container must be {id, name}');
   return { id: v.id, name: (v.name as string | null) ?? null, runtime: isStr(v.runtime) ? v.runtime : null, image: isStr(v.image) ? v.image : null };
 }
 
-function checkPod(v: unknown): PodRef | null {
+export function checkPod(v: unknown): PodRef | null {
   if (v === null || v === undefined) return null;
   if (!isObj(v) || !isStr(v.name) || !isStr(v.namespace) || !isStr(v.uid)) throw new MalformedMessage('pod must be {name, namespace, uid, labels}');
   const labels: Record<string, string> = {};

@@ -31,10 +31,15 @@ export function selectedByRecordings(recordings: readonly RecordingSpec[], conta
   return recordings.some((r) => recordingSelects(r, container, pod));
 }
 
+/** Whether the event has a seccomp tuple (seccompTupleOf), without building it: the node sink asks for every event. */
+export function hasSeccompTuple(ev: EventV1): boolean {
+  return ev.enrichment === 'resolved' && ev.kind === 'seccomp' && (ev.action === 'log' || ev.action === 'allow') && ev.syscallNr !== undefined;
+}
+
 /** The seccomp tuple of an event: a syscall the filter let through (log/allow) of a resolved container. */
 export function seccompTupleOf(ev: EventV1): SeccompKey | undefined {
-  if (ev.enrichment !== 'resolved' || ev.kind !== 'seccomp' || (ev.action !== 'log' && ev.action !== 'allow') || ev.syscallNr === undefined) return undefined;
-  return { arch: ev.arch ?? null, syscall: ev.syscall ?? null, nr: ev.syscallNr };
+  if (!hasSeccompTuple(ev)) return undefined;
+  return { arch: ev.arch ?? null, syscall: ev.syscall ?? null, nr: ev.syscallNr! };
 }
 
 /**

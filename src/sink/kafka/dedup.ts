@@ -12,7 +12,7 @@
 import type { ContainerRef, EventV1, PodRef } from '../../event/v1';
 import { RUNC_INIT_COMM } from '../../profile/runtime-base';
 import type { RecordingSpec } from '../../profile/recording';
-import { avcTuplesOf, seccompTupleOf, selectedByRecordings } from '../../recording/select';
+import { avcTuplesOf, hasSeccompTuple, selectedByRecordings } from '../../recording/select';
 import { RECORDING_SCHEMA, type AvcTuple, type SeccompTuple, type TuplesMessage } from '../../kafka/messages';
 
 interface Entry<T> {
@@ -53,7 +53,7 @@ export class RecordingDedup {
     const container = ev.container;
     if (!container || ev.enrichment !== 'resolved') return false;
     // the rules the embedded recorder applies (src/recording/select.ts): seccomp log/allow, whole kernel AVC denials
-    const isSeccomp = seccompTupleOf(ev) !== undefined;
+    const isSeccomp = hasSeccompTuple(ev);
     const avc = ev.selinux;
     const isAvc = avcTuplesOf(ev) !== undefined;
     if (!isSeccomp && !isAvc) return false;

@@ -58,7 +58,13 @@ export async function createKafkaSink(opts: KafkaSinkOptions, log: Logger): Prom
   const limiter = new EventRateLimiter(opts.eventsPerSecond ?? 100, opts.node);
   const counts = { tupleMessages: 0, eventMessages: 0, suppressed: 0 };
 
-  const headers = (schema: string) => ({ [HEADER_SCHEMA]: schema, [HEADER_NODE]: opts.node });
+  // one headers object per schema, shared by its messages (kafkajs and the spool only read them): not one per event
+  const headerSets = new Map<string, Record<string, string>>();
+  const headers = (schema: string): Record<string, string> => {
+    let h = headerSets.get(schema);
+    if (!h) headerSets.set(schema, (h = { [HEADER_SCHEMA]: schema, [HEADER_NODE]: opts.node }));
+    return h;
+  };
   const recordingWire = (m: TuplesMessage | EndMessage): WireMessage => ({
     topic: recordingsTopic,
     key: recordingKey(m.pod, m.container),

@@ -8,7 +8,8 @@
 // that gave up on a batch the broker may have written would otherwise reuse its sequence numbers, and the
 // broker would take the next, different batch for a duplicate and drop it.
 
-import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs';
+import { MemoizedDefaultPartitioner } from '../../kafka/partitioner';
 import type { Logger } from '../../log';
 import { sinkMetrics } from './metrics';
 import type { Spool, WireMessage } from './spool';
@@ -143,7 +144,8 @@ export class Publisher {
     if (this.producer) return this.producer;
     if (!this.connecting) {
       // the Java client's murmur2 partitioner: a key lands on the same partition whichever client wrote it
-      const p = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
+      // (memoized per key: src/kafka/partitioner.ts)
+      const p = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true, createPartitioner: MemoizedDefaultPartitioner });
       this.connecting = p.connect().then(
         () => {
           this.producer = p;
