@@ -122,6 +122,14 @@ export class RecordingDecoder {
     const nr = this.int();
     this.lit(',"action":');
     const action = this.str();
+    const { count, firstSeen, lastSeen, exe } = this.sighting();
+    if (this.next(',', '}')) return { arch, syscall, nr, action, count, firstSeen, lastSeen, exe };
+    this.lit('"runtimeInit":true}');
+    return { arch, syscall, nr, action, count, firstSeen, lastSeen, exe, runtimeInit: true };
+  }
+
+  /** The sighting part both tuple kinds end with: `,"count":N,"firstSeen":…,"lastSeen":…,"exe":…`. */
+  private sighting(): { count: number; firstSeen: string; lastSeen: string; exe: string | null } {
     this.lit(',"count":');
     const count = this.count();
     this.lit(',"firstSeen":');
@@ -130,9 +138,7 @@ export class RecordingDecoder {
     const lastSeen = this.time();
     this.lit(',"exe":');
     const exe = this.strOrNull();
-    if (this.next(',', '}')) return { arch, syscall, nr, action, count, firstSeen, lastSeen, exe };
-    this.lit('"runtimeInit":true}');
-    return { arch, syscall, nr, action, count, firstSeen, lastSeen, exe, runtimeInit: true };
+    return { count, firstSeen, lastSeen, exe };
   }
 
   private avcTuple(): AvcTuple {
@@ -146,14 +152,7 @@ export class RecordingDecoder {
     const perm = this.str();
     this.lit(',"decision":');
     const decision = this.str();
-    this.lit(',"count":');
-    const count = this.count();
-    this.lit(',"firstSeen":');
-    const firstSeen = this.time();
-    this.lit(',"lastSeen":');
-    const lastSeen = this.time();
-    this.lit(',"exe":');
-    const exe = this.strOrNull();
+    const { count, firstSeen, lastSeen, exe } = this.sighting();
     this.lit('}');
     return { stype, ttype, tclass, perm, decision, count, firstSeen, lastSeen, exe };
   }
