@@ -58,7 +58,6 @@ export class SeccompNdjson {
 
   private readonly node: string;
   private readonly raw: boolean;
-  private readonly notEnriched: string | undefined;
   /** Bound of what the context adds to an event, but for the file name. */
   private readonly fixedBytes: number;
 
@@ -66,10 +65,9 @@ export class SeccompNdjson {
   constructor(private readonly ctx: EventContext) {
     this.node = ctx.node;
     this.raw = ctx.raw;
-    this.notEnriched = ctx.notEnriched;
     this.notEnrichedJson = ctx.notEnriched === undefined ? null : bytes(`,"enrichmentError":${JSON.stringify(ctx.notEnriched)}`);
     // A UTF-16 unit is at most 6 bytes in JSON (\u00XX); constant parts and syscall names stay under 1 KiB.
-    this.fixedBytes = 1024 + 6 * (this.node.length + (this.notEnriched?.length ?? 0));
+    this.fixedBytes = 1024 + 6 * (this.node.length + (ctx.notEnriched?.length ?? 0));
   }
 
   /** An upper bound of the bytes write() appends for `l`. */

@@ -46,8 +46,6 @@ export interface Route {
 interface QuietGroup {
   key: string;
   n: number;
-  /** the first line's audit time */
-  timeMs: number;
   /** the earliest and latest audit time of its lines */
   minMs: number;
   maxMs: number;
@@ -424,7 +422,6 @@ export class Pipeline {
       g = {
         key,
         n: 1,
-        timeMs: t,
         minMs: t,
         maxMs: t,
         buf: b,
