@@ -242,7 +242,7 @@ function same(buf: Buffer, s: number, e: number, key: Buffer, len: number, at: n
   return at + len;
 }
 
-function put(out: Buffer, p: number, b: Buffer): number {
+export function put(out: Buffer, p: number, b: Buffer): number {
   const n = b.length;
   if (n > 16) {
     out.set(b, p);
@@ -254,7 +254,7 @@ function put(out: Buffer, p: number, b: Buffer): number {
 }
 
 /** A non-negative integer below 2^53, as JSON.stringify writes it. */
-function putUint(out: Buffer, p: number, n: number): number {
+export function putUint(out: Buffer, p: number, n: number): number {
   if (n < 10) {
     out[p] = 0x30 + n;
     return p + 1;
@@ -275,7 +275,7 @@ function putUint(out: Buffer, p: number, n: number): number {
  * A numeric field whose digits are `buf[s, e)`, s = -1 for no value (null). The digits are the number's
  * JSON unless a zero leads.
  */
-function putNumber(out: Buffer, p: number, buf: Buffer, s: number, e: number): number {
+export function putNumber(out: Buffer, p: number, buf: Buffer, s: number, e: number): number {
   if (s < 0) return put(out, p, NULL);
   if (buf[s] === 0x30 && e - s > 1) return putUint(out, p, digitsValue(buf, s, e));
   for (let i = s; i < e; i++) out[p++] = buf[i]!;
@@ -304,7 +304,7 @@ function putStr(out: Buffer, p: number, buf: Buffer, form: StrForm, s: number, e
 }
 
 /** ASCII bytes, escaped as JSON.stringify escapes them. */
-function putEscaped(out: Buffer, p: number, buf: Buffer, s: number, e: number): number {
+export function putEscaped(out: Buffer, p: number, buf: Buffer, s: number, e: number): number {
   for (let i = s; i < e; i++) {
     const b = buf[i]!;
     if (b >= 0x20 && b !== 0x22 && b !== 0x5c) {

@@ -40,11 +40,17 @@ export interface EventSink {
    */
   writeSeccompRuns?(runs: readonly SeccompRun[]): Promise<void>;
   /**
-   * Events some of which are already rendered as their v1 NDJSON lines (a Buffer of one or more whole lines,
-   * each byte for byte JSON.stringify of its event and a newline), in order; otherwise as write(). Offered
-   * by sinks that write v1 NDJSON, which then take SECCOMP events of `run --events all` without an object each.
+   * The format of the lines writeRendered() takes: `v1`, `ecs` or `ocsf` (src/sink/format). Set by sinks
+   * that write NDJSON lines of one format, which then take SECCOMP events of `run --events all` rendered from
+   * bytes or templates instead of an object each.
    */
-  writeV1?(items: ReadonlyArray<EventV1 | Buffer>): Promise<void>;
+  readonly renderFormat?: 'v1' | 'ecs' | 'ocsf';
+  /**
+   * Events some of which are already rendered as their NDJSON lines in renderFormat (a Buffer of one or more
+   * whole lines, each byte for byte JSON.stringify of the event's document and a newline), in order; the
+   * others as write() writes them.
+   */
+  writeRendered?(items: ReadonlyArray<EventV1 | Buffer>): Promise<void>;
   /** A container ended (from CRI); recorders close its session, the Kafka sink sends an end marker. */
   containerEnded?(end: ContainerEnd): Promise<void>;
   /**

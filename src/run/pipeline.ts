@@ -22,7 +22,9 @@ import { formatTimestamp } from '../event/timestamp';
 import type { Tailer, TailBatch, TailPosition } from '../tail/types';
 import { observeSpoAudit, runMetrics } from './metrics';
 import { isDenial } from '../event/decision';
-import { SeccompRenderer, type RenderedLine } from './seccomp-render';
+import { SeccompRenderer, type LineRenderer, type RenderedLine } from './seccomp-render';
+import { SiemRenderer } from './siem-render';
+import { formatter } from '../sink/format';
 
 /** A sink and the events it wants. */
 export interface Route {
@@ -33,7 +35,7 @@ export interface Route {
    * or allowed for this route (the hot path when every route is so).
    */
   denialsOnly?: boolean;
-  /** `accept` takes every event (--events all): a sink with writeV1 is then given SECCOMP events rendered from bytes */
+  /** `accept` takes every event (--events all): a sink with writeRendered is then given SECCOMP events rendered from bytes or templates */
   acceptsAll?: boolean;
 }
 
@@ -110,6 +112,8 @@ class ScannedSeccomp implements RenderedLine {
   from = 0;
   mid = 0;
   to = 0;
+  timeMs = 0;
+  tag: unknown = null;
   constructor(
     readonly g: QuietGroup,
     /** the line itself, read as a record should its group go the general way */
@@ -183,7 +187,8 @@ interface BatchState {
 
 export class Pipeline {
   /** quiet: SECCOMP records counted without an event object each (the default run's hot path) */
-  readonly stats = { batches: 0, lines: 0, records: 0, events: 0, acks: 0, quiet: 0 };
+  /** generalRendered: quiet lines a renderer had to build the general way (LineRenderer.general) */
+  readonly stats = { batches: 0, lines: 0, records: 0, events: 0, acks: 0, quiet: 0, generalRendered: 0 };
   /** the tailer is open and being read */
   running = false;
   private readonly coalescer: Coalescer;
@@ -223,9 +228,9 @@ export class Pipeline {
   private parsingBatch: BatchState | null = null;
   /** the routes whose sinks take quiet SECCOMP records as runs (EventSink.writeSeccompRuns) */
   private readonly runRoutes: Route[];
-  /** the routes that take every event, quiet SECCOMP records rendered from their bytes (EventSink.writeV1) */
+  /** the routes that take every event, quiet SECCOMP records rendered (EventSink.writeRendered) */
   private readonly renderRoutes: Route[];
-  private readonly renderer: SeccompRenderer | null;
+  private readonly renderer: LineRenderer | null;
   /** quiet groups of gone processes wait for their parent's record (as events do) only when a route outputs them */
   private readonly deferQuiet: boolean;
   /** the sinks that commit in groups (EventSink.sync) */
@@ -250,8 +255,11 @@ export class Pipeline {
     this.ctx = { node: opts.node, file: opts.sourceFile, raw: opts.raw ?? false };
     this.syncing = opts.routes.map((r) => r.sink).filter((s) => s.sync !== undefined);
     this.runRoutes = opts.routes.filter((r) => r.sink.writeSeccompRuns !== undefined && r.denialsOnly !== true);
-    this.renderRoutes = opts.routes.filter((r) => r.acceptsAll === true && r.sink.writeV1 !== undefined && !this.runRoutes.includes(r));
-    this.renderer = this.renderRoutes.length ? new SeccompRenderer(this.ctx) : null;
+    // the routes that take rendered lines, of one format (the first such route's): one renderer serves them
+    const renders = opts.routes.filter((r) => r.acceptsAll === true && r.sink.writeRendered !== undefined && r.sink.renderFormat !== undefined && !this.runRoutes.includes(r));
+    const format = renders[0]?.sink.renderFormat;
+    this.renderRoutes = renders.filter((r) => r.sink.renderFormat === format);
+    this.renderer = format === undefined ? null : format === 'v1' ? new SeccompRenderer(this.ctx) : new SiemRenderer(this.ctx, formatter(format));
     this.deferQuiet = this.runRoutes.length > 0 || this.renderRoutes.length > 0;
     this.failures = new ParseFailures(opts.log);
     // Every route takes denials only (the default `auditflow run`): SECCOMP records that only log are read
@@ -702,7 +710,7 @@ export class Pipeline {
     }
     if (run) runMetrics.events.inc({ kind, denial: String(denial) }, run);
     const rendered = ordered === null ? null : this.rendered(ordered);
-    await Promise.all(this.opts.routes.map((r) => (rendered !== null && this.renderRoutes.includes(r) ? this.retryWrite(r, rendered.events, () => r.sink.writeV1!(rendered.items)) : this.writeTo(r, events))));
+    await Promise.all(this.opts.routes.map((r) => (rendered !== null && this.renderRoutes.includes(r) ? this.retryWrite(r, rendered.events, () => r.sink.writeRendered!(rendered.items)) : this.writeTo(r, events))));
     if (auditEvents.length) {
       const newest = auditEvents[auditEvents.length - 1]!.timeMs;
       runMetrics.processedLagSeconds.set(Math.max(0, (Date.now() - newest) / 1000));
@@ -716,7 +724,7 @@ export class Pipeline {
     }
   }
 
-  /** `ordered` for EventSink.writeV1: each run of rendered lines completed with its groups' enrichment, as one buffer. */
+  /** `ordered` for EventSink.writeRendered: each run of rendered lines completed with its groups' enrichment, as one buffer. */
   private rendered(ordered: Array<EventV1 | ScannedSeccomp>): { items: Array<EventV1 | Buffer>; events: number } {
     const items: Array<EventV1 | Buffer> = [];
     let lines: RenderedLine[] = [];
@@ -737,6 +745,7 @@ export class Pipeline {
       }
     }
     flush();
+    this.stats.generalRendered = this.renderer!.general;
     return { items, events: ordered.length };
   }
 

@@ -11,22 +11,47 @@ import type { SeccompLine } from '../../parsers';
 import { SeccompNdjson } from '../event/seccomp-ndjson';
 import type { EventContext, EventV1 } from '../event/v1';
 
-/** A scanned line's two parts: `arena[from, mid)` before the enrichment, `arena[mid, to)` after it. */
+/**
+ * A scanned line in its place among the events, and what a renderer made of it at scan time: `arena[from, mid)`
+ * and `arena[mid, to)`, two parts whose meaning is the renderer's, and `tag`, which is the renderer's too.
+ */
 export interface RenderedLine {
+  /** the line itself, `buf[start, end)`: still there when complete() runs (its batch holds its chunk until written) */
+  readonly buf: Buffer;
+  readonly start: number;
+  readonly end: number;
   arena: Buffer;
   from: number;
   mid: number;
   to: number;
+  /** the line's audit time */
+  timeMs: number;
+  tag: unknown;
+}
+
+/**
+ * Renders quiet SECCOMP lines for the sinks that take rendered lines (EventSink.writeRendered), in two steps:
+ * what does not depend on the enrichment when the line is scanned (add), the whole lines once their groups are
+ * enriched (complete). reset(): every line added so far has been completed and written.
+ */
+export interface LineRenderer {
+  add(l: SeccompLine, into: RenderedLine): void;
+  complete(lines: readonly RenderedLine[], evs: readonly EventV1[]): Buffer;
+  reset(): void;
+  /** lines it completed the general way (an event object and JSON.stringify each) since it was made */
+  readonly general: number;
 }
 
 const ARENA_BYTES = 1 << 20;
 
-export class SeccompRenderer {
+/** v1 lines: the whole line but its enrichment is written at scan time, from the bytes. */
+export class SeccompRenderer implements LineRenderer {
   private readonly writer: SeccompNdjson;
   private arena = Buffer.allocUnsafe(ARENA_BYTES);
   private used = 0;
   /** the enrichment's two parts per enriched group event (events are kept across batches by the pipeline) */
   private readonly parts = new WeakMap<EventV1, [Buffer, Buffer]>();
+  readonly general = 0;
 
   constructor(ctx: EventContext) {
     this.writer = new SeccompNdjson(ctx);

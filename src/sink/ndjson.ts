@@ -45,14 +45,14 @@ export class NdjsonSink implements EventSink {
   private syncable = true;
   private readonly aborter = new AbortController();
   readonly sync?: () => Promise<void>;
-  readonly writeV1?: (items: ReadonlyArray<EventV1 | Buffer>) => Promise<void>;
+  readonly renderFormat: EventFormat;
 
   constructor(private readonly opts: NdjsonSinkOptions) {
     this.name = `ndjson:${opts.format}`;
     this.map = formatter(opts.format);
     // stdout has nothing to sync: its writes are done when write() resolves
     if (opts.groupCommit && opts.output !== '-') this.sync = () => this.syncFile();
-    if (opts.format === 'v1') this.writeV1 = (items) => this.writeItems(items);
+    this.renderFormat = opts.format;
   }
 
   /** Opens the output now (start-up check); a PermanentOutputError says why it cannot be written. */
@@ -106,8 +106,8 @@ export class NdjsonSink implements EventSink {
     await this.writeOut(Buffer.from(text, 'utf8'), events.length);
   }
 
-  /** EventSink.writeV1 (v1 only): rendered lines as they are, the other events as write() writes them. */
-  private async writeItems(items: ReadonlyArray<EventV1 | Buffer>): Promise<void> {
+  /** EventSink.writeRendered: rendered lines as they are, the other events as write() writes them. */
+  async writeRendered(items: ReadonlyArray<EventV1 | Buffer>): Promise<void> {
     const parts: Buffer[] = [];
     let events = 0;
     let text = '';
@@ -118,7 +118,7 @@ export class NdjsonSink implements EventSink {
         parts.push(it);
         events += countLines(it);
       } else {
-        text += JSON.stringify(it) + '\n';
+        text += JSON.stringify(this.map(it)) + '\n';
         events++;
       }
     }

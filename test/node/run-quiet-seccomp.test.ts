@@ -170,7 +170,7 @@ describe('pipeline: the quiet SECCOMP path of the default run', () => {
     assert.equal(quiet.stats.events, general.stats.events);
   });
 
-  it('--events all to v1 NDJSON: SECCOMP lines rendered from bytes, byte for byte the general path', async () => {
+  it('--events all to v1, ECS and OCSF NDJSON: SECCOMP lines rendered from bytes or templates, byte for byte the general path', async () => {
     const base = writeLog('audit-all.log');
     // besides the pod's process: a host process (pid 1) and one long gone (its records wait for a parent
     // record that never comes, then are written unresolved), with a hostile comm; and a denial among them
@@ -180,31 +180,42 @@ describe('pipeline: the quiet SECCOMP path of the default run', () => {
       if (i % 3 === 0) extra.push(l.replace(/ pid=\d+ /, ' pid=1 '));
       if (i % 3 === 1) extra.push(l.replace(/ pid=\d+ /, ' pid=4194000 ').replace(/ comm=("[^"]*"|\S+)/, ` comm=${HOSTILE_COMM}`));
       if (i % 3 === 2) extra.push(l.replace(/ code=0x[0-9a-f]+/, ' code=0x50001'));
+      // the same process with another uid, within its runs: a document of its own (SIEM templates' variants)
+      if (i % 4 === 0) extra.push(l.replace(/ uid=\d+ /, ' uid=1000 '));
+      // the pod's process with the hostile comm: through the v1 bytes and the SIEM templates, not only the general way
+      if (i % 5 === 0) extra.push(l.replace(/ comm=("[^"]*"|\S+)/, ` comm=${HOSTILE_COMM}`));
     });
     const file = path.join(tmp, 'audit-all-mixed.log');
     fs.writeFileSync(file, fs.readFileSync(base, 'utf8') + extra.join('\n') + '\n');
     const log = createLogger('test');
-    const run = async (out: string, acceptsAll: boolean, raw: boolean) => {
+    const run = async (out: string, acceptsAll: boolean, raw: boolean, format: 'v1' | 'ecs' | 'ocsf') => {
       const enricher = new Enricher({ procs: new ProcCache(), resolver: new PodResolver({ client: cri }), log });
       const tailer = await openTailer({ path: file, checkpointPath: null, startAt: 'start', follow: false }, log);
-      const sink = new NdjsonSink({ output: out, format: 'v1', log, sync: false });
+      const sink = new NdjsonSink({ output: out, format, log, sync: false });
       await sink.open();
       const p = new Pipeline({ tailer, enricher, node: 'n1', sourceFile: file, log, raw, idleFlushMs: Infinity, routes: [{ sink, accept: () => true, acceptsAll }] });
       await p.run();
       return { stats: p.stats, text: fs.readFileSync(out, 'utf8') };
     };
-    for (const raw of [false, true]) {
-      const general = await run(path.join(tmp, `general-${raw}.ndjson`), false, raw);
-      const rendered = await run(path.join(tmp, `rendered-${raw}.ndjson`), true, raw);
-      assert.equal(general.stats.quiet, 0);
-      assert.ok(rendered.stats.quiet > 50, `SECCOMP lines rendered from bytes (${rendered.stats.quiet})`);
-      const events = general.text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as EventV1);
-      const seccomp = events.filter((e) => e.type === 'SECCOMP');
-      for (const e of ['resolved', 'host', 'unresolved']) assert.ok(seccomp.some((x) => x.enrichment === e), `a ${e} SECCOMP event among them`);
-      assert.ok(seccomp.some((x) => x.comm === Buffer.from(HOSTILE_COMM, 'hex').toString('latin1')), 'the hostile comm is there, decoded');
-      assert.ok(seccomp.some((x) => x.action === 'errno'), 'a denial among them');
-      assert.equal(rendered.stats.events, general.stats.events);
-      assert.equal(rendered.text, general.text, `the same bytes (raw: ${raw})`);
+    for (const format of ['v1', 'ecs', 'ocsf'] as const) {
+      for (const raw of [false, true]) {
+        const general = await run(path.join(tmp, `general-${format}-${raw}.ndjson`), false, raw, format);
+        const rendered = await run(path.join(tmp, `rendered-${format}-${raw}.ndjson`), true, raw, format);
+        assert.equal(general.stats.quiet, 0);
+        assert.ok(rendered.stats.quiet > 50, `SECCOMP lines rendered (${rendered.stats.quiet})`);
+        assert.equal(rendered.stats.generalRendered, 0, 'every rendered line from bytes or a template, none built the general way');
+        assert.equal(rendered.stats.events, general.stats.events);
+        assert.equal(rendered.text, general.text, `the same bytes (${format}, raw: ${raw})`);
+        if (format !== 'v1') continue;
+        const events = general.text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as EventV1);
+        const seccomp = events.filter((e) => e.type === 'SECCOMP');
+        for (const e of ['resolved', 'host', 'unresolved']) assert.ok(seccomp.some((x) => x.enrichment === e), `a ${e} SECCOMP event among them`);
+        const hostile = Buffer.from(HOSTILE_COMM, 'hex').toString('latin1');
+        assert.ok(seccomp.some((x) => x.comm === hostile && x.enrichment === 'unresolved'), 'the hostile comm of a gone process is there, decoded');
+        assert.ok(seccomp.some((x) => x.comm === hostile && x.enrichment === 'resolved'), 'and that of the pod process');
+        assert.ok(seccomp.some((x) => x.action === 'errno'), 'a denial among them');
+        assert.ok(seccomp.some((x) => x.uid === 1000) && seccomp.some((x) => x.uid !== 1000 && x.pid === pod.containers[0]!.pid), 'the pod process with two uids');
+      }
     }
   });
 });

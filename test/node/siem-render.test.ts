@@ -1,0 +1,92 @@
+// The SIEM renderer (src/run/siem-render.ts) fills per-record values into templates cut from documents built
+// with sentinel values. Its whole-pipeline equality with the general path is in run-quiet-seccomp.test.ts; here,
+// what a pipeline run cannot show: a sentinel planted in the data (a pod label) must not be taken for a slot,
+// and records of one variant in several seconds and serials must each get their own values.
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { isRecord, parseLine, scanSeccompLine, SeccompLine } from '../../parsers';
+import { formatTimestamp } from '../../src/event/timestamp';
+import { eventFromRecord, type EventContext, type EventV1 } from '../../src/event/v1';
+import type { RenderedLine } from '../../src/run/seccomp-render';
+import { SiemRenderer, type Sentinels } from '../../src/run/siem-render';
+import { toEcs, toOcsf } from '../../src/sink/format';
+
+const LINE = 'type=SECCOMP msg=audit(1740670474.406:2766278): auid=4294967295 uid=0 gid=0 ses=4294967295 pid=6412 comm="chmod" exe="/usr/bin/chmod" sig=0 arch=c000003e syscall=268 compat=0 ip=0x7f5c0fae83c7 code=0x7ffc0000';
+const SENTINELS: [Sentinels, Sentinels] = [
+  { ms: 4200000000123, serial: 123456789012345, raw: 'zqaaaaaaaaaaaaaaaaaaaaaa' },
+  { ms: 4300000000456, serial: 223456789012345, raw: 'zqbbbbbbbbbbbbbbbbbbbbbb' },
+];
+
+/** `LINE` stamped `sec.ms:serial`. */
+const stamped = (stamp: string) => LINE.replace('1740670474.406:2766278', stamp);
+
+/** The group's enriched event: the first line's, with a pod whose label is `label`. */
+function groupEvent(ctx: EventContext, label: string): EventV1 {
+  const r = parseLine(LINE);
+  assert.ok(isRecord(r));
+  const ev = eventFromRecord(r, ctx);
+  ev.container = { id: 'c'.repeat(64), name: 'app', runtime: 'containerd', image: 'busybox' };
+  ev.pod = { name: 'p', namespace: 'ns', uid: 'u-1', labels: { app: label } };
+  ev.enrichment = 'resolved';
+  return ev;
+}
+
+/** What the general path writes for `line` with the group's enrichment. */
+function general(line: string, ctx: EventContext, gev: EventV1, map: (ev: EventV1) => unknown): string {
+  const r = parseLine(line);
+  assert.ok(isRecord(r));
+  const ev = eventFromRecord(r, ctx);
+  ev.container = gev.container;
+  ev.pod = gev.pod;
+  ev.enrichment = gev.enrichment;
+  return JSON.stringify(map(ev)) + '\n';
+}
+
+function render(renderer: SiemRenderer, lines: string[], gev: EventV1): string {
+  const rendered: RenderedLine[] = lines.map((text) => {
+    const buf = Buffer.from(text, 'latin1');
+    const l = new SeccompLine();
+    assert.ok(scanSeccompLine(buf, 0, buf.length, l, false), `scanned: ${text}`);
+    const into: RenderedLine = { buf, start: 0, end: buf.length, arena: buf, from: 0, mid: 0, to: 0, timeMs: 0, tag: null };
+    renderer.add(l, into);
+    return into;
+  });
+  return renderer.complete(rendered, rendered.map(() => gev)).toString('utf8');
+}
+
+describe('SIEM renderer: SECCOMP documents from templates', () => {
+  for (const [name, map] of [['ecs', toEcs], ['ocsf', toOcsf]] as const) {
+    for (const raw of [false, true]) {
+      it(`${name}${raw ? ' with raw lines' : ''}: each record its own timestamp, serial and raw line, from one template`, () => {
+        const ctx: EventContext = { node: 'n1', file: '/var/log/audit/audit.log', raw };
+        const renderer = new SiemRenderer(ctx, map, SENTINELS);
+        const gev = groupEvent(ctx, 'web');
+        // within one second and across one, serials of several lengths, a zero-led serial (its JSON drops it)
+        const lines = ['1740670474.406:2766278', '1740670474.007:2766279', '1740670475.999:9', '1740670475.000:00012'].map(stamped);
+        assert.equal(render(renderer, lines, gev), lines.map((l) => general(l, ctx, gev, map)).join(''));
+        assert.equal(renderer.general, 0, 'all from the template');
+      });
+    }
+
+    it(`${name}: a sentinel planted in a pod label sends the records the general way, with the right values`, () => {
+      const ctx: EventContext = { node: 'n1', file: null, raw: true };
+      for (const planted of [formatTimestamp(SENTINELS[0].ms), String(SENTINELS[0].serial), SENTINELS[0].raw]) {
+        const renderer = new SiemRenderer(ctx, map, SENTINELS);
+        const gev = groupEvent(ctx, planted);
+        const lines = ['1740670474.406:2766278', '1740670474.500:2766280'].map(stamped);
+        assert.equal(render(renderer, lines, gev), lines.map((l) => general(l, ctx, gev, map)).join(''), `label ${planted}`);
+        assert.equal(renderer.general, 2, `the planted ${planted} made the cuts disagree: both lines built the general way`);
+      }
+    });
+  }
+
+  it('a document that holds a value in a form no slot fills (the year alone) is built the general way', () => {
+    const ctx: EventContext = { node: 'n1', file: null, raw: false };
+    const map = (ev: EventV1) => ({ at: ev.timestamp, year: ev.timestamp.slice(0, 4), serial: ev.serial });
+    const renderer = new SiemRenderer(ctx, map, SENTINELS);
+    const gev = groupEvent(ctx, 'web');
+    const lines = ['1740670474.406:2766278', '1740670474.500:2766280'].map(stamped);
+    assert.equal(render(renderer, lines, gev), lines.map((l) => general(l, ctx, gev, map)).join(''));
+    assert.equal(renderer.general, 2, 'the two cuts differ in a constant part: no template');
+  });
+});
