@@ -7,8 +7,9 @@
 // after, also on failure and SIGINT; its log goes to a temporary directory). For each: CPU seconds per 100k
 // records (from /proc/<pid>/stat, so the other load on the machine does not count; laurel's from its own
 // process, auditd's child, and auditd's plugin dispatcher thread on a row of its own), peak RSS, how long it
-// took to finish after the workload stopped (lag: until its CPU goes quiet, which other audit traffic on a
-// shared machine can prevent), and the kernel's `lost` counter and serial gaps. Records: each auditflow
+// took to catch up after the workload stopped (lag: auditflow's, until it has read the log as far as auditd had
+// written it then, from its /metrics; laurel's, fed by a pipe, until its CPU goes quiet, which other audit
+// traffic on a shared machine can prevent), and the kernel's `lost` counter and serial gaps. Records: each auditflow
 // reader's own count (its "auditflow run stopped" line); auditd's and laurel's, the lines appended to its log.
 // What laurel missed (auditd drops records for its plugins when their queue, q_depth, is full) is counted from
 // the events in laurel's log against the serials in auditd's, next to auditd's own queue report.
@@ -17,6 +18,7 @@
 //                                            Kafka row; LIVE_LAUREL=none: no laurel plugin)
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ensureKafka, type KafkaBroker } from '../env/kafka';
@@ -174,6 +176,21 @@ async function workload(seclog: string, rate: number, seconds: number): Promise<
  * records/s its 64 MB file rotates within a run, and the rotated part is then in log.1 (or further). Null if the
  * file of the mark is gone (rotated past num_logs).
  */
+/** How many bytes auditd appended to `log` since it was `size0` bytes long as inode `ino0`, across rotations (null: that file is gone). */
+function appendedBytes(log: string, ino0: number, size0: number): number | null {
+  let n = 0;
+  for (let i = 0; ; i++) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(i ? `${log}.${i}` : log);
+    } catch {
+      return null;
+    }
+    if (st.ino === ino0) return n + st.size - size0;
+    n += st.size;
+  }
+}
+
 function appendedSince(log: string, ino0: number, size0: number): string | null {
   // newest first: log, log.1, log.2, … until the file of the mark
   const files: string[] = [];
@@ -237,14 +254,52 @@ interface Meter {
   who: string;
   cpu: () => number;
   rss: () => number | null;
-  /** a reader of the stream (waited for until its CPU goes quiet) rather than auditd, which writes it */
+  /** a reader of the stream (waited for until it has caught up) rather than auditd, which writes it */
   reads: boolean;
+  /**
+   * An auditflow reader, asked once the workload ended: null if it cannot say, else a check that it has read
+   * what auditd had written by then
+   */
+  catchUp?: () => (() => Promise<boolean>) | null;
+}
+
+/** A TCP port free on loopback now (for a reader's /metrics). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** auditflow_tail_bytes_read_total of the reader whose /metrics is on `port`, or null. */
+async function bytesRead(port: number): Promise<number | null> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    let n = 0;
+    for (const m of text.matchAll(/^auditflow_tail_bytes_read_total(?:\{[^}]*\})? (\d+)/gm)) n += Number(m[1]);
+    return n;
+  } catch {
+    return null;
+  }
 }
 
 async function liveRun(rate: number, seconds: number, seclog: string, laurel: string | null, kafka: KafkaBroker | null): Promise<LiveRun> {
   const log = logPath();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-live-'));
-  const procs: { who: string; child: ChildProcess; stopped?: string }[] = [];
+  interface Reader {
+    who: string;
+    child: ChildProcess;
+    stopped?: string;
+    /** its /metrics */
+    port: number;
+    /** the log's inode and the offset it started reading at */
+    from?: { ino: number; offset: number };
+  }
+  const procs: Reader[] = [];
   const modes = Object.entries(LIVE_MODES);
   if (kafka) modes.push([KAFKA_MODE, ['--events', 'all', '--kafka-brokers', kafka.brokers.join(','), '--spool-dir', path.join(tmp, 'spool')]]);
   let plugin: LaurelPlugin | null = null;
@@ -259,13 +314,17 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
     if (laurel) plugin = await installLaurelPlugin(laurel);
     const auditd = auditStatus('pid');
     for (const [who, extra] of modes) {
-      const child = spawn(process.execPath, [...cpuProfFlags(), BIN, 'run', '--audit-log', log, '--checkpoint', 'none', '--listen', 'none', '--no-track-forks', '--no-progress', '--cri-socket', 'none', '--node-name', 'bench', '--output', '/dev/null', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
-      const entry: { who: string; child: ChildProcess; stopped?: string } = { who, child };
+      const port = await freePort();
+      const child = spawn(process.execPath, [...cpuProfFlags(), BIN, 'run', '--audit-log', log, '--checkpoint', 'none', '--listen', `127.0.0.1:${port}`, '--no-track-forks', '--no-progress', '--cri-socket', 'none', '--node-name', 'bench', '--output', '/dev/null', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const entry: Reader = { who, child, port };
       let err = '';
       child.stderr!.on('data', (d: Buffer) => {
         err = (err + d.toString()).slice(-20000);
         const m = /^.*"auditflow run stopped".*$/m.exec(err);
         if (m) entry.stopped = m[0];
+        // where it started reading: its first "tailing" line
+        const t = entry.from ? null : /"msg":"tailing"/.test(err) ? /"ino":(\d+),"offset":(\d+)/.exec(err) : null;
+        if (t) entry.from = { ino: Number(t[1]), offset: Number(t[2]) };
       });
       procs.push(entry);
       await waitFor(child, /auditflow run started/, 30_000);
@@ -278,7 +337,20 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
       const tids = plugin.dispatcherTids;
       meters.push({ who: PLUGIN_THREAD_ROW, cpu: () => tids.reduce((s, t) => s + cpuOf(`/proc/${auditd}/task/${t}`, 0), 0), rss: () => null, reads: false });
     }
-    for (const p of procs) meters.push({ who: p.who, cpu: () => cpuOf(`/proc/${p.child.pid}`), rss: () => peakRssMb(p.child.pid!), reads: true });
+    for (const p of procs) {
+      meters.push({
+        who: p.who,
+        cpu: () => cpuOf(`/proc/${p.child.pid}`),
+        rss: () => peakRssMb(p.child.pid!),
+        reads: true,
+        // what auditd appended since where it started reading (its "tailing" line), across rotations
+        catchUp: () => {
+          const target = p.from ? appendedBytes(log, p.from.ino, p.from.offset) : null;
+          if (target === null) return null;
+          return async () => ((await bytesRead(p.port)) ?? -1) >= target;
+        },
+      });
+    }
     if (plugin) {
       const pid = plugin.pid;
       let seen = 0; // laurel dead (auditd would restart it): its last figure, the death is reported below
@@ -288,15 +360,23 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
     const lost0 = auditStatus('lost');
     await workload(seclog, rate, seconds);
     const workEnd = Date.now();
-    // each reader is done when its CPU stays still for a second (at most 60 s)
+    // An auditflow reader has caught up when it has read the log as far as auditd had written it when the
+    // workload ended (its auditflow_tail_bytes_read_total from where it started; its last chunk is then being
+    // processed); laurel (fed by a pipe), or a reader that cannot say, when its CPU stays still for a second,
+    // which a reader's timers or other audit traffic can prevent. At most 60 s.
+    const checks = new Map(meters.map((m) => [m.who, m.catchUp?.() ?? null]));
     const lag = new Map<string, number | null>();
     const last = new Map(meters.map((m) => [m.who, m.cpu()]));
     const quietSince = new Map<string, number>();
     const readers = meters.filter((m) => m.reads);
     while (lag.size < readers.length && Date.now() - workEnd < 60_000) {
-      await sleep(250);
       for (const m of readers) {
         if (lag.has(m.who)) continue;
+        const check = checks.get(m.who);
+        if (check) {
+          if (await check()) lag.set(m.who, (Date.now() - workEnd) / 1000);
+          continue;
+        }
         const c = m.cpu();
         if (c > last.get(m.who)!) {
           last.set(m.who, c);
@@ -304,6 +384,7 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
         } else if (!quietSince.has(m.who)) quietSince.set(m.who, Date.now());
         else if (Date.now() - quietSince.get(m.who)! >= 1000) lag.set(m.who, Math.max(0, (quietSince.get(m.who)! - workEnd) / 1000));
       }
+      await sleep(100);
     }
     const lost = auditStatus('lost') - lost0;
     const rows: LiveRow[] = meters.map((m) => ({ who: m.who, cpuSeconds: m.cpu() - cpu0.get(m.who)!, rssMb: m.rss(), lagSeconds: m.reads ? (lag.get(m.who) ?? null) : null, ...(m.reads ? {} : { writer: true }) }));
@@ -400,7 +481,7 @@ export function formatLive(runs: LiveRun[]): string {
       out.push(formatLaurel(r.laurel));
     } else if (process.env['LIVE_LAUREL'] === 'none') out.push('  laurel: left out (LIVE_LAUREL=none): no ÷laurel column; auditd ran without it');
     else out.push('  laurel: not built (test/bench/peers.sh builds it into the cache): no ÷laurel column');
-    if (r.rows.some((x) => !x.writer && x.lagSeconds === null)) out.push('  lag "busy": its CPU never went quiet within 60 s of the workload\'s end (other audit traffic on the machine)');
+    if (r.rows.some((x) => !x.writer && x.lagSeconds === null)) out.push('  lag "busy": not caught up within 60 s of the workload\'s end (auditflow: read less of the log than auditd had written; laurel: its CPU never went quiet, as other audit traffic on the machine can keep it)');
   }
   return out.join('\n');
 }
