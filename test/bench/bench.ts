@@ -12,6 +12,7 @@ import { MAX_LINE } from '../../src/io/record-reader';
 import { SeccompNdjson } from '../../src/event/seccomp-ndjson';
 import { benchKafkaPath, formatKafkaPath } from './kafka-path';
 import { benchLive, formatLive } from './live';
+import { benchReplay, formatReplay } from './replay';
 import { benchRunModes } from './run-modes';
 import { benchRunPath } from './run-path';
 import { benchShortLived, formatShortLived } from './short-lived-path';
@@ -200,6 +201,9 @@ async function paths(): Promise<void> {
   for (const r of await benchRunModes(slice)) {
     console.log(`  ${r.mode.padEnd(10)} ${fmt(r.usPerRecord, 1).padStart(6)} µs/record  peak RSS ${fmt(r.maxRssMb)} MB  output ${fmt(r.outBytes / 1e6, 1)} MB`);
   }
+
+  // issue 14: does one core keep up with 150k records/s? The same slice appended at a paced rate (replay.ts).
+  if (process.env['REPLAY_MODES'] !== 'none') console.log(formatReplay(await benchReplay(slice)));
 
   console.log(formatShortLived(await benchShortLived())); // issue 17: short-lived containers (short-lived-path.ts)
 }
