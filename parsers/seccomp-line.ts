@@ -23,6 +23,20 @@ const SQUOTE = 0x27;
 const EQ = 0x3d;
 const GS = 0x1d; // auditd ENRICHED separator
 
+// Byte classes, so the loops over keys and values test one table entry per byte (half the time of the range
+// tests they stand for, on the hot path): 1 where the loop goes on.
+function byteClass(ok: (c: number) => boolean): Uint8Array {
+  const t = new Uint8Array(256);
+  for (let c = 0; c < 256; c++) t[c] = ok(c) ? 1 : 0;
+  return t;
+}
+/** A key's bytes, and an unquoted value's: printable ASCII but space and `=`. */
+const BARE = byteClass((c) => c >= 0x21 && c <= 0x7e && c !== EQ);
+/** A quoted value's: printable ASCII and space, but the quote. */
+const QUOTED = byteClass((c) => c >= 0x20 && c <= 0x7e && c !== DQUOTE);
+/** A label's after its first byte: printable ASCII and space, but `=`. */
+const LABEL = byteClass((c) => c >= 0x20 && c <= 0x7e && c !== EQ);
+
 /** How a string field (`comm`, `exe`) was written, which decides its value (see Fields.str). */
 export const enum StrForm {
   /** Absent, or `(null)`, `(none)`, `?`: no value. */
@@ -237,13 +251,9 @@ export function scanSeccompLine(buf: Buffer, start: number, end: number, out: Se
       break;
     }
     const ks = p;
-    for (;;) {
-      if (p >= end) return false; // a bare word at the end
-      const c = buf[p]!;
-      if (c === EQ) break;
-      if (c < 0x21 || c > 0x7e) return false; // a bare word, or a byte the tokenizer reads differently
-      p++;
-    }
+    while (p < end && BARE[buf[p]!] === 1) p++;
+    // a bare word (at the end, or before a space), or a byte the tokenizer reads differently
+    if (p >= end || buf[p] !== EQ) return false;
     const keyLen = p - ks;
     if (keyLen === 0) return false;
     p++;
@@ -259,34 +269,23 @@ export function scanSeccompLine(buf: Buffer, start: number, end: number, out: Se
       if (keyLen !== 4) return false; // subj_<lsm>: several LSMs
       const at = lastIndexOf(buf, PID_KEY, vs, end);
       if (at < 0) return false;
-      for (let i = vs; i < at; i++) {
-        const c = buf[i]!;
-        if (c < 0x20 || c > 0x7e || (c === EQ && i !== vs)) return false;
-      }
+      if (vs < at && (buf[vs]! < 0x20 || buf[vs]! > 0x7e)) return false;
+      for (let i = vs + 1; i < at; i++) if (LABEL[buf[i]!] !== 1) return false;
       p = at;
       continue;
     }
     if (keyLen === 3 && buf[ks] === 0x6f && (((buf[ks]! << 16) | (buf[ks + 1]! << 8) | buf[ks + 2]!) === K_OBJ)) return false;
     if (c0 === DQUOTE) {
       vs = ++p;
-      for (;;) {
-        if (p >= end) return false; // no closing quote: truncated
-        const c = buf[p]!;
-        if (c === DQUOTE) break;
-        if (c < 0x20 || c > 0x7e) return false;
-        p++;
-      }
+      while (p < end && QUOTED[buf[p]!] === 1) p++;
+      if (p >= end || buf[p] !== DQUOTE) return false; // no closing quote (truncated), or a byte not printable
       ve = p++;
       quoted = true;
     } else if (c0 === SQUOTE) {
       return false;
     } else {
-      while (p < end) {
-        const c = buf[p]!;
-        if (c === SPACE || c === GS) break;
-        if (c < 0x21 || c > 0x7e || c === EQ) return false;
-        p++;
-      }
+      while (p < end && BARE[buf[p]!] === 1) p++;
+      if (p < end && buf[p] !== SPACE && buf[p] !== GS) return false;
       ve = p;
     }
     if (keyLen === 3) {
