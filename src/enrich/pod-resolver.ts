@@ -66,9 +66,13 @@ export interface PodResolverStats {
 
 const KUBELET_BOOKKEEPING = new Set<string>(Object.values(KUBELET_LABELS));
 
+/**
+ * The pod's own labels, sorted by key: the runtime gives them in its map's order (Go's, random per call), and
+ * an event's bytes must not change with it (the API fallback's come sorted too, as the apiserver writes maps).
+ */
 function podLabels(labels: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(labels)) if (!KUBELET_BOOKKEEPING.has(k)) out[k] = v;
+  for (const k of Object.keys(labels).sort()) if (!KUBELET_BOOKKEEPING.has(k)) out[k] = labels[k]!;
   return out;
 }
 

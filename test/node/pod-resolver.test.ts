@@ -27,6 +27,7 @@ describe('PodResolver on a real containerd', () => {
   let pod: RunningPod;
   let tmp: string;
   const clients: CriClient[] = [];
+  const LABELS = { app: 'api', 'b-tier': 'x', team: 'payments', ver: '2', 'zone.example.com/rack': 'r1' };
   const newClient = (opts: ConstructorParameters<typeof CriClient>[0] = {}) => {
     const c = new CriClient({ socketPath: socket, ...opts });
     clients.push(c);
@@ -39,7 +40,8 @@ describe('PodResolver on a real containerd', () => {
     pod = await runPod({
       name: 'api-7d9f',
       namespace: 'resolver-test',
-      labels: { app: 'api', team: 'payments' },
+      // several, so the runtime's map order (Go's, random per call) would show: labels come sorted by key
+      labels: { team: 'payments', app: 'api', 'zone.example.com/rack': 'r1', 'b-tier': 'x', ver: '2' },
       containers: [{ name: 'server', command: ['/bin/sh', '-c', 'while true; do sleep 1; done'] }],
     });
   });
@@ -67,7 +69,8 @@ describe('PodResolver on a real containerd', () => {
     const resolver = new PodResolver({ client });
     const r = resolved(await resolver.resolvePid(server.pid));
     assert.deepEqual(r.container, { id: server.id, name: 'server', runtime: 'containerd', image: TEST_IMAGE, attempt: 0 });
-    assert.deepEqual(r.pod, { name: 'api-7d9f', namespace: 'resolver-test', uid: pod.uid, labels: { app: 'api', team: 'payments' } });
+    assert.deepEqual(r.pod, { name: 'api-7d9f', namespace: 'resolver-test', uid: pod.uid, labels: LABELS });
+    assert.deepEqual(Object.keys(r.pod!.labels), Object.keys(LABELS), 'labels sorted by key, whatever order the runtime gave them in');
     // this test process is on the host
     assert.deepEqual(await resolver.resolvePid(process.pid), { enrichment: 'host' });
     // a pid that is gone
@@ -116,7 +119,7 @@ describe('PodResolver on a real containerd', () => {
     assert.equal(r.container.name, 'POD');
     assert.equal(r.container.sandbox, true);
     assert.equal(r.pod?.uid, pod.uid);
-    assert.deepEqual(r.pod?.labels, { app: 'api', team: 'payments' });
+    assert.deepEqual(r.pod?.labels, LABELS);
   });
 
   it('an id the runtime does not know is cached for the shorter negative TTL', async () => {
