@@ -63,6 +63,8 @@ interface QuietGroup {
   ev: EventV1 | null;
   /** its process was gone and its parent not known: its records go the general way, one event each */
   held: boolean;
+  /** what the renderer keeps for the group's lines (LineRenderer.add's scope) */
+  renderState: unknown;
   sec: number;
   syscall: SyscallInfo;
   exeForm: number;
@@ -438,6 +440,7 @@ export class Pipeline {
         more: this.renderer === null ? [] : null,
         ev: null,
         held: false,
+        renderState: null,
         sec,
         syscall: l.syscall,
         exeForm: l.exeForm,
@@ -463,7 +466,7 @@ export class Pipeline {
   /** A quiet line in its place among the events, rendered but for its enrichment. */
   private render(g: QuietGroup, l: SeccompLine): void {
     const s = new ScannedSeccomp(g, l.buf, l.start, l.end);
-    this.renderer!.add(l, s);
+    this.renderer!.add(l, s, g);
     this.emitted.push(s);
   }
 

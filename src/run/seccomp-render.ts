@@ -29,13 +29,19 @@ export interface RenderedLine {
   tag: unknown;
 }
 
+/** A group of lines (QuietGroup) as a renderer sees it: a slot for what it keeps per group, null at first. */
+export interface RenderScope {
+  renderState: unknown;
+}
+
 /**
  * Renders quiet SECCOMP lines for the sinks that take rendered lines (EventSink.writeRendered), in two steps:
  * what does not depend on the enrichment when the line is scanned (add), the whole lines once their groups are
  * enriched (complete). reset(): every line added so far has been completed and written.
  */
 export interface LineRenderer {
-  add(l: SeccompLine, into: RenderedLine): void;
+  /** `scope`: the line's group (same process, second, syscall, executable), where the renderer may keep state */
+  add(l: SeccompLine, into: RenderedLine, scope: RenderScope): void;
   complete(lines: readonly RenderedLine[], evs: readonly EventV1[]): Buffer;
   reset(): void;
   /** lines it completed the general way (an event object and JSON.stringify each) since it was made */

@@ -20,7 +20,7 @@ import { put, putEscaped, putNumber, putUint } from '../event/seccomp-ndjson';
 import { timestampSecondPrefix, formatTimestamp } from '../event/timestamp';
 import { eventFromAuditEvent, type EventContext, type EventV1 } from '../event/v1';
 import { MAX_LINE } from '../io/line-records';
-import type { LineRenderer, RenderedLine } from './seccomp-render';
+import type { LineRenderer, RenderedLine, RenderScope } from './seccomp-render';
 
 /** What a template leaves open, in the order Sentinels lists them. */
 const enum Slot {
@@ -77,7 +77,9 @@ class Variant {
   private readonly code: number;
   private readonly enriched: boolean;
   private readonly file: string | null;
-  /** the group event the template was last made for, and the template (null: the general way for these) */
+  /** all it is made of, as text: the key of its templates across batches (a variant lives in one batch's group) */
+  readonly sig: string;
+  /** the group event the template was last looked up for, and the template (null: the general way for these) */
   ev: EventV1 | null = null;
   tpl: Template | null = null;
 
@@ -97,6 +99,7 @@ class Variant {
       if (s >= 0) parts.push(l.buf.subarray(s, r[2 * i + 1]!));
     }
     this.key = Buffer.concat(parts);
+    this.sig = `${l.syscall.auditArch}:${l.syscall.nr}:${l.code}:${l.enriched ? 1 : 0}:${l.commForm}${l.exeForm}:${this.lens.join(',')}:${file}:${this.key.toString('latin1')}`;
   }
 
   matches(l: SeccompLine, file: string | null): boolean {
@@ -136,17 +139,23 @@ function rangesOf(l: SeccompLine): Int32Array {
   return ranges;
 }
 
-/** Variants compared with a line before a new one is made (a workload cycles through a few syscalls). */
-const RECENT_VARIANTS = 16;
+/**
+ * Variants kept per group (the group fixes process, second, syscall and executable: its lines differ at most in
+ * their ids and action). Beyond them (a log cycling ids) a line makes a variant of its own.
+ */
+const GROUP_VARIANTS = 8;
+/** Templates kept per enriched group event. */
+const TEMPLATES_PER_EVENT = 64;
 const ARENA_BYTES = 1 << 20;
 const ISO_BYTES = 24;
 
 export class SiemRenderer implements LineRenderer {
-  private readonly recent: Variant[] = [];
   private arena = Buffer.allocUnsafe(ARENA_BYTES);
   private used = 0;
   private second = -1;
   private isoPrefix = Buffer.alloc(0);
+  /** templates per enriched group event (kept across batches while the pipeline keeps the event), per variant sig */
+  private readonly templates = new WeakMap<EventV1, Map<string, Template | null>>();
   /** the sentinels' JSON, per set, in Slot order */
   private readonly marks: [string[], string[]];
   general = 0;
@@ -166,7 +175,7 @@ export class SiemRenderer implements LineRenderer {
   }
 
   /** Keeps the line's serial (as JSON) and, with raw lines, its escaped text: `arena[from, mid)`, `arena[mid, to)`. */
-  add(l: SeccompLine, into: RenderedLine): void {
+  add(l: SeccompLine, into: RenderedLine, scope: RenderScope): void {
     const max = 16 + (this.ctx.raw ? 6 * (l.end - l.start) : 0);
     if (this.used + max > this.arena.length) {
       // lines added so far keep the old arena alive until they are written
@@ -184,7 +193,7 @@ export class SiemRenderer implements LineRenderer {
     into.mid = mid;
     into.to = to;
     into.timeMs = l.timeMs;
-    into.tag = this.variantFor(l);
+    into.tag = this.variantFor(l, scope);
   }
 
   complete(lines: readonly RenderedLine[], evs: readonly EventV1[]): Buffer {
@@ -197,7 +206,7 @@ export class SiemRenderer implements LineRenderer {
       const ev = evs[i]!;
       if (v.ev !== ev) {
         v.ev = ev;
-        v.tpl = this.template(v.text, ev);
+        v.tpl = this.templateFor(v, ev);
       }
       const t = v.tpl;
       if (t === null) {
@@ -277,6 +286,18 @@ export class SiemRenderer implements LineRenderer {
     return ev === null ? '' : JSON.stringify(this.map(ev)) + '\n';
   }
 
+  private templateFor(v: Variant, gev: EventV1): Template | null {
+    let m = this.templates.get(gev);
+    if (m === undefined) this.templates.set(gev, (m = new Map()));
+    let t = m.get(v.sig);
+    if (t === undefined) {
+      t = this.template(v.text, gev);
+      // a log cycling ids makes a variant per line: those are not kept
+      if (m.size < TEMPLATES_PER_EVENT) m.set(v.sig, t);
+    }
+    return t;
+  }
+
   /** The template of a variant's documents with group event `gev`, or null when the two cuts disagree. */
   private template(line: string, gev: EventV1): Template | null {
     const base = this.eventOf(line, gev);
@@ -293,23 +314,13 @@ export class SiemRenderer implements LineRenderer {
     return { consts, slots: Uint8Array.from(a.slots), constBytes: consts.reduce((t, c) => t + c.length, 0) };
   }
 
-  private variantFor(l: SeccompLine): Variant {
-    const recent = this.recent;
+  private variantFor(l: SeccompLine, scope: RenderScope): Variant {
     const file = this.ctx.file;
-    for (let i = 0; i < recent.length; i++) {
-      const v = recent[i]!;
-      if (v.matches(l, file)) {
-        if (i > 0) {
-          recent.copyWithin(1, 0, i);
-          recent[0] = v;
-        }
-        return v;
-      }
-    }
+    let vs = scope.renderState as Variant[] | null;
+    if (vs === null) scope.renderState = vs = [];
+    for (let i = 0; i < vs.length; i++) if (vs[i]!.matches(l, file)) return vs[i]!;
     const v = new Variant(l, file);
-    if (recent.length < RECENT_VARIANTS) recent.push(v);
-    recent.copyWithin(1, 0, recent.length - 1);
-    recent[0] = v;
+    if (vs.length < GROUP_VARIANTS) vs.push(v);
     return v;
   }
 }

@@ -43,12 +43,13 @@ function general(line: string, ctx: EventContext, gev: EventV1, map: (ev: EventV
 }
 
 function render(renderer: SiemRenderer, lines: string[], gev: EventV1): string {
+  const group = { renderState: null };
   const rendered: RenderedLine[] = lines.map((text) => {
     const buf = Buffer.from(text, 'latin1');
     const l = new SeccompLine();
     assert.ok(scanSeccompLine(buf, 0, buf.length, l, false), `scanned: ${text}`);
     const into: RenderedLine = { buf, start: 0, end: buf.length, arena: buf, from: 0, mid: 0, to: 0, timeMs: 0, tag: null };
-    renderer.add(l, into);
+    renderer.add(l, into, group);
     return into;
   });
   return renderer.complete(rendered, rendered.map(() => gev)).toString('utf8');
