@@ -16,7 +16,7 @@
 
 import { randomInt } from 'node:crypto';
 import { isRecord, Num, parseLine, type StrForm, type SeccompLine, type SyscallInfo } from '../../parsers';
-import { put, putEscaped, putNumber, putUint } from '../event/seccomp-ndjson';
+import { put, putEscaped, putMillis, putNumber, putUint } from '../event/seccomp-ndjson';
 import { timestampSecondPrefix, formatTimestamp } from '../event/timestamp';
 import { eventFromAuditEvent, type EventContext, type EventV1 } from '../event/v1';
 import { MAX_LINE } from '../io/line-records';
@@ -259,11 +259,7 @@ export class SiemRenderer implements LineRenderer {
       this.isoPrefix = Buffer.from(timestampSecondPrefix(sec), 'latin1');
       this.second = sec;
     }
-    p = put(out, p, this.isoPrefix);
-    const m = ms - sec * 1000;
-    out[p++] = 0x30 + ((m / 100) | 0);
-    out[p++] = 0x30 + (((m / 10) | 0) % 10);
-    out[p++] = 0x30 + (m % 10);
+    p = putMillis(out, put(out, p, this.isoPrefix), ms - sec * 1000);
     out[p++] = 0x5a; // Z
     return p;
   }

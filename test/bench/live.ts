@@ -18,9 +18,10 @@
 //                                            Kafka row; LIVE_LAUREL=none: no laurel plugin)
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePort } from '../env/net';
+import { tailBytesRead } from './reader-metrics';
 import { ensureKafka, type KafkaBroker } from '../env/kafka';
 import { installLaurelPlugin, type LaurelPlugin, laurelEventsOf, pluginQueueConf, type PluginQueueState, pluginQueueState, removeLaurelPlugin } from './laurel-plugin';
 
@@ -263,29 +264,7 @@ interface Meter {
   catchUp?: () => (() => Promise<boolean>) | null;
 }
 
-/** A TCP port free on loopback now (for a reader's /metrics). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
-/** auditflow_tail_bytes_read_total of the reader whose /metrics is on `port`, or null. */
-async function bytesRead(port: number): Promise<number | null> {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    let n = 0;
-    for (const m of text.matchAll(/^auditflow_tail_bytes_read_total(?:\{[^}]*\})? (\d+)/gm)) n += Number(m[1]);
-    return n;
-  } catch {
-    return null;
-  }
-}
 
 async function liveRun(rate: number, seconds: number, seclog: string, laurel: string | null, kafka: KafkaBroker | null): Promise<LiveRun> {
   const log = logPath();
@@ -347,7 +326,7 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
         catchUp: () => {
           const target = p.from ? appendedBytes(log, p.from.ino, p.from.offset) : null;
           if (target === null) return null;
-          return async () => ((await bytesRead(p.port)) ?? -1) >= target;
+          return async () => ((await tailBytesRead(p.port)) ?? -1) >= target;
         },
       });
     }

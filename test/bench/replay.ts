@@ -11,9 +11,10 @@
 //   Standalone: node dist/test/bench/replay.js LOG   (REPLAY_RATE=150000, REPLAY_SECONDS=10, REPLAY_MODES=default,all-v1)
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePort } from '../env/net';
+import { tailBytesRead } from './reader-metrics';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const BIN = process.env['BENCH_BIN'] ?? path.join(ROOT, 'dist/src/cli/main.js');
@@ -53,23 +54,7 @@ function peakRssMb(pid: number): number | null {
   return m ? Math.round(Number(m[1]) / 1024) : null;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
-async function bytesRead(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  let n = 0;
-  for (const m of text.matchAll(/^auditflow_tail_bytes_read_total(?:\{[^}]*\})? (\d+)/gm)) n += Number(m[1]);
-  return n;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -134,7 +119,7 @@ async function replayOne(lines: Array<[string, string, number, string]>, mode: s
       }
       if (Date.now() - lastProbe >= 500) {
         lastProbe = Date.now();
-        const behind = bytes - (await bytesRead(port));
+        const behind = bytes - ((await tailBytesRead(port)) ?? 0);
         maxBehindS = Math.max(maxBehindS, behind / bytesPerRecord() / rate);
       }
       await sleep(TICK_MS);
@@ -145,7 +130,7 @@ async function replayOne(lines: Array<[string, string, number, string]>, mode: s
     const end = Date.now();
     let catchUpS: number | null = null;
     while (Date.now() - end < 60_000) {
-      if ((await bytesRead(port)) >= bytes) {
+      if (((await tailBytesRead(port)) ?? -1) >= bytes) {
         catchUpS = (Date.now() - end) / 1000;
         break;
       }
