@@ -39,12 +39,14 @@ export interface ReadCounts {
   /** Lines or messages looked at (blank lines not counted). */
   inputs: number;
   events: number;
+  /** of those events, the ones counted from their bytes without being parsed (logged-seccomp.ts) */
+  unparsed: number;
   garbage: number;
   garbageByReason: Map<GarbageReason, number>;
 }
 
 export function newCounts(): ReadCounts {
-  return { inputs: 0, events: 0, garbage: 0, garbageByReason: new Map() };
+  return { inputs: 0, events: 0, unparsed: 0, garbage: 0, garbageByReason: new Map() };
 }
 
 /** Counts one skipped input (metric + counts) and logs the first few of each reason in full. */

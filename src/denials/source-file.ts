@@ -15,6 +15,8 @@ export async function readEventFiles(
   onEvent: (ev: EventV1, timeMs: number) => void,
   counts: ReadCounts,
   log: Logger,
+  /** lines the caller does not want, told from their bytes (logged-seccomp.ts): counted as events, not parsed */
+  unwanted?: (buf: Buffer, start: number, end: number) => boolean,
 ): Promise<void> {
   for (const name of names) {
     const input = openInput(name);
@@ -28,7 +30,16 @@ export async function readEventFiles(
       countEvent(counts, 'file');
       onEvent(d.ev, d.timeMs);
     };
-    const onBytes = (b: Buffer, s: number, e: number) => onLine(b.toString('utf8', s, e));
+    const onBytes = (b: Buffer, s: number, e: number) => {
+      if (unwanted !== undefined && unwanted(b, s, e)) {
+        lineNo++;
+        counts.inputs++;
+        countEvent(counts, 'file');
+        counts.unparsed++;
+        return;
+      }
+      onLine(b.toString('utf8', s, e));
+    };
     const splitter = new ByteLineSplitter(MAX_EVENT_LINE, (bytes) => {
       lineNo++;
       counts.inputs++;
