@@ -89,6 +89,12 @@ export class Coalescer {
   private readonly maxPendingBytes: number;
   private readonly onOverflow: ((o: CoalesceOverflow) => void) | undefined;
   private seen = 0;
+  /**
+   * No open event's grace ends before `seen` reaches this (the oldest one's, as of the last expire(); later
+   * changes only make the oldest younger): until then a standalone record need not look (issue 14: that look
+   * cost an iterator per SECCOMP record whenever any event was open).
+   */
+  private expireDueAt = 0;
   private heldBytes = 0;
   readonly stats: CoalesceStats = { overflowEvents: 0, overflowRecords: 0 };
 
@@ -124,7 +130,7 @@ export class Coalescer {
   push(rec: AuditRecord): void {
     this.seen++;
     if (rec.serial === 0 || this.standalone.has(rec.type)) {
-      if (this.pending.size > 0) this.expire();
+      if (this.pending.size > 0 && this.seen >= this.expireDueAt) this.expire();
       this.emit({ timeMs: rec.timeMs, serial: rec.serial, records: [rec] });
       return;
     }
@@ -186,7 +192,7 @@ export class Coalescer {
   passStandalone(type: string): boolean {
     if (!this.standalone.has(type)) return false;
     this.seen++;
-    if (this.pending.size > 0) this.expire();
+    if (this.pending.size > 0 && this.seen >= this.expireDueAt) this.expire();
     return true;
   }
 
@@ -210,13 +216,19 @@ export class Coalescer {
     }
   }
 
+  // Between records that open or extend events (which call this and leave at most maxPending events and
+  // maxPendingBytes), only the grace of the oldest can end: expireDueAt says when.
   private expire(): void {
     // Oldest-touched first: stop at the first event still inside its grace window.
     for (const [key, p] of this.pending) {
-      if (this.seen - p.lastAt < this.grace && this.pending.size <= this.maxPending && this.heldBytes <= this.maxPendingBytes) break;
+      if (this.seen - p.lastAt < this.grace && this.pending.size <= this.maxPending && this.heldBytes <= this.maxPendingBytes) {
+        this.expireDueAt = p.lastAt + this.grace;
+        return;
+      }
       this.pending.delete(key);
       this.heldBytes -= p.bytes;
       this.emit(p.event);
     }
+    this.expireDueAt = 0;
   }
 }

@@ -80,6 +80,24 @@ describe('Coalescer', () => {
     assert.equal(out[0]!.records.length, 2);
   });
 
+  it('SECCOMP records count toward the grace window: an open event leaves right before the record that ends it, pushed or passed', () => {
+    // grace 3: syscall 10 (its last record 1st), then SECCOMP; the 3rd newer record ends its window. Then an
+    // event touched again (cwd 20) has its window counted from the touch; and one completed by EOE
+    // (serial 30) while another (31) stays open must not delay the latter.
+    const stream = [syscall(10), seccomp(11), seccomp(12), seccomp(13), syscall(20), seccomp(21), cwd(20), seccomp(22), seccomp(23), seccomp(24)];
+    stream.push(syscall(30), syscall(31), eoe(30), seccomp(32), seccomp(33), seccomp(34));
+    const expected = [11, 12, 10, 13, 21, 22, 23, 20, 24, 30, 32, 31, 33, 34];
+    const pushed = collect({ graceRecords: 3 });
+    for (const x of stream) pushed.c.push(x);
+    assert.deepEqual(pushed.out.map((e) => e.serial), expected, 'pushed');
+    const passed = collect({ graceRecords: 3 });
+    for (const x of stream) {
+      if (x.type === 'SECCOMP' && passed.c.passStandalone(x.type)) passed.out.push({ timeMs: x.timeMs, serial: x.serial, records: [x] });
+      else passed.c.push(x);
+    }
+    assert.deepEqual(passed.out.map((e) => e.serial), expected, 'passed');
+  });
+
   it('flush emits everything left (end of input), nothing is lost', () => {
     const { c, out } = collect();
     for (let s = 1; s <= 5; s++) c.push(syscall(s));
