@@ -264,8 +264,7 @@ export function putUint(out: Buffer, p: number, n: number): number {
     out[p] = 0x30 + n;
     return p + 1;
   }
-  let digits = 1;
-  for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+  const digits = uintDigits(n);
   let i = p + digits;
   while (n >= 10) {
     const q = Math.floor(n / 10);
@@ -274,6 +273,13 @@ export function putUint(out: Buffer, p: number, n: number): number {
   }
   out[--i] = 0x30 + n;
   return p + digits;
+}
+
+/** How many digits putUint() writes for `n`. */
+export function uintDigits(n: number): number {
+  let d = 1;
+  for (; n >= 10; n = Math.floor(n / 10)) d++;
+  return d;
 }
 
 /**

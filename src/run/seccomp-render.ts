@@ -50,11 +50,35 @@ export interface LineRenderer {
 
 const ARENA_BYTES = 1 << 20;
 
+/**
+ * Where renderers write lines at scan time, until complete() copies them out. Reused from the start once every
+ * line in it is written (reset()): without that, every MiB of output was a fresh buffer outside V8's heap,
+ * whose growth made it collect far more often. A line that does not fit starts a new one; lines already in
+ * the old one keep it alive until they are written.
+ */
+export class RenderArena {
+  buf = Buffer.allocUnsafe(ARENA_BYTES);
+  /** where the next line goes */
+  used = 0;
+
+  /** Makes room for `max` bytes at `used`, and returns the buffer to write them into. */
+  reserve(max: number): Buffer {
+    if (this.used + max > this.buf.length) {
+      this.buf = Buffer.allocUnsafe(Math.max(ARENA_BYTES, max));
+      this.used = 0;
+    }
+    return this.buf;
+  }
+
+  reset(): void {
+    this.used = 0;
+  }
+}
+
 /** v1 lines: the whole line but its enrichment is written at scan time, from the bytes. */
 export class SeccompRenderer implements LineRenderer {
   private readonly writer: SeccompNdjson;
-  private arena = Buffer.allocUnsafe(ARENA_BYTES);
-  private used = 0;
+  private readonly arena = new RenderArena();
   /** the enrichment's two parts per enriched group event (events are kept across batches by the pipeline) */
   private readonly parts = new WeakMap<EventV1, [Buffer, Buffer]>();
   readonly general = 0;
@@ -63,27 +87,17 @@ export class SeccompRenderer implements LineRenderer {
     this.writer = new SeccompNdjson(ctx);
   }
 
-  /**
-   * The lines rendered so far are all written (complete() copied them out): their space is used again. Without
-   * this, every MiB of output was a fresh arena outside V8's heap, whose growth made it collect far more often.
-   */
   reset(): void {
-    this.used = 0;
+    this.arena.reset();
   }
 
   /** Renders the parts of `l` that do not depend on its enrichment, and says where in `into`. */
   add(l: SeccompLine, into: RenderedLine): void {
-    const max = this.writer.maxBytes(l);
-    if (this.used + max > this.arena.length) {
-      // lines rendered so far keep the old arena alive until they are written
-      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, max));
-      this.used = 0;
-    }
-    const arena = this.arena;
-    const from = this.used;
+    const arena = this.arena.reserve(this.writer.maxBytes(l));
+    const from = this.arena.used;
     const mid = this.writer.writeHead(l, arena, from);
     const to = this.writer.writeMid(l, arena, mid, null);
-    this.used = to;
+    this.arena.used = to;
     into.arena = arena;
     into.from = from;
     into.mid = mid;

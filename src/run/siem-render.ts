@@ -16,11 +16,11 @@
 
 import { randomInt } from 'node:crypto';
 import { isRecord, Num, parseLine, type StrForm, type SeccompLine, type SyscallInfo } from '../../parsers';
-import { put, putEscaped, putMillis, putNumber, putUint } from '../event/seccomp-ndjson';
+import { put, putEscaped, putMillis, putNumber, putUint, uintDigits } from '../event/seccomp-ndjson';
 import { timestampSecondPrefix, formatTimestamp } from '../event/timestamp';
 import { eventFromAuditEvent, type EventContext, type EventV1 } from '../event/v1';
 import { MAX_LINE } from '../io/line-records';
-import type { LineRenderer, RenderedLine, RenderScope } from './seccomp-render';
+import { RenderArena, type LineRenderer, type RenderedLine, type RenderScope } from './seccomp-render';
 
 /** What a template leaves open, in the order Sentinels lists them. */
 const enum Slot {
@@ -146,12 +146,10 @@ function rangesOf(l: SeccompLine): Int32Array {
 const GROUP_VARIANTS = 8;
 /** Templates kept per enriched group event. */
 const TEMPLATES_PER_EVENT = 64;
-const ARENA_BYTES = 1 << 20;
 const ISO_BYTES = 24;
 
 export class SiemRenderer implements LineRenderer {
-  private arena = Buffer.allocUnsafe(ARENA_BYTES);
-  private used = 0;
+  private readonly arena = new RenderArena();
   private second = -1;
   private isoPrefix = Buffer.alloc(0);
   /** templates per enriched group event (kept across batches while the pipeline keeps the event), per variant sig */
@@ -171,23 +169,17 @@ export class SiemRenderer implements LineRenderer {
   }
 
   reset(): void {
-    this.used = 0;
+    this.arena.reset();
   }
 
   /** Keeps the line's serial (as JSON) and, with raw lines, its escaped text: `arena[from, mid)`, `arena[mid, to)`. */
   add(l: SeccompLine, into: RenderedLine, scope: RenderScope): void {
-    const max = 16 + (this.ctx.raw ? 6 * (l.end - l.start) : 0);
-    if (this.used + max > this.arena.length) {
-      // lines added so far keep the old arena alive until they are written
-      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, max));
-      this.used = 0;
-    }
-    const arena = this.arena;
-    const from = this.used;
+    const arena = this.arena.reserve(16 + (this.ctx.raw ? 6 * (l.end - l.start) : 0));
+    const from = this.arena.used;
     const d = l.digits;
     const mid = putNumber(arena, from, l.buf, d[Num.Serial]!, d[Num.Serial + 1]!);
     const to = this.ctx.raw ? putEscaped(arena, mid, l.buf, l.start, l.end) : mid;
-    this.used = to;
+    this.arena.used = to;
     into.arena = arena;
     into.from = from;
     into.mid = mid;
@@ -222,7 +214,7 @@ export class SiemRenderer implements LineRenderer {
       for (let k = 0; k < slots.length; k++) {
         switch (slots[k]) {
           case Slot.Iso: n += ISO_BYTES; break;
-          case Slot.Ms: n += digitsOf(r.timeMs); break;
+          case Slot.Ms: n += uintDigits(r.timeMs); break;
           case Slot.Serial: n += r.mid - r.from; break;
           case Slot.Raw: n += r.to - r.mid; break;
         }
@@ -350,9 +342,3 @@ function cut(doc: string, marks: readonly string[]): Cut {
   return { consts, slots };
 }
 
-/** How many digits a non-negative integer has. */
-function digitsOf(n: number): number {
-  let d = 1;
-  for (; n >= 10; n = Math.floor(n / 10)) d++;
-  return d;
-}

@@ -99,11 +99,8 @@ export class NdjsonSink implements EventSink {
     return this.opening;
   }
 
-  async write(events: readonly EventV1[]): Promise<void> {
-    if (events.length === 0) return;
-    let text = '';
-    for (const ev of events) text += JSON.stringify(this.map(ev)) + '\n';
-    await this.writeOut(Buffer.from(text, 'utf8'), events.length);
+  write(events: readonly EventV1[]): Promise<void> {
+    return this.writeRendered(events);
   }
 
   /** EventSink.writeRendered: rendered lines as they are, the other events as write() writes them. */
