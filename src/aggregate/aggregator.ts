@@ -169,13 +169,14 @@ export class Aggregator {
     // once per batch, not per message: the Kubernetes source rebuilds, checks and sorts its list on every call
     // (the list cannot change while this synchronous loop runs)
     const sel = new Selection(this.opts.source.list());
+    let ok = 0;
     for (const m of batch.messages) {
       this.counts.messages++;
       try {
         const msg = this.decoder.decode(m.value);
         if (msg.type === 'tuples') this.applyTuples(msg, partition, dirty, emit, sel);
         else this.applyEnd(msg, dirty, emit);
-        aggregateMetrics.messages.inc({ result: 'ok' });
+        ok++;
       } catch (e) {
         const malformed = e instanceof MalformedMessage;
         this.counts.malformed++;
@@ -186,6 +187,8 @@ export class Aggregator {
         }
       }
     }
+    // counted once a batch: a labelled inc() per message was a measurable share of the loop
+    aggregateMetrics.messages.inc({ result: 'ok' }, ok);
     // durability order: sessions stored → profiles written → offsets committed
     await this.store.save([...dirty].map((id) => this.sessions.get(id)!).filter((s) => s !== undefined));
     aggregateMetrics.stateWrites.inc(dirty.size);
@@ -296,18 +299,19 @@ export class Aggregator {
  * one container's messages asks recordingSelects (label selectors) once.
  */
 class Selection {
-  private container: ContainerRef | null = null;
-  private pod: PodRef | null = null;
-  private matches: Array<{ rec: RecordingSpec; id: string }> = [];
+  /**
+   * Per container object: the recording decoder hands over the same container and pod objects for every
+   * message of a container, and nodes interleave containers, so a last-one memo would miss on most messages.
+   */
+  private readonly memo = new Map<ContainerRef, { pod: PodRef | null; matches: Array<{ rec: RecordingSpec; id: string }> }>();
 
   constructor(private readonly recs: readonly RecordingSpec[]) {}
 
   of(container: ContainerRef, pod: PodRef | null): ReadonlyArray<{ rec: RecordingSpec; id: string }> {
-    if (container !== this.container || pod !== this.pod) {
-      this.container = container;
-      this.pod = pod;
-      this.matches = this.recs.filter((rec) => recordingSelects(rec, container, pod)).map((rec) => ({ rec, id: `${rec.name}/${container.id}` }));
-    }
-    return this.matches;
+    const m = this.memo.get(container);
+    if (m && m.pod === pod) return m.matches;
+    const matches = this.recs.filter((rec) => recordingSelects(rec, container, pod)).map((rec) => ({ rec, id: `${rec.name}/${container.id}` }));
+    this.memo.set(container, { pod, matches });
+    return matches;
   }
 }

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import type { Logger } from '../log';
+import { installDecodeSpeedups } from './decode-speedups';
 
 /** How to reach and authenticate to the brokers; the `--kafka-config` file holds all but `brokers`. */
 export interface ClientOptions {
@@ -34,7 +35,14 @@ export interface ClientRole {
   retry?: KafkaConfig['retry'];
 }
 
+let speedupsLogged = false;
+
 export function createKafka(opts: ClientOptions, log: Logger, role: ClientRole = {}): Kafka {
+  const speedups = installDecodeSpeedups();
+  if (speedups.records !== true && !speedupsLogged) {
+    speedupsLogged = true;
+    log.info({ reason: speedups.records }, "kafkajs's own record decoder is in use (slower consumption)");
+  }
   const cfg: KafkaConfig = {
     clientId: opts.clientId ?? role.clientId ?? 'auditflow',
     brokers: opts.brokers,

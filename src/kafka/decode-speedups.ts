@@ -1,0 +1,184 @@
+// Two costs of consuming with kafkajs that the aggregator pays per fetched message (issue 14: ≥ 100k recording
+// messages/s), removed without changing what kafkajs hands over:
+//
+// 1. Gzip. kafkajs decompresses a record batch with async zlib.unzip, which makes a thread-pool round trip per
+//    16 KiB of output; on this VM that left the consumer's main thread idle for a third of its time and cost more
+//    CPU than the inflating itself. The codec below inflates synchronously, in 256 KiB pieces. Compression (the
+//    node sink's producer) stays kafkajs's own async gzip: there the tailer shares the event loop.
+//    kafkajs has a public registry for this (CompressionCodecs).
+//
+// 2. The record decoder. kafkajs 2.2.4 decodes every record's offset and timestamp through its BigInt-backed
+//    Long, twice from a decimal string (Long.fromValue(firstOffset).add(delta).toString()), and builds the
+//    headers object by spreading it once per header. The replacement below is the same function, field for
+//    field (test/kafka/decode-speedups.test.ts compares both on every case kafkajs distinguishes), with plain
+//    number arithmetic where it is exact (a decimal string of at most 15 digits plus a delta under 2^48) and
+//    Long otherwise. kafkajs has no registry for it: the module is put into Node's module cache under
+//    kafkajs's own path before kafkajs first loads it, which kafkajs does lazily, on the first fetch response.
+//    That is only done for the kafkajs version it was written against; with any other version, or when the
+//    decoder was already loaded, kafkajs's own stays in place and the reason is kept in speedupsState().
+
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { CompressionCodecs, CompressionTypes } from 'kafkajs';
+
+/** The kafkajs release whose record decoder (src/protocol/recordBatch/record/v0/decoder.js) ours replaces. */
+export const KAFKAJS_VERSION = '2.2.4';
+
+/** kafkajs's Decoder, as far as the record decoder uses it. */
+interface KafkaDecoder {
+  buffer: Buffer;
+  offset: number;
+  readInt8(): number;
+  readVarInt(): number;
+  readVarLong(): { toString(): string };
+  readVarIntBytes(): Buffer | null;
+  readVarIntString(): string | null;
+}
+
+interface LongClass {
+  fromValue(v: unknown): { add(v: unknown): { toString(): string } };
+}
+
+/** The batch context kafkajs passes to every record decode (its fields as kafkajs names them). */
+interface BatchContext {
+  firstOffset?: string;
+  firstTimestamp?: string;
+  magicByte?: number;
+  isControlBatch?: boolean;
+  timestampType?: number;
+  maxTimestamp?: string;
+}
+
+export interface SpeedupsState {
+  gzip: boolean;
+  /** true, or why kafkajs's own record decoder stays */
+  records: true | string;
+}
+
+let state: SpeedupsState | undefined;
+
+/** What installDecodeSpeedups() did (undefined: not called yet). */
+export function speedupsState(): SpeedupsState | undefined {
+  return state;
+}
+
+const INFLATE_CHUNK = 256 * 1024;
+
+function syncGzipCodec(): { compress(encoder: { buffer: Buffer }): Promise<Buffer>; decompress(buffer: Buffer): Promise<Buffer> } {
+  const gzip = (b: Buffer): Promise<Buffer> => new Promise((resolve, reject) => zlib.gzip(b, (e, out) => (e ? reject(e) : resolve(out))));
+  return {
+    compress: (encoder) => gzip(encoder.buffer),
+    // unzip, as kafkajs: gzip or zlib framing, told from the header
+    decompress: async (buffer) => zlib.unzipSync(buffer, { chunkSize: INFLATE_CHUNK }),
+  };
+}
+
+function kafkajsRoot(): string {
+  return path.dirname(require.resolve('kafkajs/package.json'));
+}
+
+/** Installs both, once per process; later calls return what the first did. */
+export function installDecodeSpeedups(): SpeedupsState {
+  if (state) return state;
+  const codecs = CompressionCodecs as unknown as Record<number, () => unknown>;
+  codecs[CompressionTypes.GZIP] = syncGzipCodec;
+  state = { gzip: true, records: installRecordDecoder() };
+  return state;
+}
+
+function installRecordDecoder(): true | string {
+  let root: string;
+  let version: string;
+  try {
+    root = kafkajsRoot();
+    version = (require(path.join(root, 'package.json')) as { version: string }).version;
+  } catch (e) {
+    return `kafkajs's package.json is not readable: ${(e as Error).message}`;
+  }
+  if (version !== KAFKAJS_VERSION) return `kafkajs ${version} is not ${KAFKAJS_VERSION}, the version the replacement matches`;
+  const target = path.join(root, 'src/protocol/recordBatch/record/v0/decoder.js');
+  const batchDecoder = path.join(root, 'src/protocol/recordBatch/v0/decoder.js');
+  if (require.cache[batchDecoder] || require.cache[target]) return 'kafkajs had loaded its record decoder already';
+  const decode = makeRecordDecoder(root);
+  const Module = require('node:module') as new (id: string) => NodeJS.Module;
+  const mod = new Module(target);
+  mod.filename = target;
+  mod.loaded = true;
+  mod.exports = decode;
+  require.cache[target] = mod;
+  return true;
+}
+
+/** Our record decoder, bound to kafkajs's Long and timestamp types (exported for the equivalence test). */
+export function makeRecordDecoder(root = kafkajsRoot()): (decoder: KafkaDecoder, batchContext?: BatchContext) => unknown {
+  const Long = require(path.join(root, 'src/utils/long')) as LongClass;
+  const { LOG_APPEND_TIME } = require(path.join(root, 'src/protocol/timestampTypes')) as { LOG_APPEND_TIME: number };
+
+  /** `s` (a decimal Long.toString) plus `d`, as Long would give it. */
+  const plus = (s: string, d: number): string => {
+    // up to 15 digits, no sign: < 1e15, and |d| < 2^48 here, so the sum is an exact double
+    if (s.length > 0 && s.length <= 15 && isDigits(s)) return String(Number(s) + d);
+    return Long.fromValue(s).add(d).toString();
+  };
+
+  return function decodeRecord(decoder: KafkaDecoder, batchContext: BatchContext = {}): unknown {
+    const { firstOffset, firstTimestamp, magicByte, isControlBatch = false, timestampType, maxTimestamp } = batchContext;
+    const attributes = decoder.readInt8();
+    const delta = readSmallVarLong(decoder);
+    let timestamp: string | undefined;
+    if (timestampType === LOG_APPEND_TIME && maxTimestamp) {
+      if (delta === undefined) decoder.readVarLong();
+      timestamp = maxTimestamp;
+    } else if (delta === undefined || typeof firstTimestamp !== 'string') {
+      const d = delta === undefined ? decoder.readVarLong() : delta;
+      timestamp = Long.fromValue(firstTimestamp).add(d).toString();
+    } else timestamp = plus(firstTimestamp, delta);
+    const offsetDelta = decoder.readVarInt();
+    const offset = typeof firstOffset === 'string' && Math.abs(offsetDelta) < 2 ** 48 ? plus(firstOffset, offsetDelta) : Long.fromValue(firstOffset).add(offsetDelta).toString();
+    const key = decoder.readVarIntBytes();
+    const value = decoder.readVarIntBytes();
+    const n = decoder.readVarInt();
+    const headers: Record<string, unknown> = {};
+    for (let i = 0; i < n; i++) {
+      const k = String(decoder.readVarIntString());
+      const v = decoder.readVarIntBytes();
+      // kafkajs's reduce reads headers[k] through the prototype too (a header named toString meets a function)
+      // and defines own properties (a header named __proto__ is a property, not the prototype)
+      const before = headers[k];
+      const next = before === undefined ? v : Array.isArray(before) ? before.concat([v]) : [before, v];
+      if (k === '__proto__') Object.defineProperty(headers, k, { value: next, writable: true, enumerable: true, configurable: true });
+      else headers[k] = next;
+    }
+    return { magicByte, attributes, timestamp, offset, key, value, headers, isControlRecord: isControlBatch, batchContext };
+  };
+}
+
+function isDigits(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/**
+ * A zigzag varlong of at most 7 bytes (|value| < 2^48) as a number, the decoder moved past it; undefined, the
+ * decoder untouched, for a longer one (kafkajs's readVarLong then reads it, and rejects a malformed one as before).
+ */
+function readSmallVarLong(decoder: KafkaDecoder): number | undefined {
+  const b = decoder.buffer;
+  let off = decoder.offset;
+  let result = 0;
+  let mul = 1;
+  for (let k = 0; k < 7; k++) {
+    const byte = b[off++];
+    if (byte === undefined) return undefined;
+    result += (byte & 0x7f) * mul;
+    mul *= 128;
+    if (byte < 0x80) {
+      decoder.offset = off;
+      return result % 2 === 1 ? -(result + 1) / 2 : result / 2;
+    }
+  }
+  return undefined;
+}
