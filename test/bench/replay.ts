@@ -1,8 +1,8 @@
 // The rate section of `npm run bench`: does one core keep up with 150k records/s, and with what lag and RSS
 // (issue 14)? auditd cannot write that fast on this VM (with a workload it tops out near 40k records/s, the live
 // section), so here a writer appends recorded auditd lines to a file at a paced rate while `auditflow run`
-// follows it, pinned to one core (taskset; the writer, this process, on another). The lines are the real log's
-// first 100k records, cycled, each stamped with the second it is written in (serials moved on by 10M a pass,
+// follows it, pinned to one core (taskset; the writer, this process, on another), its events to a regular
+// file. The lines are the real log's first 100k records, cycled, each stamped with the second it is written in (serials moved on by 10M a pass,
 // so a pass's events stay apart), with the pid of this bench process, a live host process for the enricher.
 //
 // Per mode: the reader's CPU per record and its share of its core, the most it fell behind while the writer ran
@@ -88,12 +88,15 @@ async function replayOne(lines: Array<[string, string, number, string]>, mode: s
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-replay-'));
   const file = path.join(tmp, 'audit.log');
   fs.writeFileSync(file, '');
+  // events go to a regular file, as a SIEM shipper would tail it (not /dev/null: a device is written
+  // asynchronously, a file synchronously), truncated by the probe below so that a run does not fill the disk
+  const events = path.join(tmp, 'events.ndjson');
   const port = await freePort();
   // the reader on the last core, this writer elsewhere: "one core" is the reader's alone
   const reader = cores > 1 ? ['taskset', '-c', String(cores - 1), process.execPath] : [process.execPath];
   // BENCH_CPU_PROF=DIR: the reader writes a V8 CPU profile there
   const prof = process.env['BENCH_CPU_PROF'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_CPU_PROF']] : [];
-  const child = spawn(reader[0]!, [...reader.slice(1), ...prof, BIN, 'run', '--audit-log', file, '--checkpoint', 'none', '--listen', `127.0.0.1:${port}`, '--no-track-forks', '--no-progress', '--cri-socket', 'none', '--node-name', 'bench', '--output', '/dev/null', ...REPLAY_MODES[mode]!], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(reader[0]!, [...reader.slice(1), ...prof, BIN, 'run', '--audit-log', file, '--checkpoint', 'none', '--listen', `127.0.0.1:${port}`, '--no-track-forks', '--no-progress', '--cri-socket', 'none', '--node-name', 'bench', '--output', events, ...REPLAY_MODES[mode]!], { stdio: ['ignore', 'ignore', 'pipe'] });
   try {
     await started(child);
     const fd = fs.openSync(file, 'a');
@@ -119,6 +122,8 @@ async function replayOne(lines: Array<[string, string, number, string]>, mode: s
       }
       if (Date.now() - lastProbe >= 500) {
         lastProbe = Date.now();
+        // (the sink appends: after a truncation its next write lands at the new end)
+        if (fs.existsSync(events)) fs.truncateSync(events, 0);
         const behind = bytes - ((await tailBytesRead(port)) ?? 0);
         maxBehindS = Math.max(maxBehindS, behind / bytesPerRecord() / rate);
       }
