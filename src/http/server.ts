@@ -5,7 +5,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from '../log';
-import { registry } from '../metrics';
+import { LOOP_SAMPLE_MS, registry } from '../metrics';
 
 export interface Check {
   ok: boolean;
@@ -34,7 +34,8 @@ export function parseListen(s: string): { host: string; port: number } {
 
 export class HttpServer {
   private readonly server: http.Server;
-  private readonly loop = monitorEventLoopDelay({ resolution: 20 });
+  // (a blocked loop shows as one long sample: a fine resolution only costs wake-ups; see metrics.ts)
+  private readonly loop = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
   private lastTick = Date.now();
   private ticker: NodeJS.Timeout | undefined;
 

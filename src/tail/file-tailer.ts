@@ -14,11 +14,11 @@
 //   - the path leads elsewhere (renamed) or nowhere (deleted): read our descriptor to its end, then, once
 //     the new file has data, continue with every file newer than ours in the rotation chain, oldest first.
 
-import { watch, type FSWatcher, promises as fsp } from 'node:fs';
+import { fstatSync, statSync, watch, type FSWatcher } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../log';
 import { MAX_LINE } from '../io/line-records';
-import { closeAll, headMatches, openChain, readHead, type ChainFile } from './chain';
+import { closeAll, headMatches, openChain, readHead, readHeadSync, type ChainFile } from './chain';
 import { checkCheckpointPath, CheckpointWriter, loadCheckpoint, makeCheckpoint } from './checkpoint';
 import { bootId } from './kmsg';
 import { ByteLineSplitter } from '../io/line-splitter';
@@ -473,7 +473,10 @@ export class FileTailer extends SerialReader implements Tailer {
     if (cur.verify) {
       cur.verify = false;
       try {
-        const size = (await cur.file.fh.stat()).size;
+        // (synchronous, as the head read in rewritten() and the path's stat at the end: made around every short
+        // read of a live log, where the thread pool's hand-off cost more than the call; the read below stays
+        // async, so the loop still yields to timers and the HTTP server on every fill)
+        const size = fstatSync(cur.file.fh.fd).size;
         if (size < cur.splitter.received || (await this.rewritten(cur, size))) return this.truncated(cur, size);
       } catch (e) {
         return this.readError(`checking ${cur.file.name}`, e);
@@ -556,7 +559,7 @@ export class FileTailer extends SerialReader implements Tailer {
     const seq = this.changeSeq;
     let st: import('node:fs').Stats | null;
     try {
-      st = await fsp.stat(this.opts.path);
+      st = statSync(this.opts.path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return this.readError(`stat ${this.opts.path}`, e);
       st = null;
@@ -597,7 +600,7 @@ export class FileTailer extends SerialReader implements Tailer {
   /** Whether the file's first bytes differ from those we saw: truncated and rewritten past our offset. */
   private async rewritten(cur: Cursor, size: number): Promise<boolean> {
     const known = cur.file.head;
-    const now = await readHead(cur.file.fh, size);
+    const now = readHeadSync(cur.file.fh, size);
     if (!now.subarray(0, known.length).equals(known)) return true;
     if (now.length > known.length) {
       cur.file.head = now;

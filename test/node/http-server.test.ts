@@ -49,6 +49,31 @@ describe('HttpServer', () => {
     }
   });
 
+  it('/healthz fails after the event loop was blocked longer than allowed, at the monitors\' coarse sampling', async () => {
+    const s = new HttpServer({ listen: '127.0.0.1:0', log: createLogger('test'), maxLoopDelayMs: 1200 });
+    const { port } = await s.start();
+    try {
+      // a sample in progress when the loop blocks is the one that sees the block
+      await new Promise((r) => setTimeout(r, 300));
+      const until = Date.now() + 1700;
+      while (Date.now() < until) {
+        /* the loop blocked */
+      }
+      const h = await request(port, '/healthz');
+      assert.equal(h.status, 503, h.body);
+      const loop = JSON.parse(h.body).checks.eventLoop;
+      assert.equal(loop.ok, false);
+      const ms = Number(/max delay ([\d.]+) ms/.exec(loop.detail)?.[1]);
+      assert.ok(ms >= 1400, loop.detail);
+      // the next probe covers a loop that ran freely since this one (and its 1 s ticker fired meanwhile)
+      await new Promise((r) => setTimeout(r, 1100));
+      const again = await request(port, '/healthz');
+      assert.equal(again.status, 200, again.body);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('/healthz fails when a health check fails, and a throwing check counts as failed', async () => {
     const s = new HttpServer({ listen: '127.0.0.1:0', log: createLogger('test'), health: { boom: () => { throw new Error('kaput'); } } });
     const { port } = await s.start();
