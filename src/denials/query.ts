@@ -51,13 +51,14 @@ export async function runQuery(q: DenialQuery, log: Logger): Promise<QueryResult
   const onSuppressed = (s: SuppressedMessage) => {
     if (scope(s)) suppressed += s.count;
   };
-  // without --all only denials are kept: a logged SECCOMP event is told from its bytes and not parsed
+  // without --all only denials are kept: a logged SECCOMP event (a line of a file, a message of the events
+  // topic) is told from its bytes and not parsed
   const unwanted = q.filter.all || q.parseAll ? undefined : isLoggedSeccompLine;
   if (q.files.length) await readEventFiles(q.files, onEvent, counts.file, log, unwanted);
   if (q.kafka) {
     // loaded on demand: kafkajs adds a quarter second to every CLI start otherwise
     const { readEventsTopic } = require('./source-kafka') as typeof import('./source-kafka');
-    await readEventsTopic(q.kafka, onEvent, counts.kafka, log, onSuppressed);
+    await readEventsTopic(q.kafka, onEvent, counts.kafka, log, onSuppressed, unwanted);
   }
   rows.sort(byTime);
   const matched = rows.length;

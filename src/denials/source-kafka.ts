@@ -34,6 +34,8 @@ export async function readEventsTopic(
   counts: ReadCounts,
   log: Logger,
   onSuppressed?: (s: SuppressedMessage) => void,
+  /** messages the caller does not want, told from their bytes (logged-seccomp.ts): counted as events, not parsed */
+  unwanted?: (buf: Buffer, start: number, end: number) => boolean,
 ): Promise<void> {
   const kafka = createKafka(opts, log, QUERY_ROLE);
   const deadline = Date.now() + opts.timeoutMs;
@@ -81,16 +83,21 @@ export async function readEventsTopic(
           if (off < r.start) continue;
           if (off >= r.end) break;
           counts.inputs++;
-          const text = m.value ? m.value.toString('utf8') : '';
-          const d = decodeEvent(text);
-          const sup = 'garbage' in d && d.garbage === 'other-schema' ? suppressedOf(text) : undefined;
-          if (sup) onSuppressed?.(sup);
-          else if ('garbage' in d) {
-            // other producers' records on the topic (other schemas) are expected; say so only at debug
-            countGarbage(counts, 'kafka', d.garbage, { topic: opts.topic, partition: r.partition, offset: m.offset, ...(d.field ? { field: d.field } : {}) }, text, log, d.garbage === 'other-schema' ? 0 : 5);
-          } else {
+          if (m.value && unwanted !== undefined && unwanted(m.value, 0, m.value.length)) {
             countEvent(counts, 'kafka');
-            onEvent(d.ev, d.timeMs);
+            counts.unparsed++;
+          } else {
+            const text = m.value ? m.value.toString('utf8') : '';
+            const d = decodeEvent(text);
+            const sup = 'garbage' in d && d.garbage === 'other-schema' ? suppressedOf(text) : undefined;
+            if (sup) onSuppressed?.(sup);
+            else if ('garbage' in d) {
+              // other producers' records on the topic (other schemas) are expected; say so only at debug
+              countGarbage(counts, 'kafka', d.garbage, { topic: opts.topic, partition: r.partition, offset: m.offset, ...(d.field ? { field: d.field } : {}) }, text, log, d.garbage === 'other-schema' ? 0 : 5);
+            } else {
+              countEvent(counts, 'kafka');
+              onEvent(d.ev, d.timeMs);
+            }
           }
           if (off + 1n >= r.end) break;
         }
