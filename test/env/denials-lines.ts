@@ -4,6 +4,7 @@
 // "actionData"), in another producer's member order, and lines that only nearly match a logged SECCOMP event.
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
+import type { QueryResult } from '../../src/denials/query';
 import type { EventV1 } from '../../src/event/v1';
 import { ROOT, runCli } from './cli';
 
@@ -58,4 +59,22 @@ export function prefilterCorpus(): PrefilterCorpus {
   }
   for (const l of parsed(true).filter((x) => x.includes('"type":"SECCOMP"') && x.includes('"action":"log"'))) out.push(l.replace(/"raw":"/, '"raw":"\\x'));
   return { out, logged, denied };
+}
+
+/**
+ * A query over the corpus with every input parsed (`slow`) and with the byte check (`fast`): the same rows and
+ * counts from `source`, and exactly the logged events in the writers' layout skipped: as parsed (`logged` has
+ * both ways) and attributed with either label set; none in the other order or the near misses.
+ */
+export function assertSameBothWays(c: PrefilterCorpus, slow: QueryResult, fast: QueryResult, source: 'file' | 'kafka'): void {
+  assert.ok(slow.rows.length >= c.denied.length * 5, `denials found (${slow.rows.length})`);
+  assert.ok(slow.rows.some((r) => r.ev.pod?.labels['action'] === 'log'), 'among them denials whose pod has an "action": "log" label');
+  assert.deepEqual(fast.rows, slow.rows, 'the same denials');
+  assert.equal(fast.matched, slow.matched);
+  const { unparsed, ...fastCounts } = fast.counts[source];
+  const { unparsed: none, ...slowCounts } = slow.counts[source];
+  assert.equal(none, 0);
+  assert.deepEqual(fastCounts, slowCounts, 'the same inputs, events and garbage counted');
+  assert.ok(slow.counts[source].garbage > 0, 'the input with a bad escape is garbage both ways');
+  assert.equal(unparsed, c.logged.length * 3, `logged SECCOMP events told from their bytes (${unparsed})`);
 }
