@@ -11,8 +11,7 @@
 // (PermanentOutputError): the pipeline stops, exit 1, the checkpoint at what was written. abort() (shutdown
 // grace over) ends a retry. A stdout whose reader has gone (EPIPE) cannot be written again: its events are
 // counted as dropped and logged, and the pipeline goes on.
-import * as fs from 'node:fs';
-import { constants, promises as fsp } from 'node:fs';
+import { constants, promises as fsp, writeSync } from 'node:fs';
 import type { EventV1 } from '../event/v1';
 import { describeError } from '../io/input';
 import { AbortedError, countIoError, PermanentOutputError } from '../io/errors';
@@ -161,7 +160,7 @@ export class NdjsonSink implements EventSink {
         // A regular file is written synchronously: an async write costs 60-130 us of CPU in the thread-pool
         // hand-off on the 2-core VM (issue 14), against a few us of copying into the page cache, which
         // never waits on a reader. A device or FIFO (syncable false) could block the event loop: async.
-        if (this.syncable) while (off < buf.length) off += fs.writeSync(fh.fd, buf, off, buf.length - off);
+        if (this.syncable) while (off < buf.length) off += writeSync(fh.fd, buf, off, buf.length - off);
         else while (off < buf.length) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
         if (!synced && !this.sync && this.opts.sync !== false && this.syncable) await this.datasync(fh);
         synced = true;

@@ -5,8 +5,7 @@
 // still lead to the inode we opened and no sibling may have appeared; otherwise it is opened again. Once
 // open, a file's descriptor keeps reading the same data whatever it is renamed to.
 
-import * as fs from 'node:fs';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readSync } from 'node:fs';
 import * as path from 'node:path';
 import { readFirstStamp, type Stamp } from './stamp';
 
@@ -52,24 +51,16 @@ export async function rotatedNames(live: string): Promise<string[]> {
   return found.map((f) => f.name);
 }
 
-export async function readHead(fh: fsp.FileHandle, size: number): Promise<Buffer> {
-  const n = Math.min(size, HEAD_BYTES);
-  if (n <= 0) return Buffer.alloc(0);
-  const buf = Buffer.alloc(n);
-  const { bytesRead } = await fh.read(buf, 0, n, 0);
-  return buf.subarray(0, bytesRead);
-}
-
 /**
- * readHead without the thread pool, for the checks made on every short read while following a live log: an
- * async file operation costs 60-130 us of CPU in the hand-off on the 2-core VM (issue 14), and 64 bytes of an
- * open local file are a page-cache copy.
+ * The file's first bytes (at most HEAD_BYTES). Read synchronously: it is read around every short read of a live
+ * log (FileTailer's rewrite check), where an async file operation costs 60-130 us of CPU in the thread-pool
+ * hand-off on the 2-core VM (issue 14), and 64 bytes of an open local file are a page-cache copy.
  */
-export function readHeadSync(fh: fsp.FileHandle, size: number): Buffer {
+export function readHead(fh: fsp.FileHandle, size: number): Buffer {
   const n = Math.min(size, HEAD_BYTES);
   if (n <= 0) return Buffer.alloc(0);
   const buf = Buffer.alloc(n);
-  const bytesRead = fs.readSync(fh.fd, buf, 0, n, 0);
+  const bytesRead = readSync(fh.fd, buf, 0, n, 0);
   return buf.subarray(0, bytesRead);
 }
 
@@ -85,7 +76,7 @@ export async function openFile(name: string): Promise<ChainFile | null> {
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw new Error(`${name} is not a regular file`);
-    const head = await readHead(fh, st.size);
+    const head = readHead(fh, st.size);
     const first = await readFirstStamp(fh, st.size);
     return { name, fh, dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, head, first };
   } catch (e) {

@@ -18,7 +18,7 @@ import { fstatSync, statSync, watch, type FSWatcher } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../log';
 import { MAX_LINE } from '../io/line-records';
-import { closeAll, headMatches, openChain, readHead, readHeadSync, type ChainFile } from './chain';
+import { closeAll, headMatches, openChain, readHead, type ChainFile } from './chain';
 import { checkCheckpointPath, CheckpointWriter, loadCheckpoint, makeCheckpoint } from './checkpoint';
 import { bootId } from './kmsg';
 import { ByteLineSplitter } from '../io/line-splitter';
@@ -477,7 +477,7 @@ export class FileTailer extends SerialReader implements Tailer {
         // read of a live log, where the thread pool's hand-off cost more than the call; the read below stays
         // async, so the loop still yields to timers and the HTTP server on every fill)
         const size = fstatSync(cur.file.fh.fd).size;
-        if (size < cur.splitter.received || (await this.rewritten(cur, size))) return this.truncated(cur, size);
+        if (size < cur.splitter.received || this.rewritten(cur, size)) return this.truncated(cur, size);
       } catch (e) {
         return this.readError(`checking ${cur.file.name}`, e);
       }
@@ -569,7 +569,7 @@ export class FileTailer extends SerialReader implements Tailer {
       this.missingWarned = false;
       if (st.size < received) return this.truncated(cur, st.size);
       try {
-        if (await this.rewritten(cur, st.size)) return this.truncated(cur, st.size);
+        if (this.rewritten(cur, st.size)) return this.truncated(cur, st.size);
       } catch (e) {
         return this.readError(`reading the head of ${cur.file.name}`, e);
       }
@@ -598,9 +598,9 @@ export class FileTailer extends SerialReader implements Tailer {
   }
 
   /** Whether the file's first bytes differ from those we saw: truncated and rewritten past our offset. */
-  private async rewritten(cur: Cursor, size: number): Promise<boolean> {
+  private rewritten(cur: Cursor, size: number): boolean {
     const known = cur.file.head;
-    const now = readHeadSync(cur.file.fh, size);
+    const now = readHead(cur.file.fh, size);
     if (!now.subarray(0, known.length).equals(known)) return true;
     if (now.length > known.length) {
       cur.file.head = now;
@@ -684,7 +684,7 @@ export class FileTailer extends SerialReader implements Tailer {
     const k = key(cur.file);
     setBounded(this.base, k, (this.base.get(k) ?? 0) + committed);
     try {
-      cur.file.head = await readHead(cur.file.fh, size);
+      cur.file.head = readHead(cur.file.fh, size);
     } catch {
       cur.file.head = Buffer.alloc(0);
     }
