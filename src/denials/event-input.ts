@@ -71,3 +71,9 @@ export function countEvent(counts: ReadCounts, source: 'file' | 'kafka'): void {
   counts.events++;
   eventsRead.inc({ source });
 }
+
+/** Counts one event told from its bytes and not parsed (logged-seccomp.ts): an event, and an unparsed one. */
+export function countUnparsedEvent(counts: ReadCounts, source: 'file' | 'kafka'): void {
+  countEvent(counts, source);
+  counts.unparsed++;
+}

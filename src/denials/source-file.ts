@@ -5,7 +5,7 @@ import { openInput } from '../io/input';
 import { ByteLineSplitter } from '../io/line-splitter';
 import type { Logger } from '../log';
 import type { EventV1 } from '../event/v1';
-import { countEvent, countGarbage, decodeEvent, type ReadCounts } from './event-input';
+import { countEvent, countGarbage, countUnparsedEvent, decodeEvent, type ReadCounts } from './event-input';
 
 /** An event carries its records' fields and maybe raw lines; the kernel caps one record near 9 KiB. */
 export const MAX_EVENT_LINE = 4 << 20;
@@ -34,8 +34,7 @@ export async function readEventFiles(
       if (unwanted !== undefined && unwanted(b, s, e)) {
         lineNo++;
         counts.inputs++;
-        countEvent(counts, 'file');
-        counts.unparsed++;
+        countUnparsedEvent(counts, 'file');
         return;
       }
       onLine(b.toString('utf8', s, e));

@@ -15,7 +15,7 @@ import type { EventV1 } from '../event/v1';
 import { createKafka, type ClientRole } from '../kafka/client';
 import type { Logger } from '../log';
 import { SUPPRESSED_SCHEMA, type SuppressedMessage } from '../kafka/messages';
-import { countEvent, countGarbage, decodeEvent, type ReadCounts } from './event-input';
+import { countEvent, countGarbage, countUnparsedEvent, decodeEvent, type ReadCounts } from './event-input';
 import { KafkaSourceError, SKEW_MS, type KafkaSourceOptions } from './kafka-options';
 
 /** A query has a deadline of its own; a few quick retries are enough to ride out a leader move. */
@@ -72,6 +72,20 @@ export async function readEventsTopic(
       if (r && e.payload.topic === opts.topic && BigInt(e.payload.lastOffset) + 1n >= r.end) close(r.partition);
     });
     consumer.on(consumer.events.CRASH, (e) => fail(new KafkaSourceError(`consumer of ${where} crashed: ${(e.payload.error as Error).message}`, { cause: e.payload.error })));
+    // one message of the window, parsed: an event, a node's count of events it held back, or garbage
+    const take = (value: Buffer | null, partition: number, offset: string) => {
+      const text = value ? value.toString('utf8') : '';
+      const d = decodeEvent(text);
+      const sup = 'garbage' in d && d.garbage === 'other-schema' ? suppressedOf(text) : undefined;
+      if (sup) onSuppressed?.(sup);
+      else if ('garbage' in d) {
+        // other producers' records on the topic (other schemas) are expected; say so only at debug
+        countGarbage(counts, 'kafka', d.garbage, { topic: opts.topic, partition, offset, ...(d.field ? { field: d.field } : {}) }, text, log, d.garbage === 'other-schema' ? 0 : 5);
+      } else {
+        countEvent(counts, 'kafka');
+        onEvent(d.ev, d.timeMs);
+      }
+    };
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: true,
@@ -83,22 +97,8 @@ export async function readEventsTopic(
           if (off < r.start) continue;
           if (off >= r.end) break;
           counts.inputs++;
-          if (m.value && unwanted !== undefined && unwanted(m.value, 0, m.value.length)) {
-            countEvent(counts, 'kafka');
-            counts.unparsed++;
-          } else {
-            const text = m.value ? m.value.toString('utf8') : '';
-            const d = decodeEvent(text);
-            const sup = 'garbage' in d && d.garbage === 'other-schema' ? suppressedOf(text) : undefined;
-            if (sup) onSuppressed?.(sup);
-            else if ('garbage' in d) {
-              // other producers' records on the topic (other schemas) are expected; say so only at debug
-              countGarbage(counts, 'kafka', d.garbage, { topic: opts.topic, partition: r.partition, offset: m.offset, ...(d.field ? { field: d.field } : {}) }, text, log, d.garbage === 'other-schema' ? 0 : 5);
-            } else {
-              countEvent(counts, 'kafka');
-              onEvent(d.ev, d.timeMs);
-            }
-          }
+          if (m.value && unwanted !== undefined && unwanted(m.value, 0, m.value.length)) countUnparsedEvent(counts, 'kafka');
+          else take(m.value, r.partition, m.offset);
           if (off + 1n >= r.end) break;
         }
       },
