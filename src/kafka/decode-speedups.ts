@@ -64,13 +64,13 @@ export function speedupsState(): SpeedupsState | undefined {
 
 const INFLATE_CHUNK = 256 * 1024;
 
-function syncGzipCodec(): { compress(encoder: { buffer: Buffer }): Promise<Buffer>; decompress(buffer: Buffer): Promise<Buffer> } {
-  const gzip = (b: Buffer): Promise<Buffer> => new Promise((resolve, reject) => zlib.gzip(b, (e, out) => (e ? reject(e) : resolve(out))));
-  return {
-    compress: (encoder) => gzip(encoder.buffer),
-    // unzip, as kafkajs: gzip or zlib framing, told from the header
-    decompress: async (buffer) => zlib.unzipSync(buffer, { chunkSize: INFLATE_CHUNK }),
-  };
+type GzipCodec = () => { compress(encoder: { buffer: Buffer }): Promise<Buffer>; decompress(buffer: Buffer): Promise<Buffer> };
+
+/** kafkajs's gzip codec with its compression as it is, and inflating synchronously. */
+function syncInflating(kafkajsGzip: GzipCodec): GzipCodec {
+  const { compress } = kafkajsGzip();
+  // unzip, as kafkajs: gzip or zlib framing, told from the header
+  return () => ({ compress, decompress: async (buffer) => zlib.unzipSync(buffer, { chunkSize: INFLATE_CHUNK }) });
 }
 
 function kafkajsRoot(): string {
@@ -80,8 +80,8 @@ function kafkajsRoot(): string {
 /** Installs both, once per process; later calls return what the first did. */
 export function installDecodeSpeedups(): SpeedupsState {
   if (state) return state;
-  const codecs = CompressionCodecs as unknown as Record<number, () => unknown>;
-  codecs[CompressionTypes.GZIP] = syncGzipCodec;
+  const codecs = CompressionCodecs as unknown as Record<number, GzipCodec>;
+  codecs[CompressionTypes.GZIP] = syncInflating(codecs[CompressionTypes.GZIP]!);
   state = { gzip: true, records: installRecordDecoder() };
   return state;
 }
@@ -133,8 +133,9 @@ export function makeRecordDecoder(root = kafkajsRoot()): (decoder: KafkaDecoder,
       const d = delta === undefined ? decoder.readVarLong() : delta;
       timestamp = Long.fromValue(firstTimestamp).add(d).toString();
     } else timestamp = plus(firstTimestamp, delta);
+    // (readVarInt's zigzag decoding yields a 32-bit integer: within plus()'s bound)
     const offsetDelta = decoder.readVarInt();
-    const offset = typeof firstOffset === 'string' && Math.abs(offsetDelta) < 2 ** 48 ? plus(firstOffset, offsetDelta) : Long.fromValue(firstOffset).add(offsetDelta).toString();
+    const offset = typeof firstOffset === 'string' ? plus(firstOffset, offsetDelta) : Long.fromValue(firstOffset).add(offsetDelta).toString();
     const key = decoder.readVarIntBytes();
     const value = decoder.readVarIntBytes();
     const n = decoder.readVarInt();
