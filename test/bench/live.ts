@@ -21,6 +21,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '../env/net';
+import { cpuOf, cpuProfFlags, peakRssMb } from './proc-stats';
 import { tailBytesRead } from './reader-metrics';
 import { ensureKafka, type KafkaBroker } from '../env/kafka';
 import { installLaurelPlugin, type LaurelPlugin, laurelEventsOf, pluginQueueConf, type PluginQueueState, pluginQueueState, removeLaurelPlugin } from './laurel-plugin';
@@ -80,33 +81,6 @@ function auditStatus(key: string): number {
   const m = new RegExp(`^${key} (\\d+)`, 'm').exec(sh('auditctl -s'));
   if (!m) throw new Error(`auditctl -s has no ${key}`);
   return Number(m[1]);
-}
-
-const TICKS = Number(sh('getconf CLK_TCK').trim()) || 100;
-
-/**
- * user + system CPU seconds of a process (/proc/PID: with its waited-for children) or of one thread
- * (/proc/PID/task/TID). With `gone`, a process or thread that has ended reads as that instead of throwing.
- */
-function cpuOf(proc: string, gone?: number): number {
-  let stat: string;
-  try {
-    stat = fs.readFileSync(`${proc}/stat`, 'utf8');
-  } catch (e) {
-    if (gone !== undefined) return gone;
-    throw e;
-  }
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / TICKS;
-}
-
-function peakRssMb(pid: number): number | null {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : null;
-  } catch {
-    return null;
-  }
 }
 
 function logPath(): string {
@@ -238,12 +212,6 @@ function serialGaps(u: number[]): number {
   let gaps = 0;
   for (let i = 1; i < u.length; i++) if (u[i]! > u[i - 1]! + 1) gaps += u[i]! - u[i - 1]! - 1;
   return gaps;
-}
-
-/** BENCH_CPU_PROF=DIR: each reader writes a V8 CPU profile there (node --cpu-prof), to see where the time goes. */
-function cpuProfFlags(): string[] {
-  const dir = process.env['BENCH_CPU_PROF'];
-  return dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [];
 }
 
 /** The Kafka row: every event as v1 to the rig's broker (and to /dev/null as the other rows). */

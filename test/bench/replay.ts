@@ -14,12 +14,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '../env/net';
+import { cpuOf, cpuProfFlags, peakRssMb } from './proc-stats';
 import { tailBytesRead } from './reader-metrics';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const BIN = process.env['BENCH_BIN'] ?? path.join(ROOT, 'dist/src/cli/main.js');
 const TICK_MS = 10;
-const TICKS_PER_S = 100; // USER_HZ of /proc/<pid>/stat
 
 export const REPLAY_MODES: Record<string, string[]> = {
   default: [],
@@ -42,19 +42,6 @@ export interface ReplayResult {
   catchUpS: number | null;
   rssMb: number | null;
 }
-
-function cpuOf(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / TICKS_PER_S;
-}
-
-function peakRssMb(pid: number): number | null {
-  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 1024) : null;
-}
-
-
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -94,13 +81,12 @@ async function replayOne(lines: Array<[string, string, number, string]>, mode: s
   const port = await freePort();
   // the reader on the last core, this writer elsewhere: "one core" is the reader's alone
   const reader = cores > 1 ? ['taskset', '-c', String(cores - 1), process.execPath] : [process.execPath];
-  // BENCH_CPU_PROF=DIR: the reader writes a V8 CPU profile there
-  const prof = process.env['BENCH_CPU_PROF'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_CPU_PROF']] : [];
+  const prof = cpuProfFlags();
   const child = spawn(reader[0]!, [...reader.slice(1), ...prof, BIN, 'run', '--audit-log', file, '--checkpoint', 'none', '--listen', `127.0.0.1:${port}`, '--no-track-forks', '--no-progress', '--cri-socket', 'none', '--node-name', 'bench', '--output', events, ...REPLAY_MODES[mode]!], { stdio: ['ignore', 'ignore', 'pipe'] });
   try {
     await started(child);
     const fd = fs.openSync(file, 'a');
-    const cpu0 = cpuOf(child.pid!);
+    const cpu0 = cpuOf(`/proc/${child.pid!}`);
     const t0 = Date.now();
     let written = 0;
     let bytes = 0;
@@ -130,7 +116,7 @@ async function replayOne(lines: Array<[string, string, number, string]>, mode: s
       await sleep(TICK_MS);
     }
     const wall = (Date.now() - t0) / 1000;
-    const cpuWriting = cpuOf(child.pid!) - cpu0;
+    const cpuWriting = cpuOf(`/proc/${child.pid!}`) - cpu0;
     fs.closeSync(fd);
     const end = Date.now();
     let catchUpS: number | null = null;
@@ -141,7 +127,7 @@ async function replayOne(lines: Array<[string, string, number, string]>, mode: s
       }
       await sleep(50);
     }
-    const cpu = cpuOf(child.pid!) - cpu0;
+    const cpu = cpuOf(`/proc/${child.pid!}`) - cpu0;
     return { mode, rate, written: written / wall, seconds: wall, usPerRecord: (cpu * 1e6) / written, coreShare: cpuWriting / wall, maxBehindS, catchUpS, rssMb: peakRssMb(child.pid!) };
   } finally {
     // SIGTERM: a profiling reader writes its profile on the way out
