@@ -273,6 +273,19 @@ export class Enricher {
   }
 }
 
+/**
+ * Gives `to` the enrichment enrich() gave `from`: the fields it sets (container, pod, enrichment and its
+ * error) and nothing else, so that an event of the same process and second built later (a record of a quiet
+ * SECCOMP run, src/run/pipeline.ts) is what enrich() would have made of it.
+ */
+export function copyEnrichment(to: EventV1, from: EventV1): void {
+  to.container = from.container;
+  to.pod = from.pod;
+  to.enrichment = from.enrichment;
+  if (from.enrichmentError === undefined) delete to.enrichmentError;
+  else to.enrichmentError = from.enrichmentError;
+}
+
 /** The enrichment metric's result and reason labels, as one key (EnrichItem.outcome). */
 function outcome(result: string, reason: string): string {
   return `${result}\0${reason}`;

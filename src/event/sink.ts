@@ -28,6 +28,12 @@ export interface SeccompRun {
   /** RFC 3339 stamps of the run's first and last record */
   first: string;
   last: string;
+  /**
+   * The first `max` records of the run (all when max >= n), each its own event as the general path would
+   * write it: for a sink that sends a few of them whole (the Kafka sink, within its rate limit) without the
+   * pipeline building an event for every record.
+   */
+  events(max: number): EventV1[];
 }
 
 export interface EventSink {

@@ -10,7 +10,7 @@
 // Everything that touches the coalescer, the sinks or the ack state runs one at a time (serial()).
 import { Coalescer, isRecord, Num, parseLine, type AuditEvent, type AuditRecord, type SeccompLine, type SyscallInfo } from '../../parsers';
 import { eventFromAuditEvent, eventFromRecord, type EventContext, type EventV1 } from '../event/v1';
-import type { Enricher, EnrichItem } from '../enrich/enricher';
+import { copyEnrichment, type Enricher, type EnrichItem } from '../enrich/enricher';
 import { envMetrics } from '../audit/envcheck';
 import { registerCacheSize } from '../enrich/metrics';
 import { AbortedError, PermanentOutputError } from '../io/errors';
@@ -56,7 +56,8 @@ interface QuietGroup {
   end: number;
   /**
    * every line after the first (chunk, start, end), to be parsed one by one when the group's process must wait
-   * for its parent; not kept when lines are rendered (ScannedSeccomp has each)
+   * for its parent or a run route asks for its records (SeccompRun.events); not kept when lines are rendered
+   * and no route takes runs (ScannedSeccomp has each)
    */
   more: Array<Buffer | number> | null;
   /** the group's event once enriched (null: not yet, or its records go the general way: holdGroup) */
@@ -437,7 +438,7 @@ export class Pipeline {
         buf: b,
         start: l.start,
         end: l.end,
-        more: this.renderer === null ? [] : null,
+        more: this.renderer === null || this.runRoutes.length > 0 ? [] : null,
         ev: null,
         held: false,
         renderState: null,
@@ -525,7 +526,7 @@ export class Pipeline {
       total += g.n;
       observeSpoAudit(ev, g.n);
       if (ev.enrichment === 'resolved' && ev.container && this.opts.onContainer) this.opts.onContainer(ev.container.id);
-      if (this.runRoutes.length) runs.push({ ev, n: g.n, first: formatTimestamp(g.minMs), last: formatTimestamp(g.maxMs) });
+      if (this.runRoutes.length) runs.push({ ev, n: g.n, first: formatTimestamp(g.minMs), last: formatTimestamp(g.maxMs), events: (max) => this.runEvents(g, ev, max) });
     }
     this.stats.events += total;
     runMetrics.events.inc({ kind: 'seccomp', denial: 'false' }, total);
@@ -553,16 +554,38 @@ export class Pipeline {
     for (let i = 0; i < m.length; i += 3) this.emitRecord(m[i] as Buffer, m[i + 1] as number, m[i + 2] as number);
   }
 
+  /** A quiet line read as a record (null, counted when an error: not one). */
+  private quietRecord(buf: Buffer, start: number, end: number): AuditRecord | null {
+    const r = parseLine(buf.toString('latin1', start, end), { maxLineLength: MAX_LINE });
+    if (isRecord(r)) return r;
+    if ('error' in r) {
+      runMetrics.failed.inc({ reason: r.error });
+      this.failures.add(r.error, r.message, r.excerpt);
+    }
+    return null;
+  }
+
+  /**
+   * SeccompRun.events: the group's first `max` records, each the event the general path would make of it. The
+   * group's enrichment is theirs: its key holds everything enrichment depends on (process, second, executable).
+   */
+  private runEvents(g: QuietGroup, enriched: EventV1, max: number): EventV1[] {
+    const out: EventV1[] = [];
+    const m = g.more!;
+    for (let i = -3; i < m.length && out.length < max; i += 3) {
+      const r = i < 0 ? this.quietRecord(g.buf, g.start, g.end) : this.quietRecord(m[i] as Buffer, m[i + 1] as number, m[i + 2] as number);
+      if (r === null) continue;
+      const ev = eventFromRecord(r, this.ctx);
+      copyEnrichment(ev, enriched);
+      out.push(ev);
+    }
+    return out;
+  }
+
   /** A quiet line sent the general way: parsed, in its batch's count (not acked before it is written), emitted. */
   private emitRecord(buf: Buffer, start: number, end: number): AuditEvent | null {
-    const r = parseLine(buf.toString('latin1', start, end), { maxLineLength: MAX_LINE });
-    if (!isRecord(r)) {
-      if ('error' in r) {
-        runMetrics.failed.inc({ reason: r.error });
-        this.failures.add(r.error, r.message, r.excerpt);
-      }
-      return null;
-    }
+    const r = this.quietRecord(buf, start, end);
+    if (r === null) return null;
     const st = this.parsingBatch!;
     st.outstanding++;
     this.recBatch.set(r, st);

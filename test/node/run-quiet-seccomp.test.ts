@@ -7,7 +7,8 @@
 // recorder takes those records as runs (EventSink.writeSeccompRuns) and must end with the same state (tuples,
 // counts, first and last sightings) and profiles as when it is given every event. With --events all to v1
 // NDJSON, those records are rendered from their bytes (src/run/seccomp-render.ts): the file must be byte for
-// byte the general path's, for pod, host and gone processes, with and without raw lines.
+// byte the general path's, for pod, host and gone processes, with and without raw lines. A route that takes runs
+// and some of their records whole (the Kafka sink) gets them as the general path's events.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -17,6 +18,7 @@ import { CriClient } from '../../src/enrich/cri';
 import { Enricher } from '../../src/enrich/enricher';
 import { PodResolver } from '../../src/enrich/pod-resolver';
 import { ProcCache } from '../../src/enrich/proc-cache';
+import type { EventSink, SeccompRun } from '../../src/event/sink';
 import type { EventV1 } from '../../src/event/v1';
 import { createLogger } from '../../src/log';
 import { registry } from '../../src/metrics';
@@ -27,11 +29,8 @@ import { openTailer } from '../../src/tail';
 import { parseRecordingFlags, RUN_RECORD_FLAG } from '../../src/recording/flags';
 import { ProfileDirectory } from '../../src/recording/profile-dir';
 import { Recorder } from '../../src/recording/recorder';
-import { ROOT } from '../env/cli';
+import { HOSTILE_COMM, writeQuietLog } from '../env/quiet-log';
 import { ensureContainerd, removePod, runPod, type RunningPod } from '../env/cri';
-
-/** `"p"`, a newline, `{}\`, an escape sequence: hex-encoded as auditd writes a comm with such bytes */
-const HOSTILE_COMM = '2270220A7B7D5C1B5B33316D';
 
 const METRICS = ['auditflow_events_total', 'auditflow_enrich_events_total', 'auditflow_records_parsed_total', 'auditflow_lines_total', 'security_profiles_operator_seccomp_profile_audit_total'];
 
@@ -67,28 +66,7 @@ describe('pipeline: the quiet SECCOMP path of the default run', () => {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  /** The fixtures' records, with many SECCOMP records of the pod's process stamped now, in runs; returns the log file. */
-  const writeLog = (name: string): string => {
-    const pid = pod.containers[0]!.pid;
-    const fixtures = ['seccomp-auditd.log', 'multi-record.log', 'avc-auditd.log', 'enriched.log', 'odd.log', 'apparmor.log'];
-    const lines: string[] = [];
-    for (const f of fixtures) lines.push(...fs.readFileSync(path.join(ROOT, 'fixtures', 'real', f), 'utf8').split('\n').filter((l) => l !== ''));
-    // the SECCOMP records are this pod's process (so enrichment resolves and the SPO series has a pod);
-    // many of them, in runs: the quiet path groups equal ones
-    // stamped from now on, 13 ms apart (runs cross seconds; a run's first and last sightings differ): the
-    // process cache attributes a pid only to records from its lifetime
-    const now = Date.now() / 1000;
-    const seccomp = lines.filter((l) => l.startsWith('type=SECCOMP msg=audit(') && / pid=\d+ /.test(l)).map((l) => l.replace(/ pid=\d+ /, ` pid=${pid} `));
-    assert.ok(seccomp.length >= 5 && seccomp.some((l) => l.includes('code=0x7ffc0000')) && seccomp.some((l) => !l.includes('code=0x7ffc0000')));
-    const all: string[] = [];
-    for (let i = 0; i < 300; i++) {
-      const stamped = seccomp[i % seccomp.length]!.replace(/^type=SECCOMP msg=audit\(\d+\.\d+:/, `type=SECCOMP msg=audit(${(now + i * 0.013).toFixed(3)}:`);
-      all.push(stamped, ...(i % 50 === 0 ? lines : []));
-    }
-    const file = path.join(tmp, name);
-    fs.writeFileSync(file, all.join('\n') + '\n');
-    return file;
-  };
+  const writeLog = (name: string, mixed = false): string => writeQuietLog(tmp, name, pod.containers[0]!.pid, mixed);
 
   it('writes the same events, counts the same metrics and acks the same position as the general path', async () => {
     const file = writeLog('audit.log');
@@ -170,23 +148,46 @@ describe('pipeline: the quiet SECCOMP path of the default run', () => {
     assert.equal(quiet.stats.events, general.stats.events);
   });
 
+  it('a route taking runs (the Kafka sink) gets their records as the general path makes them, on demand (SeccompRun.events)', async () => {
+    const file = writeLog('audit-runs-mixed.log', true);
+    const log = createLogger('test');
+    const run = async (runs: boolean) => {
+      const enricher = new Enricher({ procs: new ProcCache(), resolver: new PodResolver({ client: cri }), log });
+      const tailer = await openTailer({ path: file, checkpointPath: null, startAt: 'start', follow: false }, log);
+      const written: EventV1[] = [];
+      let records = 0;
+      let runCount = 0;
+      const sink: EventSink = { name: 'mem', write: async (evs) => void written.push(...evs), flush: async () => undefined, close: async () => undefined };
+      if (runs) {
+        sink.writeSeccompRuns = async (rs: readonly SeccompRun[]) => {
+          for (const r of rs) {
+            runCount++;
+            records += r.n;
+            const all = r.events(r.n);
+            assert.equal(all.length, r.n, 'every record of the run');
+            assert.deepEqual(r.events(1), all.slice(0, 1), 'events(k) is the first k');
+            assert.equal(all[0]!.timestamp, r.first);
+            assert.equal(all.at(-1)!.timestamp, r.last);
+            written.push(...all);
+          }
+        };
+      }
+      const p = new Pipeline({ tailer, enricher, node: 'n1', sourceFile: file, log, idleFlushMs: Infinity, routes: [{ sink, accept: () => true }] });
+      await p.run();
+      return { stats: p.stats, records, runCount, lines: written.map((e) => JSON.stringify(e)).sort() };
+    };
+    const general = await run(false);
+    const quiet = await run(true);
+    assert.equal(general.stats.quiet, 0);
+    assert.ok(quiet.stats.quiet > 50 && quiet.runCount > 1 && quiet.records > quiet.runCount, `runs of many records (${quiet.records} in ${quiet.runCount})`);
+    const events = general.lines.map((l) => JSON.parse(l) as EventV1);
+    for (const e of ['resolved', 'host', 'unresolved']) assert.ok(events.some((x) => x.type === 'SECCOMP' && x.enrichment === e), `a ${e} SECCOMP event among them`);
+    assert.deepEqual(quiet.lines, general.lines, 'the same events, byte for byte as JSON');
+    assert.equal(quiet.stats.events, general.stats.events);
+  });
+
   it('--events all to v1, ECS and OCSF NDJSON: SECCOMP lines rendered from bytes or templates, byte for byte the general path', async () => {
-    const base = writeLog('audit-all.log');
-    // besides the pod's process: a host process (pid 1) and one long gone (its records wait for a parent
-    // record that never comes, then are written unresolved), with a hostile comm; and a denial among them
-    const podLines = fs.readFileSync(base, 'utf8').split('\n').filter((l) => l.startsWith('type=SECCOMP'));
-    const extra: string[] = [];
-    podLines.slice(0, 60).forEach((l, i) => {
-      if (i % 3 === 0) extra.push(l.replace(/ pid=\d+ /, ' pid=1 '));
-      if (i % 3 === 1) extra.push(l.replace(/ pid=\d+ /, ' pid=4194000 ').replace(/ comm=("[^"]*"|\S+)/, ` comm=${HOSTILE_COMM}`));
-      if (i % 3 === 2) extra.push(l.replace(/ code=0x[0-9a-f]+/, ' code=0x50001'));
-      // the same process with another uid, within its runs: a document of its own (SIEM templates' variants)
-      if (i % 4 === 0) extra.push(l.replace(/ uid=\d+ /, ' uid=1000 '));
-      // the pod's process with the hostile comm: through the v1 bytes and the SIEM templates, not only the general way
-      if (i % 5 === 0) extra.push(l.replace(/ comm=("[^"]*"|\S+)/, ` comm=${HOSTILE_COMM}`));
-    });
-    const file = path.join(tmp, 'audit-all-mixed.log');
-    fs.writeFileSync(file, fs.readFileSync(base, 'utf8') + extra.join('\n') + '\n');
+    const file = writeLog('audit-all-mixed.log', true);
     const log = createLogger('test');
     const run = async (out: string, acceptsAll: boolean, raw: boolean, format: 'v1' | 'ecs' | 'ocsf') => {
       const enricher = new Enricher({ procs: new ProcCache(), resolver: new PodResolver({ client: cri }), log });

@@ -50,6 +50,11 @@ export class RecordingDedup {
    * an AVC, which is a denial worth seeing on its own).
    */
   add(ev: EventV1): boolean {
+    return this.addRun(ev, 1, ev.timestamp, ev.timestamp);
+  }
+
+  /** add() for `n` records that differ from `ev` only in their stamps, the earliest `first` and the latest `last`. */
+  addRun(ev: EventV1, n: number, first: string, last: string): boolean {
     const container = ev.container;
     if (!container || ev.enrichment !== 'resolved') return false;
     // the rules the embedded recorder applies (src/recording/select.ts): seccomp log/allow, whole kernel AVC denials
@@ -63,17 +68,17 @@ export class RecordingDedup {
       st = { container, pod: ev.pod, seccomp: new Map(), avc: new Map(), fresh: false, dirty: false };
       this.containers.set(container.id, st);
     }
-    this.events++;
+    this.events += n;
     if (isSeccomp) {
       const key = `${ev.arch ?? ''}\0${ev.syscallNr}\0${ev.action}`;
-      this.bump(st, st.seccomp, key, ev, () => ({
+      this.bump(st, st.seccomp, key, n, first, last, () => ({
         arch: ev.arch ?? null,
         syscall: ev.syscall ?? null,
         nr: ev.syscallNr!,
         action: ev.action!,
         count: 0,
-        firstSeen: ev.timestamp,
-        lastSeen: ev.timestamp,
+        firstSeen: first,
+        lastSeen: last,
         exe: ev.exe,
       }));
       // the aggregator stacks runc's base syscalls on profiles of containers started through runc's init
@@ -88,15 +93,15 @@ export class RecordingDedup {
     }
     for (const perm of avc!.permissions) {
       const key = `${avc!.source!.type}\0${avc!.target!.type}\0${avc!.tclass}\0${perm}`;
-      this.bump(st, st.avc, key, ev, () => ({
+      this.bump(st, st.avc, key, n, first, last, () => ({
         stype: avc!.source!.type,
         ttype: avc!.target!.type,
         tclass: avc!.tclass!,
         perm,
         decision: avc!.decision,
         count: 0,
-        firstSeen: ev.timestamp,
-        lastSeen: ev.timestamp,
+        firstSeen: first,
+        lastSeen: last,
         exe: ev.exe,
       }));
     }
@@ -107,7 +112,9 @@ export class RecordingDedup {
     st: ContainerState,
     map: Map<string, Entry<T>>,
     key: string,
-    ev: EventV1,
+    n: number,
+    first: string,
+    last: string,
     make: () => T,
   ): void {
     let e = map.get(key);
@@ -118,10 +125,10 @@ export class RecordingDedup {
       e.dirty = true;
       st.dirty = true;
     }
-    e.tuple.count++;
+    e.tuple.count += n;
     // events may come slightly out of order across files; keep the true extremes
-    if (ev.timestamp < e.tuple.firstSeen) e.tuple.firstSeen = ev.timestamp;
-    if (ev.timestamp > e.tuple.lastSeen) e.tuple.lastSeen = ev.timestamp;
+    if (first < e.tuple.firstSeen) e.tuple.firstSeen = first;
+    if (last > e.tuple.lastSeen) e.tuple.lastSeen = last;
   }
 
   /** Messages for the tuples seen for the first time since the last call (send them before acking). */

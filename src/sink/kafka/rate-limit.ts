@@ -27,6 +27,13 @@ export class EventRateLimiter {
 
   /** false: suppress this event (it is counted for the next summary). */
   allow(key: string, ev: EventV1): boolean {
+    if (this.take(key, ev, 1) === 1) return true;
+    this.hold(key, 1, ev.type, ev.timestamp, ev.timestamp);
+    return false;
+  }
+
+  /** How many of `n` events of `key` like `ev` may go out now; the rest must be hold()'s. */
+  take(key: string, ev: EventV1, n: number): number {
     const t = this.now();
     const burst = this.perSecond * 2;
     let b = this.buckets.get(key);
@@ -36,15 +43,19 @@ export class EventRateLimiter {
     }
     b.tokens = Math.min(burst, b.tokens + ((t - b.at) / 1000) * this.perSecond);
     b.at = t;
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return true;
-    }
-    if (b.suppressed === 0) b.since = ev.timestamp;
-    b.suppressed++;
-    b.until = ev.timestamp;
-    b.byType[ev.type] = (b.byType[ev.type] ?? 0) + 1;
-    return false;
+    const k = Math.min(n, Math.floor(b.tokens));
+    b.tokens -= k;
+    return k;
+  }
+
+  /** `n` events of `key` and record type `type` held back, stamped from `since` to `until` (after take()). */
+  hold(key: string, n: number, type: string, since: string, until: string): void {
+    const b = this.buckets.get(key)!;
+    // the span of what was held back: a batch's runs go by process, not by time (RFC 3339 UTC stamps sort as text)
+    if (b.suppressed === 0 || since < b.since) b.since = since;
+    if (b.suppressed === 0 || until > b.until) b.until = until;
+    b.suppressed += n;
+    b.byType[type] = (b.byType[type] ?? 0) + n;
   }
 
   /** Summaries of what was suppressed since the last call; idle full buckets are forgotten. */
