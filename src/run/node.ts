@@ -167,6 +167,7 @@ export async function startNode(cfg: RunConfig, log: Logger, parts: NodeParts = 
           node: cfg.node,
           spoolDir: fromFile.spoolDir ?? cfg.spoolDir,
           recordings: cfg.recordings.filter((r) => r.kind === 'SeccompProfile'),
+          groupCommit: true,
         },
         log,
       );

@@ -21,6 +21,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '../env/net';
+import { ensureAuditd } from '../env/rig';
 import { cpuOf, cpuProfFlags, peakRssMb } from './proc-stats';
 import { tailBytesRead } from './reader-metrics';
 import { ensureKafka, type KafkaBroker } from '../env/kafka';
@@ -214,7 +215,11 @@ function serialGaps(u: number[]): number {
   return gaps;
 }
 
-/** The Kafka row: every event as v1 to the rig's broker (and to /dev/null as the other rows). */
+/**
+ * The Kafka rows, to the rig's broker: what deploy/'s DaemonSet runs (`--output none`: denials and recording
+ * data to the broker alone), and every event as v1 (to /dev/null as the other rows) besides.
+ */
+const KAFKA_NODE_MODE = 'auditflow run --output none + Kafka (deploy/)';
 const KAFKA_MODE = 'auditflow run --events all (v1) + Kafka';
 const LAUREL_ROW = 'laurel (auditd plugin)';
 const PLUGIN_THREAD_ROW = "  of which auditd's plugin dispatcher";
@@ -248,7 +253,10 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
   }
   const procs: Reader[] = [];
   const modes = Object.entries(LIVE_MODES);
-  if (kafka) modes.push([KAFKA_MODE, ['--events', 'all', '--kafka-brokers', kafka.brokers.join(','), '--spool-dir', path.join(tmp, 'spool')]]);
+  if (kafka) {
+    const to = (spool: string) => ['--kafka-brokers', kafka.brokers.join(','), '--spool-dir', path.join(tmp, spool)];
+    modes.push([KAFKA_NODE_MODE, ['--output', 'none', ...to('spool-node')]], [KAFKA_MODE, ['--events', 'all', ...to('spool-all')]]);
+  }
   let plugin: LaurelPlugin | null = null;
   // a bench ended by a signal (laurel-plugin.ts exits on SIGINT/SIGTERM/SIGHUP) leaves no reader nor spool behind
   const cleanUp = () => {
@@ -376,6 +384,8 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
 
 export async function benchLive(): Promise<LiveRun[]> {
   if (process.getuid?.() !== 0) throw new Error('the live bench needs root (auditctl, /proc of auditd)');
+  // auditd running and registered (on a cold rig too: this section may run alone)
+  await ensureAuditd();
   const seconds = Number(process.env['LIVE_SECONDS'] ?? 12);
   const rates = (process.env['LIVE_RATES'] ?? '10000,50000,0').split(',').map(Number);
   const seclog = seclogBinary();

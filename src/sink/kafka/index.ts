@@ -95,12 +95,37 @@ export async function createKafkaSink(opts: KafkaSinkOptions, log: Logger): Prom
     counts.suppressed += n;
     sinkMetrics.suppressed.inc(n);
   };
-  /** The events' messages, and the tuples seen for the first time, to the broker: resolves once acked or spooled. */
-  const publish = (msgs: WireMessage[], folded: number): Promise<void> => {
+  // Group commit: the writes since the last sync(), and those whose messages could be neither sent nor spooled
+  // (kept to be published again by the next sync, which fails until they are taken: their batches stay unacked).
+  let unsynced: Array<Promise<void>> = [];
+  let failed: WireMessage[][] = [];
+  const queue = (msgs: WireMessage[]): void => {
+    if (msgs.length === 0) return;
+    const p = publisher.publish(msgs).catch((e: unknown) => {
+      failed.push(msgs);
+      throw e;
+    });
+    p.catch(() => undefined); // observed by sync(), maybe after it settles: not an unhandled rejection meanwhile
+    unsynced.push(p);
+  };
+  const sync = async (): Promise<void> => {
+    const retry = failed;
+    failed = [];
+    for (const msgs of retry) queue(msgs);
+    const waiting = unsynced;
+    unsynced = [];
+    await publisher.flush();
+    const results = await Promise.allSettled(waiting);
+    const bad = results.find((r) => r.status === 'rejected');
+    if (bad) throw (bad as PromiseRejectedResult).reason;
+  };
+  /** The events' messages, and the tuples seen for the first time, to the broker: resolves once acked or spooled (queued, with group commit). */
+  const publish = async (msgs: WireMessage[], folded: number): Promise<void> => {
     counts.eventMessages += msgs.length;
     if (folded) sinkMetrics.dedupEvents.inc(folded);
     msgs.push(...tupleWires(dedup.takeFresh()));
-    return publisher.publish(msgs);
+    if (opts.groupCommit) queue(msgs);
+    else await publisher.publish(msgs);
   };
 
   return {
@@ -154,6 +179,7 @@ export async function createKafkaSink(opts: KafkaSinkOptions, log: Logger): Prom
       sinkMetrics.endMarkers.inc();
       await publisher.publish(msgs);
     },
+    ...(opts.groupCommit ? { sync } : {}),
     async flush(): Promise<void> {
       await periodic();
       await publisher.flush();
