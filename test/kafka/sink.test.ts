@@ -1,5 +1,5 @@
 // The Kafka sink against a real broker (test/env/kafka.ts): message keys and headers, node-side dedup,
-// the denial rate limit, SASL, and a broker outage (SIGKILL, 30 s) with the on-disk spool.
+// the denial rate limit, SASL, a broker outage (SIGKILL, 30 s) with the on-disk spool, and group commit.
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -12,6 +12,7 @@ import { createKafkaSink } from '../../src/sink/kafka';
 import type { SuppressedMessage, TuplesMessage } from '../../src/kafka/messages';
 import { ensureKafka, SASL_PASSWORD, SASL_USER, type KafkaBroker } from '../env/kafka';
 import { avcEvent, container, pod, poll, readTopic, seccompEvent } from '../env/kafka/helpers';
+import { freePort } from '../env/net';
 
 const log = createLogger('test-kafka-sink');
 log.level = 'warn';
@@ -225,6 +226,33 @@ describe('Kafka sink during a broker outage', () => {
     await second.close();
     const got = await readTopic(broker.brokers, t.events, (m) => m.length >= 300);
     assert.deepEqual(got.map((r) => (JSON.parse(r.value!) as EventV1).serial), evs.map((e) => e.serial), 'all 300, in order');
+  });
+
+  test('group commit: write() only queues, sync() waits; what could be neither sent nor spooled is published again by the next sync', async () => {
+    const t = topics();
+    const spoolDir = path.join(tmp, 'spool-group');
+    // a port no broker listens on: every send fails over to the spool
+    const nowhere = [`127.0.0.1:${await freePort()}`];
+    const sink = await createKafkaSink({ brokers: nowhere, node: 'node-a', topics: t, spoolDir, groupCommit: true, sendTimeoutMs: 1000, eventsPerSecond: 1e9 }, log);
+    assert.equal(typeof sink.sync, 'function', 'group commit offers sync()');
+    const evs: EventV1[] = [];
+    for (let i = 1; i <= 20; i++) evs.push(seccompEvent(i, 'mkdir', 83, null, null, { action: 'errno' }));
+    // the spool cannot be written either (its directory is gone)
+    fs.rmSync(spoolDir, { recursive: true, force: true });
+    await sink.write(evs.slice(0, 10));
+    assert.deepEqual([sink.stats().spoolBytes, sink.stats().eventMessages], [0, 10], 'write() resolved with its messages queued, neither acknowledged nor spooled');
+    await assert.rejects(sink.sync!(), /ENOENT/, 'sync() fails: the batch is not taken');
+    fs.mkdirSync(spoolDir);
+    await sink.write(evs.slice(10));
+    await sink.sync!();
+    assert.ok(sink.stats().spoolBytes > 0, 'the next sync() spooled the failed messages and the new ones');
+    await sink.close();
+    // a sink started on that spool with the broker there replays it: every event, the failed ones included
+    const next = await createKafkaSink({ brokers: broker.brokers, node: 'node-a', topics: t, spoolDir, eventsPerSecond: 1e9 }, log);
+    assert.equal(await next.drained(120_000), true);
+    await next.close();
+    const got = await readTopic(broker.brokers, t.events, (m) => m.length >= 20);
+    assert.deepEqual(got.map((r) => (JSON.parse(r.value!) as EventV1).serial).sort((a, b) => a - b), evs.map((e) => e.serial));
   });
 
   test('spool full: write() waits (the tailer pauses) until the broker returns, then everything arrives', async () => {
