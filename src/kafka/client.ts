@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import type { Logger } from '../log';
 import { installDecodeSpeedups } from './decode-speedups';
+import { installIdleLoopFix } from './idle-loop-fix';
 
 /** How to reach and authenticate to the brokers; the `--kafka-config` file holds all but `brokers`. */
 export interface ClientOptions {
@@ -39,9 +40,11 @@ let speedupsLogged = false;
 
 export function createKafka(opts: ClientOptions, log: Logger, role: ClientRole = {}): Kafka {
   const speedups = installDecodeSpeedups();
-  if (speedups.records !== true && !speedupsLogged) {
+  const idleFix = installIdleLoopFix();
+  if (!speedupsLogged) {
     speedupsLogged = true;
-    log.info({ reason: speedups.records }, "kafkajs's own record decoder is in use (slower consumption)");
+    if (speedups.records !== true) log.info({ reason: speedups.records }, "kafkajs's own record decoder is in use (slower consumption)");
+    if (idleFix !== true) log.info({ reason: idleFix }, "kafkajs's request queue is not patched: each idle broker connection polls every millisecond");
   }
   const cfg: KafkaConfig = {
     clientId: opts.clientId ?? role.clientId ?? 'auditflow',
