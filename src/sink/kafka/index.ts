@@ -1,7 +1,9 @@
 // The Kafka event sink: enriched events to `auditflow.events`, deduplicated recording tuples and container
 // end markers to `auditflow.recordings` (formats in messages.ts). write() resolves once everything it
-// produced is acknowledged by the broker (acks=all) or fsync'ed in the spool (publisher.ts), so the
-// tailer's checkpoint never passes an event a crash could lose.
+// produced is acknowledged by the broker (acks=all) or fsync'ed in the spool (publisher.ts); with group commit
+// (`auditflow run`) sync() does, for everything written before it. Either way the tailer's checkpoint never
+// passes an event a crash could lose. Messages republished after a failed commit may come after later ones
+// (the aggregator takes sets and the highest counts, so order does not change a profile).
 
 import { randomUUID } from 'node:crypto';
 import type { EventV1 } from '../../event/v1';
