@@ -22,7 +22,7 @@ import type { EventSink, SeccompRun } from '../../src/event/sink';
 import type { EventV1 } from '../../src/event/v1';
 import { createLogger } from '../../src/log';
 import { registry } from '../../src/metrics';
-import { Pipeline } from '../../src/run/pipeline';
+import { Pipeline, type Route } from '../../src/run/pipeline';
 import { NdjsonSink } from '../../src/sink/ndjson';
 import { isDenial } from '../../src/event/decision';
 import { openTailer } from '../../src/tail';
@@ -151,7 +151,8 @@ describe('pipeline: the quiet SECCOMP path of the default run', () => {
   it('a route taking runs (the Kafka sink) gets their records as the general path makes them, on demand (SeccompRun.events)', async () => {
     const file = writeLog('audit-runs-mixed.log', true);
     const log = createLogger('test');
-    const run = async (runs: boolean) => {
+    // `rendered`: beside it, --events all to a v1 file, whose lines are rendered from bytes (a node with Kafka and --events all)
+    const run = async (runs: boolean, rendered = false) => {
       const enricher = new Enricher({ procs: new ProcCache(), resolver: new PodResolver({ client: cri }), log });
       const tailer = await openTailer({ path: file, checkpointPath: null, startAt: 'start', follow: false }, log);
       const written: EventV1[] = [];
@@ -172,18 +173,26 @@ describe('pipeline: the quiet SECCOMP path of the default run', () => {
           }
         };
       }
-      const p = new Pipeline({ tailer, enricher, node: 'n1', sourceFile: file, log, idleFlushMs: Infinity, routes: [{ sink, accept: () => true }] });
+      const routes: Route[] = [{ sink, accept: () => true }];
+      if (rendered) {
+        const ndjson = new NdjsonSink({ output: path.join(tmp, `runs-rendered-${runs}.ndjson`), format: 'v1', log, sync: false });
+        await ndjson.open();
+        routes.push({ sink: ndjson, accept: () => true, acceptsAll: true });
+      }
+      const p = new Pipeline({ tailer, enricher, node: 'n1', sourceFile: file, log, idleFlushMs: Infinity, routes });
       await p.run();
       return { stats: p.stats, records, runCount, lines: written.map((e) => JSON.stringify(e)).sort() };
     };
     const general = await run(false);
-    const quiet = await run(true);
-    assert.equal(general.stats.quiet, 0);
-    assert.ok(quiet.stats.quiet > 50 && quiet.runCount > 1 && quiet.records > quiet.runCount, `runs of many records (${quiet.records} in ${quiet.runCount})`);
     const events = general.lines.map((l) => JSON.parse(l) as EventV1);
     for (const e of ['resolved', 'host', 'unresolved']) assert.ok(events.some((x) => x.type === 'SECCOMP' && x.enrichment === e), `a ${e} SECCOMP event among them`);
-    assert.deepEqual(quiet.lines, general.lines, 'the same events, byte for byte as JSON');
-    assert.equal(quiet.stats.events, general.stats.events);
+    assert.equal(general.stats.quiet, 0);
+    for (const rendered of [false, true]) {
+      const quiet = await run(true, rendered);
+      assert.ok(quiet.stats.quiet > 50 && quiet.runCount > 1 && quiet.records > quiet.runCount, `runs of many records (${quiet.records} in ${quiet.runCount})`);
+      assert.deepEqual(quiet.lines, general.lines, `the same events, byte for byte as JSON (lines rendered beside: ${rendered})`);
+      assert.equal(quiet.stats.events, general.stats.events);
+    }
   });
 
   it('--events all to v1, ECS and OCSF NDJSON: SECCOMP lines rendered from bytes or templates, byte for byte the general path', async () => {
