@@ -65,6 +65,11 @@ export interface EventSink {
    * at most every few ms while busy, so one fsync covers many batches.
    */
   sync?(): Promise<void>;
+  /**
+   * How often at most a busy pipeline calls sync(), ms (default 100). The pipeline syncs its sinks together, at
+   * the longest interval any of them asks for: a commit costs the Kafka sink a broker round trip.
+   */
+  readonly syncIntervalMs?: number;
   flush(): Promise<void>;
   close(): Promise<void>;
 }

@@ -154,9 +154,9 @@ const MAX_HELD = 4096;
  */
 const HOLD_AUDIT_MS = 1000;
 /**
- * Group commit: sinks with sync() (EventSink) are synced at most this often while batches keep coming, and as
- * soon as the source pauses. One fsync then covers many batches, where one per batch cost most of a busy
- * node's write time; a crash re-reads at most this much more.
+ * Group commit: sinks with sync() (EventSink) are synced at most this often while batches keep coming (or at
+ * the longer EventSink.syncIntervalMs one asks for), and as soon as the source pauses. One fsync then covers
+ * many batches, where one per batch cost most of a busy node's write time; a crash re-reads at most this much more.
  */
 const SYNC_MS = 100;
 
@@ -241,6 +241,8 @@ export class Pipeline {
   /** batches written to every sink and waiting for a sync before they are acked, in order */
   private unsynced: BatchState[] = [];
   private lastSyncMs = 0;
+  /** how often a busy pipeline syncs: SYNC_MS, or the longest interval a syncing sink asks for */
+  private readonly syncMs: number;
 
   constructor(private readonly opts: PipelineOptions) {
     this.coalescer = new Coalescer((e) => void this.emitted.push(e), {
@@ -257,6 +259,7 @@ export class Pipeline {
     registerCacheSize('unacked-batches', () => this.batches.length + this.unsynced.length);
     this.ctx = { node: opts.node, file: opts.sourceFile, raw: opts.raw ?? false };
     this.syncing = opts.routes.map((r) => r.sink).filter((s) => s.sync !== undefined);
+    this.syncMs = Math.max(SYNC_MS, ...this.syncing.map((s) => s.syncIntervalMs ?? 0));
     this.runRoutes = opts.routes.filter((r) => r.sink.writeSeccompRuns !== undefined && r.denialsOnly !== true);
     // the routes that take rendered lines, of one format (the first such route's): one renderer serves them
     const renders = opts.routes.filter((r) => r.acceptsAll === true && r.sink.writeRendered !== undefined && r.sink.renderFormat !== undefined && !this.runRoutes.includes(r));
@@ -632,7 +635,7 @@ export class Pipeline {
 
   /** Syncs the group-commit sinks (when due, or now when `now`) and acks the batches that waited for it. */
   private async syncWritten(now: boolean): Promise<void> {
-    if (this.unsynced.length === 0 || (!now && Date.now() - this.lastSyncMs < SYNC_MS)) return;
+    if (this.unsynced.length === 0 || (!now && Date.now() - this.lastSyncMs < this.syncMs)) return;
     const batches = this.unsynced;
     this.unsynced = [];
     try {

@@ -54,9 +54,10 @@ describe('Kafka sink: logged SECCOMP records as runs', () => {
   const send = async (runs: boolean, eventsPerSecond: number, log_ = file) => {
     n++;
     const topics = { events: `kq${n}.events`, recordings: `kq${n}.recordings` };
-    const sink: KafkaSink = await createKafkaSink({ brokers: broker.brokers, node: 'n1', topics, spoolDir: path.join(tmp, `spool-${n}`), recordings: [], eventsPerSecond, dedupIntervalMs: 600_000 }, log);
+    const sink: KafkaSink = await createKafkaSink({ brokers: broker.brokers, node: 'n1', topics, spoolDir: path.join(tmp, `spool-${n}`), recordings: [], eventsPerSecond, dedupIntervalMs: 600_000, groupCommit: true }, log);
     // without writeSeccompRuns the sink is given every event (the general path for every record)
-    const route: EventSink = runs ? sink : { name: 'kafka', write: (evs) => sink.write(evs), flush: () => sink.flush(), close: () => sink.close() };
+    // (group commit, as under `auditflow run`: the pipeline acks after the sink's sync)
+    const route: EventSink = runs ? sink : { name: 'kafka', write: (evs) => sink.write(evs), sync: sink.sync, syncIntervalMs: sink.syncIntervalMs, flush: () => sink.flush(), close: () => sink.close() };
     const enricher = new Enricher({ procs: new ProcCache(), resolver: new PodResolver({ client: cri }), log });
     const tailer = await openTailer({ path: log_, checkpointPath: null, startAt: 'start', follow: false }, log);
     const p = new Pipeline({ tailer, enricher, node: 'n1', sourceFile: log_, log, idleFlushMs: Infinity, routes: [{ sink: route, accept: () => true }] });
