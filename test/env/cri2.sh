@@ -3,13 +3,13 @@
 # by test/env/cri.sh from its own directory: the same config, image and socket layout, another binary. Prints its
 # socket path like cri.sh. CTD_STOP=1 stops it.
 #
-# The binaries (containerd, containerd-shim-runc-v2) are the ones built from the Go module proxy into
-# /var/cache/auditflow/containerd2/<version> for the cluster rig; the newest version there is used unless
-# CTD2_BIN names a directory. Debian's ctr (1.6) still drives it: the API it uses is the same.
+# The binaries (containerd, containerd-shim-runc-v2) are built from the Go module proxy by
+# test/env/containerd2-build.sh (cached under /var/cache/auditflow/containerd2/<version>) unless CTD2_BIN names a
+# directory holding them. Debian's ctr (1.6) still drives it: the API it uses is the same.
 set -euo pipefail
-BIN=${CTD2_BIN:-$(ls -d /var/cache/auditflow/containerd2/v2.* 2>/dev/null | sort -V | tail -n 1)}
-if [ -z "$BIN" ] || [ ! -x "$BIN/containerd" ] || [ ! -x "$BIN/containerd-shim-runc-v2" ]; then
-  echo "cri2.sh: no containerd 2.x build in /var/cache/auditflow/containerd2/<version>/ (containerd and containerd-shim-runc-v2); set CTD2_BIN" >&2
+BIN=${CTD2_BIN:-$(bash "$(dirname "$0")/containerd2-build.sh")}
+if [ ! -x "$BIN/containerd" ] || [ ! -x "$BIN/containerd-shim-runc-v2" ]; then
+  echo "cri2.sh: no containerd and containerd-shim-runc-v2 in $BIN" >&2
   exit 1
 fi
 export CTD_DIR=${CTD_DIR:-/var/cache/auditflow/ctd2-events}
