@@ -20,9 +20,8 @@
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { CompressionCodecs, CompressionTypes } from 'kafkajs';
+import { kafkajsRoot, patchableKafkajs } from './kafkajs-internals';
 
-/** The kafkajs release whose record decoder (src/protocol/recordBatch/record/v0/decoder.js) ours replaces. */
-export const KAFKAJS_VERSION = '2.2.4';
 
 /** kafkajs's Decoder, as far as the record decoder uses it. */
 interface KafkaDecoder {
@@ -73,10 +72,6 @@ function syncInflating(kafkajsGzip: GzipCodec): GzipCodec {
   return () => ({ compress, decompress: async (buffer) => zlib.unzipSync(buffer, { chunkSize: INFLATE_CHUNK }) });
 }
 
-function kafkajsRoot(): string {
-  return path.dirname(require.resolve('kafkajs/package.json'));
-}
-
 /** Installs both, once per process; later calls return what the first did. */
 export function installDecodeSpeedups(): SpeedupsState {
   if (state) return state;
@@ -87,15 +82,9 @@ export function installDecodeSpeedups(): SpeedupsState {
 }
 
 function installRecordDecoder(): true | string {
-  let root: string;
-  let version: string;
-  try {
-    root = kafkajsRoot();
-    version = (require(path.join(root, 'package.json')) as { version: string }).version;
-  } catch (e) {
-    return `kafkajs's package.json is not readable: ${(e as Error).message}`;
-  }
-  if (version !== KAFKAJS_VERSION) return `kafkajs ${version} is not ${KAFKAJS_VERSION}, the version the replacement matches`;
+  const kafkajs = patchableKafkajs('the replacement record decoder');
+  if (typeof kafkajs === 'string') return kafkajs;
+  const { root } = kafkajs;
   const target = path.join(root, 'src/protocol/recordBatch/record/v0/decoder.js');
   const batchDecoder = path.join(root, 'src/protocol/recordBatch/v0/decoder.js');
   if (require.cache[batchDecoder] || require.cache[target]) return 'kafkajs had loaded its record decoder already';

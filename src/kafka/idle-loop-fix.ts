@@ -11,9 +11,8 @@
 // against only; with another, kafkajs's stays and idleLoopFixState() says why.
 
 import * as path from 'node:path';
+import { patchableKafkajs } from './kafkajs-internals';
 
-/** The kafkajs release whose RequestQueue (src/network/requestQueue/index.js) this patches. */
-const KAFKAJS_VERSION = '2.2.4';
 /** kafkajs's CHECK_PENDING_REQUESTS_INTERVAL */
 const CHECK_PENDING_MS = 10;
 
@@ -39,16 +38,9 @@ export function installIdleLoopFix(): true | string {
 }
 
 function install(): true | string {
-  let root: string;
-  let version: string;
-  try {
-    root = path.dirname(require.resolve('kafkajs/package.json'));
-    version = (require(path.join(root, 'package.json')) as { version: string }).version;
-  } catch (e) {
-    return `kafkajs's package.json is not readable: ${(e as Error).message}`;
-  }
-  if (version !== KAFKAJS_VERSION) return `kafkajs ${version} is not ${KAFKAJS_VERSION}, the version the fix is written for`;
-  const RequestQueue = require(path.join(root, 'src/network/requestQueue/index.js')) as { prototype: RequestQueueLike };
+  const kafkajs = patchableKafkajs('the fix of its request queue');
+  if (typeof kafkajs === 'string') return kafkajs;
+  const RequestQueue = require(path.join(kafkajs.root, 'src/network/requestQueue/index.js')) as { prototype: RequestQueueLike };
   RequestQueue.prototype.scheduleCheckPendingRequests = function (this: RequestQueueLike): void {
     if (this.throttleCheckTimeoutId || this.pending.length === 0) return;
     const wait = this.throttledUntil - Date.now();

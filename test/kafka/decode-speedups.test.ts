@@ -11,7 +11,8 @@ import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
-import { KAFKAJS_VERSION, installDecodeSpeedups, makeRecordDecoder, speedupsState } from '../../src/kafka/decode-speedups';
+import { installDecodeSpeedups, makeRecordDecoder, speedupsState } from '../../src/kafka/decode-speedups';
+import { KAFKAJS_VERSION } from '../../src/kafka/kafkajs-internals';
 import { ensureKafka, type KafkaBroker } from '../env/kafka';
 import { poll } from '../env/kafka/helpers';
 

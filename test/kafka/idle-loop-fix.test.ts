@@ -9,10 +9,11 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { idleLoopFixState, installIdleLoopFix } from '../../src/kafka/idle-loop-fix';
 import { createKafka } from '../../src/kafka/client';
+import { kafkajsRoot } from '../../src/kafka/kafkajs-internals';
 import { createLogger } from '../../src/log';
 import { ensureKafka, type KafkaBroker } from '../env/kafka';
 
-const ROOT = path.resolve(path.dirname(require.resolve('kafkajs/package.json')), '../..');
+const ROOT = path.resolve(kafkajsRoot(), '../..');
 const FIX = path.resolve(__dirname, '../../src/kafka/idle-loop-fix.js');
 
 let broker: KafkaBroker;
@@ -61,7 +62,7 @@ test('with the fix, requests held back by a throttle or the in-flight limit stil
   await producer.connect();
   await producer.send({ topic: 'idle-loop-2', messages: [{ value: '0' }] });
   // the producer's request queues, met as they take a request (kafkajs internals, as the fix itself)
-  const RequestQueue = require(path.join(path.dirname(require.resolve('kafkajs/package.json')), 'src/network/requestQueue/index.js')) as { prototype: { push(r: unknown): void } };
+  const RequestQueue = require(path.join(kafkajsRoot(), 'src/network/requestQueue/index.js')) as { prototype: { push(r: unknown): void } };
   const queues: Array<{ maybeThrottle(ms: number): void; pending: unknown[] }> = [];
   const push = RequestQueue.prototype.push;
   RequestQueue.prototype.push = function (this: { maybeThrottle(ms: number): void; pending: unknown[] }, r: unknown) {
