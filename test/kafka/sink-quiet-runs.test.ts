@@ -51,7 +51,7 @@ describe('Kafka sink: logged SECCOMP records as runs', () => {
   });
 
   /** The log through a pipeline into a Kafka sink, as runs or (`runs` false) as one event per record; what the broker got. */
-  const send = async (runs: boolean, eventsPerSecond: number, log_ = file) => {
+  const send = async (runs: boolean, eventsPerSecond: number, input = file) => {
     n++;
     const topics = { events: `kq${n}.events`, recordings: `kq${n}.recordings` };
     const sink: KafkaSink = await createKafkaSink({ brokers: broker.brokers, node: 'n1', topics, spoolDir: path.join(tmp, `spool-${n}`), recordings: [], eventsPerSecond, dedupIntervalMs: 600_000, groupCommit: true }, log);
@@ -59,8 +59,8 @@ describe('Kafka sink: logged SECCOMP records as runs', () => {
     // (group commit, as under `auditflow run`: the pipeline acks after the sink's sync)
     const route: EventSink = runs ? sink : { name: 'kafka', write: (evs) => sink.write(evs), sync: sink.sync, syncIntervalMs: sink.syncIntervalMs, flush: () => sink.flush(), close: () => sink.close() };
     const enricher = new Enricher({ procs: new ProcCache(), resolver: new PodResolver({ client: cri }), log });
-    const tailer = await openTailer({ path: log_, checkpointPath: null, startAt: 'start', follow: false }, log);
-    const p = new Pipeline({ tailer, enricher, node: 'n1', sourceFile: log_, log, idleFlushMs: Infinity, routes: [{ sink: route, accept: () => true }] });
+    const tailer = await openTailer({ path: input, checkpointPath: null, startAt: 'start', follow: false }, log);
+    const p = new Pipeline({ tailer, enricher, node: 'n1', sourceFile: input, log, idleFlushMs: Infinity, routes: [{ sink: route, accept: () => true }] });
     await p.run();
     const stats = sink.stats();
     const isEvent = (r: Read) => r.headers['auditflow-schema'] === 'auditflow.event/v1';
@@ -111,59 +111,59 @@ describe('Kafka sink: logged SECCOMP records as runs', () => {
 
   for (const which of ['the mixed log', 'a host process alone'] as const) {
     it(`under the rate limit (${which}): each record sent whole or counted held back, in a summary spanning exactly those held back`, async () => {
-    const input = which === 'the mixed log' ? file : hostOnly();
-    const quiet = await send(true, 2, input);
-    const lifted = await send(false, 1e12, input);
-    // the records the limit applies to: what goes out whole when it is lifted, by message key (pod, container or node)
-    const byKey = (rs: Read[]) => {
-      const m = new Map<string, string[]>();
-      for (const r of rs) {
-        if (r.headers['auditflow-schema'] !== 'auditflow.event/v1' || (JSON.parse(r.value!) as EventV1).kind === 'other') continue;
-        let l = m.get(r.key!);
-        if (!l) m.set(r.key!, (l = []));
-        l.push(r.value!);
+      const auditLog = which === 'the mixed log' ? file : hostOnly();
+      const quiet = await send(true, 2, auditLog);
+      const lifted = await send(false, 1e12, auditLog);
+      // the records the limit applies to: what goes out whole when it is lifted, by message key (pod, container or node)
+      const byKey = (rs: Read[]) => {
+        const m = new Map<string, string[]>();
+        for (const r of rs) {
+          if (r.headers['auditflow-schema'] !== 'auditflow.event/v1' || (JSON.parse(r.value!) as EventV1).kind === 'other') continue;
+          let l = m.get(r.key!);
+          if (!l) m.set(r.key!, (l = []));
+          l.push(r.value!);
+        }
+        return m;
+      };
+      const all = byKey(lifted.events);
+      const sent = byKey(quiet.events);
+      const summaries = new Map<string, SuppressedMessage>();
+      for (const r of quiet.events) {
+        if (r.headers['auditflow-schema'] !== 'auditflow.suppressed/v1') continue;
+        assert.ok(!summaries.has(r.key!), `one summary a key (one flush interval): ${r.key}`);
+        summaries.set(r.key!, JSON.parse(r.value!) as SuppressedMessage);
       }
-      return m;
-    };
-    const all = byKey(lifted.events);
-    const sent = byKey(quiet.events);
-    const summaries = new Map<string, SuppressedMessage>();
-    for (const r of quiet.events) {
-      if (r.headers['auditflow-schema'] !== 'auditflow.suppressed/v1') continue;
-      assert.ok(!summaries.has(r.key!), `one summary a key (one flush interval): ${r.key}`);
-      summaries.set(r.key!, JSON.parse(r.value!) as SuppressedMessage);
-    }
-    let heldTotal = 0;
-    for (const [key, values] of all) {
-      // the fixtures' records come several times, equal to the byte: what is held back is all of them less those sent
-      const left = new Map<string, number>();
-      for (const v of sent.get(key) ?? []) left.set(v, (left.get(v) ?? 0) + 1);
-      const held = values.filter((v) => {
-        const m = left.get(v) ?? 0;
-        if (m > 0) left.set(v, m - 1);
-        return m === 0;
-      }).map((v) => JSON.parse(v) as EventV1);
-      assert.equal([...left.values()].reduce((a, b) => a + b, 0), 0, `every event sent under ${key} is one of its records`);
-      const s = summaries.get(key);
-      if (held.length === 0) {
-        assert.equal(s, undefined, `nothing held back under ${key}, no summary`);
-        continue;
+      let heldTotal = 0;
+      for (const [key, values] of all) {
+        // the fixtures' records come several times, equal to the byte: what is held back is all of them less those sent
+        const left = new Map<string, number>();
+        for (const v of sent.get(key) ?? []) left.set(v, (left.get(v) ?? 0) + 1);
+        const held = values.filter((v) => {
+          const m = left.get(v) ?? 0;
+          if (m > 0) left.set(v, m - 1);
+          return m === 0;
+        }).map((v) => JSON.parse(v) as EventV1);
+        assert.equal([...left.values()].reduce((a, b) => a + b, 0), 0, `every event sent under ${key} is one of its records`);
+        const s = summaries.get(key);
+        if (held.length === 0) {
+          assert.equal(s, undefined, `nothing held back under ${key}, no summary`);
+          continue;
+        }
+        heldTotal += held.length;
+        assert.ok(s, `a summary for ${key}`);
+        assert.equal(s.count, held.length, `every record held back under ${key} is counted`);
+        const types: Record<string, number> = {};
+        for (const e of held) types[e.type] = (types[e.type] ?? 0) + 1;
+        assert.deepEqual(s.byType, types, key);
+        const stamps = held.map((e) => e.timestamp).sort();
+        assert.equal(s.since, stamps[0], `the span under ${key} opens at the earliest record held back`);
+        assert.equal(s.until, stamps.at(-1), 'and closes at the latest');
       }
-      heldTotal += held.length;
-      assert.ok(s, `a summary for ${key}`);
-      assert.equal(s.count, held.length, `every record held back under ${key} is counted`);
-      const types: Record<string, number> = {};
-      for (const e of held) types[e.type] = (types[e.type] ?? 0) + 1;
-      assert.deepEqual(s.byType, types, key);
-      const stamps = held.map((e) => e.timestamp).sort();
-      assert.equal(s.since, stamps[0], `the span under ${key} opens at the earliest record held back`);
-      assert.equal(s.until, stamps.at(-1), 'and closes at the latest');
-    }
-    assert.equal(summaries.size, [...all.keys()].filter((k) => summaries.has(k)).length, 'no summary for a key without records');
-    const node = all.get('n1') ?? [];
-    assert.ok((sent.get('n1')?.length ?? 0) >= 4 && node.length - sent.get('n1')!.length > 50, `the node's records: a burst sent (${sent.get('n1')?.length}), the rest held back (of ${node.length})`);
-    assert.ok(node.some((v) => (JSON.parse(v) as EventV1).action === 'log'), 'logged SECCOMP records (runs) among the node\'s');
-    assert.equal(heldTotal, quiet.stats.suppressed);
+      assert.equal(summaries.size, [...all.keys()].filter((k) => summaries.has(k)).length, 'no summary for a key without records');
+      const node = all.get('n1') ?? [];
+      assert.ok((sent.get('n1')?.length ?? 0) >= 4 && node.length - sent.get('n1')!.length > 50, `the node's records: a burst sent (${sent.get('n1')?.length}), the rest held back (of ${node.length})`);
+      assert.ok(node.some((v) => (JSON.parse(v) as EventV1).action === 'log'), 'logged SECCOMP records (runs) among the node\'s');
+      assert.equal(heldTotal, quiet.stats.suppressed);
     });
   }
 });
