@@ -171,17 +171,32 @@ USERS=(admin nobody)
 } >"$RUN/tokens.csv"
 chmod 600 "$RUN/tokens.csv"
 
-setsid etcd --name auditflow-test --data-dir "$RUN/etcd-data" \
-  --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-  --listen-peer-urls "http://127.0.0.1:$ETCD_PEER" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER" \
-  --initial-cluster "auditflow-test=http://127.0.0.1:$ETCD_PEER" --log-level warn \
-  >>"$RUN/etcd.log" 2>&1 </dev/null 9>&- &
-echo $! >"$RUN/etcd.pid"
-deadline=$((SECONDS + 60))
-until curl -sf -m 2 "http://127.0.0.1:$ETCD_PORT/health" >/dev/null; do
-  alive etcd || { tail -n 20 "$RUN/etcd.log" >&2; die "etcd exited; last lines of $RUN/etcd.log above"; }
-  [ $SECONDS -lt $deadline ] || die "etcd not healthy after 60 s (see $RUN/etcd.log)"
-  sleep 0.2
+# A port free when picked can be taken before etcd binds it: the ports lie in the ephemeral range, where any
+# outgoing connection of the machine may be given one (a Kafka broker starting beside it). Then etcd starts
+# again on the next ports, up to five times; any other exit is an error at once.
+for attempt in 1 2 3 4 5; do
+  logged=$(stat -c %s "$RUN/etcd.log" 2>/dev/null || echo 0)
+  setsid etcd --name auditflow-test --data-dir "$RUN/etcd-data" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER" \
+    --initial-cluster "auditflow-test=http://127.0.0.1:$ETCD_PEER" --log-level warn \
+    >>"$RUN/etcd.log" 2>&1 </dev/null 9>&- &
+  echo $! >"$RUN/etcd.pid"
+  deadline=$((SECONDS + 60))
+  bound=1
+  until curl -sf -m 2 "http://127.0.0.1:$ETCD_PORT/health" >/dev/null; do
+    if ! alive etcd; then
+      if [ "$attempt" -lt 5 ] && tail -c +$((logged + 1)) "$RUN/etcd.log" | grep -q 'address already in use'; then bound=0; break; fi
+      tail -n 20 "$RUN/etcd.log" >&2; die "etcd exited; last lines of $RUN/etcd.log above"
+    fi
+    [ $SECONDS -lt $deadline ] || die "etcd not healthy after 60 s (see $RUN/etcd.log)"
+    sleep 0.2
+  done
+  [ "$bound" = 1 ] && break
+  log "etcd could not bind 127.0.0.1:$ETCD_PORT or :$ETCD_PEER (taken since they were picked): the next ports"
+  rm -rf "$RUN/etcd-data"
+  ETCD_PORT=$(pick_port $((ETCD_PEER + 1))); ETCD_PEER=$(pick_port $((ETCD_PORT + 1)))
+  echo "$ETCD_PORT" >"$RUN/etcd-port"
 done
 log "etcd $(etcd --version | awk 'NR==1{print $3}') ready on 127.0.0.1:$ETCD_PORT (pid $(cat "$RUN/etcd.pid"))"
 
