@@ -109,6 +109,8 @@ export class FileTailer extends SerialReader implements Tailer {
 
   private changeSeq = 0;
   private wake: (() => void) | null = null;
+  /** When the last read, following the live file, reached its end as it was then (0: it did not). */
+  private shortReadAt = 0;
   private watcher: FSWatcher | null = null;
   /** the directory cannot be watched: polling only */
   private watchFailed = false;
@@ -411,6 +413,7 @@ export class FileTailer extends SerialReader implements Tailer {
     for (;;) {
       if (this.closed) return { done: true, value: undefined };
       if (this.pendingIdx < this.pending.length) return { done: false, value: this.takeBatch() };
+      if (this.shortReadAt !== 0) await this.settle();
       const r = await this.fill();
       if (r.kind === 'end') return { done: true, value: undefined };
       if (r.kind === 'idle') await this.idle(r.seq);
@@ -441,6 +444,32 @@ export class FileTailer extends SerialReader implements Tailer {
     this.counts.linesRead += n;
     tailMetrics.linesRead.inc(n);
     return new ByteBatch(lines, position);
+  }
+
+  /**
+   * The last read took all there was: the next one waits until SETTLE_MS after it. Without this, a read that
+   * found a few records was followed, as soon as they were processed, by another that found the few auditd had
+   * appended meanwhile: at 10k records/s the reader made ~120 reads a second, each a trip through the thread
+   * pool and a batch through the pipeline, and spent more CPU per record than auditd. A read that ends at EOF
+   * waits the same way (idle()), and closing ends either wait at once.
+   */
+  private settle(): Promise<void> {
+    const left = this.shortReadAt + Math.min(SETTLE_MS, this.pollMs) - Date.now();
+    this.shortReadAt = 0;
+    if (left <= 0 || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, left);
+      // only closing cuts it short (a directory change left watched from an idle wait must not)
+      this.wake = () => {
+        if (!this.closed) return;
+        clearTimeout(t);
+        this.wake = null;
+        resolve();
+      };
+    });
   }
 
   /** Wait for a change in the directory (or the poll interval), unless one came since `seq`. */
@@ -502,8 +531,12 @@ export class FileTailer extends SerialReader implements Tailer {
       } else chunk = Buffer.from(this.buf.subarray(0, n));
       cur.splitter.push(chunk, this.pending.add);
       this.noteStamps(cur, 0);
-      // A short read reached the end as it was: what is there on the next read may be a rewrite.
-      if (n < CHUNK) cur.verify = true;
+      // A short read reached the end as it was: what is there on the next read may be a rewrite, and while
+      // following a live log it is read after the settle time.
+      if (n < CHUNK) {
+        cur.verify = true;
+        if (this.follow && this.queue.length === 0) this.shortReadAt = Date.now();
+      }
       this.behind = n === CHUNK || this.queue.length > 0;
       if (cur.splitter.received > cur.knownSize) cur.knownSize = cur.splitter.received;
       this.counts.bytesRead += n;

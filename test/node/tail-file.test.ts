@@ -2,6 +2,7 @@
 // restarts from checkpoints (also inside rotated files), corrupt checkpoints, over-long lines.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, promises as fsp, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -15,6 +16,7 @@ import {
   collectUntil,
   counterValue,
   LINE_BYTES,
+  linesText,
   numberOf,
   range,
   rotate,
@@ -32,6 +34,18 @@ async function tailer(opts: Partial<TailerOptions> & { path: string }, log = cap
   open.push(t);
   return t;
 }
+
+/** argv: source, target. Appends the source's lines to the target one at a time, ~100 µs apart (busy wait). */
+const WRITE_ONE_BY_ONE = `
+const fs = require('node:fs');
+const [source, target] = process.argv.slice(1);
+const fd = fs.openSync(target, 'a');
+for (const line of fs.readFileSync(source, 'utf8').split('\\n').filter(Boolean)) {
+  fs.writeSync(fd, line + '\\n');
+  const until = process.hrtime.bigint() + 100000n;
+  while (process.hrtime.bigint() < until);
+}
+`;
 
 function numbers(lines: string[]): number[] {
   return lines.map(numberOf);
@@ -57,6 +71,32 @@ describe('tailer on plain files', () => {
     got = await collectUntil(t, (l) => l.length >= 3, { into: got });
     assert.deepEqual(got.lines, ['héllo wörld', 'first half, second half ✓', 'next']);
     assert.equal(got.batches.at(-1)!.position.offset, statSync(file).size);
+  });
+
+  test('a live file a fast writer appends to is read in settled batches, every line once and in order', async () => {
+    // A reader that re-reads as soon as it has handed a batch out finds, behind a writer faster than its own
+    // round trip, a few new lines every time: a read and a pipeline batch per few records. After a read that
+    // reached the end it waits the settle time (50 ms) instead. The writer, another process, appends 10k
+    // lines one by one, one every ~100 µs: hundreds of batches without the wait, at most about one per 50 ms
+    // with it (a slower machine bunches more lines per read, never fewer).
+    const dir = scratchDir('tail-settle');
+    const file = path.join(dir, 'app.log');
+    const source = path.join(dir, 'source.txt');
+    const N = 10_000;
+    await fsp.writeFile(source, linesText(0, N - 1));
+    await fsp.writeFile(file, '');
+    const t = await tailer({ path: file, pollIntervalMs: 250 });
+    const writer = spawn(process.execPath, ['-e', WRITE_ONE_BY_ONE, source, file], { stdio: 'inherit' });
+    const started = Date.now();
+    try {
+      const got = await collectUntil(t, (l) => l.length >= N);
+      const took = Date.now() - started;
+      assert.deepEqual(numbers(got.lines), range(0, N - 1));
+      const bound = Math.ceil(took / 50) + 5;
+      assert.ok(got.batches.length <= bound, `${got.batches.length} batches in ${took} ms: more than ${bound}`);
+    } finally {
+      writer.kill();
+    }
   });
 
   test('startAt end skips what is there; a line being written at open is read whole', async () => {
