@@ -15,7 +15,8 @@
 // the events in laurel's log against the serials in auditd's, next to auditd's own queue report.
 // Each run floods the shared auditd: keep them short (LIVE_SECONDS, default 12). Standalone:
 //   node dist/test/bench/live.js            (LIVE_RATES=10000,50000,0 — 0: flat out; LIVE_KAFKA=none: no
-//                                            Kafka row; LIVE_LAUREL=none: no laurel plugin)
+//                                            Kafka row; LIVE_LAUREL=none: no laurel plugin; LIVE_ONLY=REGEX:
+//                                            only the auditflow rows whose names match, e.g. 'default')
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -252,11 +253,13 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
     from?: { ino: number; offset: number };
   }
   const procs: Reader[] = [];
-  const modes = Object.entries(LIVE_MODES);
+  let modes = Object.entries(LIVE_MODES);
   if (kafka) {
     const to = (spool: string) => ['--kafka-brokers', kafka.brokers.join(','), '--spool-dir', path.join(tmp, spool)];
     modes.push([KAFKA_NODE_MODE, ['--output', 'none', ...to('spool-node')]], [KAFKA_MODE, ['--events', 'all', ...to('spool-all')]]);
   }
+  const only = process.env['LIVE_ONLY'];
+  if (only) modes = modes.filter(([who]) => new RegExp(only).test(who));
   let plugin: LaurelPlugin | null = null;
   // a bench ended by a signal (laurel-plugin.ts exits on SIGINT/SIGTERM/SIGHUP) leaves no reader nor spool behind
   const cleanUp = () => {
