@@ -259,7 +259,11 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
     modes.push([KAFKA_NODE_MODE, ['--output', 'none', ...to('spool-node')]], [KAFKA_MODE, ['--events', 'all', ...to('spool-all')]]);
   }
   const only = process.env['LIVE_ONLY'];
-  if (only) modes = modes.filter(([who]) => new RegExp(only).test(who));
+  if (only) {
+    const all = modes.map(([who]) => who);
+    modes = modes.filter(([who]) => new RegExp(only).test(who));
+    if (modes.length === 0) throw new Error(`LIVE_ONLY=${only} matches none of the rows: ${all.join('; ')}`);
+  }
   let plugin: LaurelPlugin | null = null;
   // a bench ended by a signal (laurel-plugin.ts exits on SIGINT/SIGTERM/SIGHUP) leaves no reader nor spool behind
   const cleanUp = () => {
