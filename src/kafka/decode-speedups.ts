@@ -20,6 +20,7 @@
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { CompressionCodecs, CompressionTypes } from 'kafkajs';
+import { sharedCounter } from '../metrics';
 import { kafkajsRoot, patchableKafkajs } from './kafkajs-internals';
 
 
@@ -63,13 +64,33 @@ export function speedupsState(): SpeedupsState | undefined {
 
 const INFLATE_CHUNK = 256 * 1024;
 
+/**
+ * The most a gzip record batch may inflate to. A broker takes batches of ~1 MiB by default (message.max.bytes),
+ * and our events' JSON compresses some 10–40 times; gzip can reach ~1000 times. Anyone who may write to a topic
+ * could otherwise make the consumer allocate a gigabyte per fetched batch, synchronously, and die of it.
+ */
+export const MAX_INFLATED_BYTES = 128 * 1024 * 1024;
+
+const refused = () => sharedCounter('auditflow_kafka_inflate_refused_total', 'gzip record batches that inflate past the limit, refused');
+
+/** Inflates a fetched gzip (or zlib) record batch, refusing one that grows past `max` bytes before it does. */
+export function inflateBatch(buffer: Buffer, max = MAX_INFLATED_BYTES): Buffer {
+  try {
+    // unzip, as kafkajs: gzip or zlib framing, told from the header; maxOutputLength stops at the limit
+    return zlib.unzipSync(buffer, { chunkSize: INFLATE_CHUNK, maxOutputLength: max });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') throw e;
+    refused().inc();
+    throw new Error(`a gzip record batch of ${buffer.length} bytes inflates past ${max} bytes: refused (no producer of ours writes such a batch)`);
+  }
+}
+
 type GzipCodec = () => { compress(encoder: { buffer: Buffer }): Promise<Buffer>; decompress(buffer: Buffer): Promise<Buffer> };
 
-/** kafkajs's gzip codec with its compression as it is, and inflating synchronously. */
+/** kafkajs's gzip codec with its compression as it is, and inflating synchronously, with a limit. */
 function syncInflating(kafkajsGzip: GzipCodec): GzipCodec {
   const { compress } = kafkajsGzip();
-  // unzip, as kafkajs: gzip or zlib framing, told from the header
-  return () => ({ compress, decompress: async (buffer) => zlib.unzipSync(buffer, { chunkSize: INFLATE_CHUNK }) });
+  return () => ({ compress, decompress: async (buffer) => inflateBatch(buffer) });
 }
 
 /** Installs both, once per process; later calls return what the first did. */
