@@ -92,7 +92,8 @@ describe('tailer on plain files', () => {
       const got = await collectUntil(t, (l) => l.length >= N);
       const took = Date.now() - started;
       assert.deepEqual(numbers(got.lines), range(0, N - 1));
-      const bound = Math.ceil(took / 50) + 5;
+      // a read of more than 1024 lines (a reader slowed by a loaded machine) is handed out in several batches
+      const bound = Math.ceil(took / 50) + Math.ceil(N / 1024) + 5;
       assert.ok(got.batches.length <= bound, `${got.batches.length} batches in ${took} ms: more than ${bound}`);
     } finally {
       writer.kill();
