@@ -16,7 +16,8 @@
 // Each run floods the shared auditd: keep them short (LIVE_SECONDS, default 12). Standalone:
 //   node dist/test/bench/live.js            (LIVE_RATES=10000,50000,0 — 0: flat out; LIVE_KAFKA=none: no
 //                                            Kafka row; LIVE_LAUREL=none: no laurel plugin; LIVE_ONLY=REGEX:
-//                                            only the auditflow rows whose names match, e.g. 'default')
+//                                            only the auditflow rows whose names match, e.g. 'default';
+//                                            LIVE_WARMUP=seconds at a paced rate before measuring, default 20)
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -24,7 +25,7 @@ import * as path from 'node:path';
 import { freePort } from '../env/net';
 import { ensureAuditd } from '../env/rig';
 import { cpuOf, cpuProfFlags, peakRssMb } from './proc-stats';
-import { tailBytesRead } from './reader-metrics';
+import { recordsParsed, tailBytesRead } from './reader-metrics';
 import { ensureKafka, type KafkaBroker } from '../env/kafka';
 import { installLaurelPlugin, type LaurelPlugin, laurelEventsOf, pluginQueueConf, type PluginQueueState, pluginQueueState, removeLaurelPlugin } from './laurel-plugin';
 
@@ -66,6 +67,8 @@ export interface LaurelStats {
 export interface LiveRun {
   rate: number;
   seconds: number;
+  /** the workload ran this long at the same rate before the measured part (0: none) */
+  warmupSeconds: number;
   /** records auditd wrote during the run (lines appended to its log) */
   records: number;
   lost: number;
@@ -84,6 +87,36 @@ function auditStatus(key: string): number {
   if (!m) throw new Error(`auditctl -s has no ${key}`);
   return Number(m[1]);
 }
+
+/** What auditd keeps of its log before rotating it out of reach: max_log_file MB × num_logs (its defaults: 8 × 5). */
+function rotationWindowBytes(): number {
+  let conf = '';
+  try {
+    conf = fs.readFileSync('/etc/audit/auditd.conf', 'utf8');
+  } catch {
+    // auditd's defaults
+  }
+  const mb = Number(/^\s*max_log_file\s*=\s*(\d+)/m.exec(conf)?.[1] ?? 8);
+  const n = Number(/^\s*num_logs\s*=\s*(\d+)/m.exec(conf)?.[1] ?? 5);
+  return mb * 1024 * 1024 * Math.max(1, n);
+}
+
+/**
+ * How long the workload runs before a paced run is measured. A reader that waits between batches tiers its
+ * per-batch code up slowly (a batch every 50 ms: V8 was still optimizing the pipeline's per-batch functions 15–30 s
+ * into a 10k/s run, and its CPU per record fell from ~7.5 µs in the first 15 s to ~5 after 30 s), while a node
+ * agent runs for days: the measured part should be its steady state. Flat out there is no wait (the code is
+ * hot within a second) and no warm-up. Bounded so that warm-up and run stay within half of what auditd keeps
+ * before rotating its log away (the run's records and serial gaps are read from it): at 50k/s nominal none.
+ */
+function warmupSeconds(rate: number, seconds: number): number {
+  if (rate === 0) return 0;
+  const wanted = Number(process.env['LIVE_WARMUP'] ?? 20);
+  const fits = Math.floor(rotationWindowBytes() / 2 / (rate * LINE_BYTES_ABOUT)) - seconds;
+  return Math.max(0, Math.min(wanted, fits));
+}
+/** an ENRICHED SECCOMP line of the workload, about */
+const LINE_BYTES_ABOUT = 330;
 
 function logPath(): string {
   try {
@@ -291,6 +324,13 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
       procs.push(entry);
       await waitFor(child, /auditflow run started/, 30_000);
     }
+    const warmup = warmupSeconds(rate, seconds);
+    // what each reader had parsed when the measured part began (its own count at the end includes the warm-up)
+    const parsedBefore = new Map<string, number | null>();
+    if (warmup > 0) {
+      await workload(seclog, rate, warmup);
+      for (const p of procs) parsedBefore.set(p.who, await recordsParsed(p.port));
+    }
     const queueBefore = plugin ? await pluginQueueState() : null;
     const size0 = fs.statSync(log).size;
     const ino0 = fs.statSync(log).ino;
@@ -361,7 +401,7 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
       records = text.split('\n').length - 1;
       serials = eventSerials(text);
       gaps = serialGaps(serials);
-    } else note = 'auditd rotated its log out of reach during the run: records counted by auditflow (default), serial gaps not counted';
+    } else note = `auditd rotated its log out of reach during the run: ${warmup === 0 ? 'records counted by auditflow (default)' : 'records not counted (the readers counted the warm-up too)'}, serial gaps not counted`;
     for (const p of procs) p.child.kill('SIGTERM');
     let laurelStats: LiveRun['laurel'];
     if (plugin) {
@@ -378,10 +418,13 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
     for (const p of procs) {
       const m = p.stopped ? /"records":(\d+)/.exec(p.stopped) : null;
       const row = rows.find((r) => r.who === p.who)!;
-      if (m) row.records = Number(m[1]);
+      const before = warmup > 0 ? parsedBefore.get(p.who) : 0;
+      // without its count at the warm-up's end the row takes the run's records as auditd wrote them
+      if (m && before !== null && before !== undefined) row.records = Number(m[1]) - before;
     }
-    if (!records) records = rows.find((r) => r.who === 'auditflow run (default)')?.records ?? 0;
-    return { rate, seconds, records, lost, serialGaps: gaps, rows, ...(laurelStats ? { laurel: laurelStats } : {}), ...(note ? { note } : {}) };
+    // a reader's own count includes the warm-up's records: then the run's are not known
+    if (!records && warmup === 0) records = rows.find((r) => r.who === 'auditflow run (default)')?.records ?? 0;
+    return { rate, seconds, warmupSeconds: warmup, records, lost, serialGaps: gaps, rows, ...(laurelStats ? { laurel: laurelStats } : {}), ...(note ? { note } : {}) };
   } finally {
     process.off('exit', cleanUp);
     cleanUp();
@@ -426,7 +469,7 @@ export function formatLive(runs: LiveRun[]): string {
     // each auditflow reader by the records it read itself; auditd (and laurel) by the records of the stream
     const per100k = (s: number, records = r.records) => (records ? (s * 100_000) / records : NaN);
     out.push(
-      `\n${r.rate ? `paced ${fmt(r.rate)} records/s` : 'flat out'}, ${r.seconds} s: ${fmt(r.records)} records written (${fmt(r.records / r.seconds)}/s), kernel lost ${r.lost}, serial gaps ${r.serialGaps}${r.note ? ` (${r.note})` : ''}`,
+      `\n${r.rate ? `paced ${fmt(r.rate)} records/s` : 'flat out'}, ${r.seconds} s${r.warmupSeconds ? ` after ${r.warmupSeconds} s of warm-up at that rate` : ''}: ${fmt(r.records)} records written (${fmt(r.records / r.seconds)}/s), kernel lost ${r.lost}, serial gaps ${r.serialGaps}${r.note ? ` (${r.note})` : ''}`,
     );
     const auditd = r.rows.find((x) => x.who === 'auditd')!;
     const laurel = r.rows.find((x) => x.who === LAUREL_ROW);
