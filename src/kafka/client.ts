@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import type { Logger } from '../log';
-import { installDecodeSpeedups } from './decode-speedups';
+import { installDecodeSpeedups, logRefusedBatchesTo } from './decode-speedups';
 import { installIdleLoopFix } from './idle-loop-fix';
 
 /** How to reach and authenticate to the brokers; the `--kafka-config` file holds all but `brokers`. */
@@ -43,6 +43,7 @@ export function createKafka(opts: ClientOptions, log: Logger, role: ClientRole =
   const idleFix = installIdleLoopFix();
   if (!speedupsLogged) {
     speedupsLogged = true;
+    logRefusedBatchesTo(log);
     if (speedups.records !== true) log.info({ reason: speedups.records }, "kafkajs's own record decoder is in use (slower consumption)");
     if (idleFix !== true) log.info({ reason: idleFix }, "kafkajs's request queue is not patched: each idle broker connection polls every millisecond");
   }

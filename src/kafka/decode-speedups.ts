@@ -20,6 +20,7 @@
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { CompressionCodecs, CompressionTypes } from 'kafkajs';
+import type { Logger } from '../log';
 import { sharedCounter } from '../metrics';
 import { kafkajsRoot, patchableKafkajs } from './kafkajs-internals';
 
@@ -71,7 +72,10 @@ const INFLATE_CHUNK = 256 * 1024;
  */
 export const MAX_INFLATED_BYTES = 128 * 1024 * 1024;
 
-const refused = () => sharedCounter('auditflow_kafka_inflate_refused_total', 'gzip record batches that inflate past the limit, refused');
+const refused = () => sharedCounter('auditflow_kafka_inflate_refused_total', 'gzip record batches that inflate past the limit, refused (their records are handed out empty)');
+
+/** A gzip record batch that would inflate past the limit. */
+export class RefusedBatch extends Error {}
 
 /** Inflates a fetched gzip (or zlib) record batch, refusing one that grows past `max` bytes before it does. */
 export function inflateBatch(buffer: Buffer, max = MAX_INFLATED_BYTES): Buffer {
@@ -80,9 +84,37 @@ export function inflateBatch(buffer: Buffer, max = MAX_INFLATED_BYTES): Buffer {
     return zlib.unzipSync(buffer, { chunkSize: INFLATE_CHUNK, maxOutputLength: max });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') throw e;
-    refused().inc();
-    throw new Error(`a gzip record batch of ${buffer.length} bytes inflates past ${max} bytes: refused (no producer of ours writes such a batch)`);
+    throw new RefusedBatch(`a gzip record batch of ${buffer.length} bytes inflates past ${max} bytes: refused (no producer of ours writes such a batch)`);
   }
+}
+
+/**
+ * The stand-ins for refused batches' records, by their memory: an empty buffer over an ArrayBuffer of its own each
+ * (kafkajs reads every record as a varint-length slice of the decompressed buffer, here an empty slice of that
+ * same memory), and how many of its records were handed out.
+ * A fetch whose batch fails to decompress fails whole, and kafkajs fetches it again, then crashes and restarts
+ * the consumer on it every ~10 s: the partition stalls for good, and the messages before the batch in the same
+ * fetch are not delivered either. With our record decoder in place, a refused batch's records come out instead as
+ * empty messages (null key and value, header auditflow-refused) at the batch's offsets: the consumer counts
+ * them as malformed and moves on. (With kafkajs's own decoder, a refused batch still stalls its partition.)
+ */
+const refusedStandIns = new WeakMap<object, { next: number; why: string }>();
+let refusedLog: Logger | undefined;
+
+/** Where refused batches are reported (one line per batch, the first 20 and then every 1000th). */
+export function logRefusedBatchesTo(log: Logger): void {
+  refusedLog = log;
+}
+
+let refusedSoFar = 0;
+
+function refuse(e: RefusedBatch): Buffer {
+  refused().inc();
+  refusedSoFar++;
+  if (refusedSoFar <= 20 || refusedSoFar % 1000 === 0) refusedLog?.warn({ refused: refusedSoFar }, `${e.message}; its records are handed out empty`);
+  const memory = new ArrayBuffer(0);
+  refusedStandIns.set(memory, { next: 0, why: e.message });
+  return Buffer.from(memory);
 }
 
 type GzipCodec = () => { compress(encoder: { buffer: Buffer }): Promise<Buffer>; decompress(buffer: Buffer): Promise<Buffer> };
@@ -90,7 +122,18 @@ type GzipCodec = () => { compress(encoder: { buffer: Buffer }): Promise<Buffer>;
 /** kafkajs's gzip codec with its compression as it is, and inflating synchronously, with a limit. */
 function syncInflating(kafkajsGzip: GzipCodec): GzipCodec {
   const { compress } = kafkajsGzip();
-  return () => ({ compress, decompress: async (buffer) => inflateBatch(buffer) });
+  return () => ({
+    compress,
+    decompress: async (buffer) => {
+      try {
+        return inflateBatch(buffer);
+      } catch (e) {
+        // without our record decoder nothing could read the stand-in: the fetch fails, as kafkajs's own would
+        if (!(e instanceof RefusedBatch) || state?.records !== true) throw e;
+        return refuse(e);
+      }
+    },
+  });
 }
 
 /** Installs both, once per process; later calls return what the first did. */
@@ -133,6 +176,15 @@ export function makeRecordDecoder(root = kafkajsRoot()): (decoder: KafkaDecoder,
 
   return function decodeRecord(decoder: KafkaDecoder, batchContext: BatchContext = {}): unknown {
     const { firstOffset, firstTimestamp, magicByte, isControlBatch = false, timestampType, maxTimestamp } = batchContext;
+    // (no record of a real batch is empty: the lookup is only made for empty ones)
+    const standIn = decoder.buffer.length === 0 ? refusedStandIns.get(decoder.buffer.buffer) : undefined;
+    if (standIn !== undefined) {
+      // a refused batch's record: empty, at the batch's next offset
+      const i = standIn.next++;
+      const offset = typeof firstOffset === 'string' ? plus(firstOffset, i) : Long.fromValue(firstOffset).add(i).toString();
+      const timestamp = timestampType === LOG_APPEND_TIME && maxTimestamp ? maxTimestamp : String(firstTimestamp ?? '0');
+      return { magicByte, attributes: 0, timestamp, offset, key: null, value: null, headers: { 'auditflow-refused': Buffer.from(standIn.why) }, isControlRecord: isControlBatch, batchContext };
+    }
     const attributes = decoder.readInt8();
     const delta = readSmallVarLong(decoder);
     let timestamp: string | undefined;

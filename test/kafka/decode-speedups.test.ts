@@ -5,6 +5,8 @@
 //    or toString, malformed varlongs and truncated records (the same error);
 //  - end to end on the real broker: gzip batches produced by kafkajs, consumed in this process (speedups
 //    installed) and by a child process with plain kafkajs, give the same messages.
+//  - a gzip bomb on the real broker (a valid batch, 200 MiB inflated): its records come out empty at their
+//    offsets, counted once; the messages before and after it in the partition arrive, the consumer never crashes.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -13,6 +15,7 @@ import { after, before, test } from 'node:test';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { installDecodeSpeedups, makeRecordDecoder, speedupsState } from '../../src/kafka/decode-speedups';
 import { KAFKAJS_VERSION } from '../../src/kafka/kafkajs-internals';
+import { registry } from '../../src/metrics';
 import { ensureKafka, type KafkaBroker } from '../env/kafka';
 import { poll } from '../env/kafka/helpers';
 
@@ -188,3 +191,48 @@ test('end to end on the real broker: gzip batches consumed with the speedups equ
   // it was our decoder that ran: the module cache holds it under kafkajs's path
   assert.ok(require.cache[RECORD_DECODER] && require.cache[RECORD_DECODER].exports !== theirs);
 });
+
+test('a gzip batch that inflates past the limit is handed out as empty records and counted; the consumer moves past it', async () => {
+  assert.deepStrictEqual(installDecodeSpeedups(), { gzip: true, records: true });
+  const topic = `bomb-${process.pid}`;
+  const kafka = new Kafka({ clientId: 'bomb-test', brokers: broker.brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  await admin.disconnect();
+  const producer = kafka.producer();
+  await producer.connect();
+  // a valid record batch (the broker checks that), ~200 KiB compressed, 200 MiB inflated: past the 128 MiB limit
+  await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages: [{ value: 'before' }] });
+  await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages: [{ value: Buffer.alloc(200 * 1024 * 1024) }, { value: Buffer.alloc(1024) }] });
+  await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages: [{ value: 'after' }] });
+  await producer.disconnect();
+
+  const refusedBefore = await refusedCount();
+  const got: { offset: string; value: string | null; refused: string | undefined }[] = [];
+  let crashed: Error | undefined;
+  const consumer = kafka.consumer({ groupId: `bomb-${process.pid}`, maxWaitTimeInMs: 200 });
+  consumer.on(consumer.events.CRASH, (e) => void (crashed = e.payload.error));
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message: m }) => {
+      got.push({ offset: m.offset, value: m.value && m.value.toString(), refused: m.headers?.['auditflow-refused']?.toString() });
+    },
+  });
+  try {
+    await poll('the four messages, the refused batch\'s two empty', () => got.length >= 4 || crashed !== undefined, 60_000);
+  } finally {
+    await consumer.disconnect();
+  }
+  assert.equal(crashed, undefined, `the consumer crashed: ${crashed?.message}`);
+  assert.deepEqual(got.map((g) => [g.offset, g.value]), [['0', 'before'], ['1', null], ['2', null], ['3', 'after']]);
+  assert.match(got[1]!.refused ?? '', /inflates past 134217728 bytes: refused/);
+  assert.equal(got[2]!.refused, got[1]!.refused);
+  assert.equal(await refusedCount(), refusedBefore + 1, 'one batch refused, counted once');
+});
+
+async function refusedCount(): Promise<number> {
+  const m = registry.getSingleMetric('auditflow_kafka_inflate_refused_total');
+  return m ? ((await m.get()).values[0]?.value ?? 0) : 0;
+}
