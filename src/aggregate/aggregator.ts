@@ -5,7 +5,7 @@
 
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { ContainerRef, PodRef } from '../event/v1';
-import type { Logger } from '../log';
+import { type Logger, worthLogging } from '../log';
 import type { ProfileSink, RecordingSource, RecordingSpec } from '../profile/recording';
 import { createKafka, type ClientOptions } from '../kafka/client';
 import { DEFAULT_RECORDINGS_TOPIC, MalformedMessage, type EndMessage, type TuplesMessage } from '../kafka/messages';
@@ -182,7 +182,7 @@ export class Aggregator {
         this.counts.malformed++;
         aggregateMetrics.messages.inc({ result: malformed ? 'malformed' : 'error' });
         if (malformed) aggregateMetrics.malformed.inc();
-        if (this.counts.malformed <= 20 || this.counts.malformed % 1000 === 0) {
+        if (worthLogging(this.counts.malformed, 20)) {
           this.log.warn({ partition, offset: m.offset, err: e, skipped: this.counts.malformed }, 'skipping a message that is not a recording message');
         }
       }

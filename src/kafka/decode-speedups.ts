@@ -20,7 +20,7 @@
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { CompressionCodecs, CompressionTypes } from 'kafkajs';
-import type { Logger } from '../log';
+import { type Logger, worthLogging } from '../log';
 import { sharedCounter } from '../metrics';
 import { kafkajsRoot, patchableKafkajs } from './kafkajs-internals';
 
@@ -111,7 +111,7 @@ let refusedSoFar = 0;
 function refuse(e: RefusedBatch): Buffer {
   refused().inc();
   refusedSoFar++;
-  if (refusedSoFar <= 20 || refusedSoFar % 1000 === 0) refusedLog?.warn({ refused: refusedSoFar }, `${e.message}; its records are handed out empty`);
+  if (worthLogging(refusedSoFar, 20)) refusedLog?.warn({ refused: refusedSoFar }, `${e.message}; its records are handed out empty`);
   const memory = new ArrayBuffer(0);
   refusedStandIns.set(memory, { next: 0, why: e.message });
   return Buffer.from(memory);

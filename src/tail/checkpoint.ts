@@ -7,7 +7,7 @@
 
 import { promises as fsp } from 'node:fs';
 import { specialFileKind, writeFileAtomic } from '../io/atomic';
-import type { Logger } from '../log';
+import { type Logger, worthLogging } from '../log';
 import { tailMetrics } from './metrics';
 import type { Checkpoint, TailPosition } from './types';
 
@@ -176,7 +176,7 @@ export class CheckpointWriter {
         this.dirty = true;
         this.failures++;
         tailMetrics.checkpointWriteFailures.inc();
-        if (this.failures <= 10 || this.failures % 1000 === 0) {
+        if (worthLogging(this.failures)) {
           this.log.error({ err: e, checkpoint: this.file, failures: this.failures }, 'checkpoint write failed; the previous one stays');
         }
       } finally {

@@ -16,7 +16,7 @@
 
 import { fstatSync, statSync, watch, type FSWatcher } from 'node:fs';
 import * as path from 'node:path';
-import type { Logger } from '../log';
+import { type Logger, worthLogging } from '../log';
 import { MAX_LINE } from '../io/line-records';
 import { closeAll, headMatches, openChain, readHead, type ChainFile } from './chain';
 import { checkCheckpointPath, CheckpointWriter, loadCheckpoint, makeCheckpoint } from './checkpoint';
@@ -81,11 +81,6 @@ function setBounded<K, V>(m: Map<K, V>, k: K, v: V): void {
   m.delete(k);
   m.set(k, v);
   if (m.size > KEEP_FILES) m.delete(m.keys().next().value as K);
-}
-
-/** Log the first few of a kind of event in full, then every 1000th: hostile input must not flood the log. */
-function worthLogging(n: number): boolean {
-  return n <= 10 || n % 1000 === 0;
 }
 
 export class FileTailer extends SerialReader implements Tailer {

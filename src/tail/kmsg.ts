@@ -6,7 +6,7 @@
 // (the ring buffer overwrote records before we read them; read(2) says EPIPE) is counted, never hidden.
 
 import { constants, promises as fsp } from 'node:fs';
-import type { Logger } from '../log';
+import { type Logger, worthLogging } from '../log';
 import { checkCheckpointPath, CheckpointWriter, loadCheckpoint, makeCheckpoint } from './checkpoint';
 import { tailMetrics } from './metrics';
 import type { Checkpoint, TailBatch, Tailer, TailerOptions, TailPosition, TailStats } from './types';
@@ -165,7 +165,7 @@ export class KmsgTailer extends SerialReader implements Tailer {
         } catch (e) {
           this.counts.errors++;
           tailMetrics.readErrors.inc();
-          if (this.counts.errors <= 10 || this.counts.errors % 1000 === 0) {
+          if (worthLogging(this.counts.errors)) {
             this.log.error({ err: e }, 'reading the kernel log failed; retrying');
           }
           error = true;

@@ -3,7 +3,7 @@
 // the data in the pipe (the writer blocks) instead of in our memory.
 
 import type { Readable } from 'node:stream';
-import type { Logger } from '../log';
+import { type Logger, worthLogging } from '../log';
 import { MAX_LINE } from '../io/line-records';
 import { ByteLineSplitter } from '../io/line-splitter';
 import { ByteBatch, ByteLines } from './lines';
@@ -47,7 +47,7 @@ export class StreamTailer extends SerialReader implements Tailer {
     this.splitter = new ByteLineSplitter(MAX_LINE, (bytes, end) => {
       this.overlongLines++;
       tailMetrics.overlongLines.inc();
-      if (this.overlongLines <= 10 || this.overlongLines % 1000 === 0) {
+      if (worthLogging(this.overlongLines)) {
         this.log.warn({ endOffset: end, bytes, limit: MAX_LINE, count: this.overlongLines }, 'over-long line dropped');
       }
     });
