@@ -22,7 +22,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { envScriptDir } from '../env/rig';
+import { auditdConfValue, envScriptDir } from '../env/rig';
 
 const PLUGINS_DIR = '/etc/audit/plugins.d';
 export const PLUGIN_CONF = path.join(PLUGINS_DIR, 'auditflow-bench-laurel.conf');
@@ -295,14 +295,7 @@ export async function pluginQueueState(): Promise<PluginQueueState | null> {
 
 /** auditd.conf's plugin queue settings, for the table's legend. */
 export function pluginQueueConf(): { qDepth: string; overflowAction: string } {
-  let text = '';
-  try {
-    text = fs.readFileSync('/etc/audit/auditd.conf', 'utf8');
-  } catch {
-    // defaults unknown
-  }
-  const get = (k: string) => new RegExp(`^\\s*${k}\\s*=\\s*(\\S+)`, 'm').exec(text)?.[1] ?? '?';
-  return { qDepth: get('q_depth'), overflowAction: get('overflow_action') };
+  return { qDepth: auditdConfValue('q_depth') ?? '?', overflowAction: auditdConfValue('overflow_action') ?? '?' };
 }
 
 /** How many of `serials` (the run's events) laurel wrote to its log in `dir` (its "ID":"<time>:<serial>"). */

@@ -23,7 +23,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '../env/net';
-import { ensureAuditd } from '../env/rig';
+import { auditdConfValue, ensureAuditd } from '../env/rig';
 import { cpuOf, cpuProfFlags, peakRssMb } from './proc-stats';
 import { recordsParsed, tailBytesRead } from './reader-metrics';
 import { ensureKafka, type KafkaBroker } from '../env/kafka';
@@ -90,14 +90,8 @@ function auditStatus(key: string): number {
 
 /** What auditd keeps of its log before rotating it out of reach: max_log_file MB × num_logs (its defaults: 8 × 5). */
 function rotationWindowBytes(): number {
-  let conf = '';
-  try {
-    conf = fs.readFileSync('/etc/audit/auditd.conf', 'utf8');
-  } catch {
-    // auditd's defaults
-  }
-  const mb = Number(/^\s*max_log_file\s*=\s*(\d+)/m.exec(conf)?.[1] ?? 8);
-  const n = Number(/^\s*num_logs\s*=\s*(\d+)/m.exec(conf)?.[1] ?? 5);
+  const mb = Number(auditdConfValue('max_log_file') ?? 8);
+  const n = Number(auditdConfValue('num_logs') ?? 5);
   return mb * 1024 * 1024 * Math.max(1, n);
 }
 
@@ -119,13 +113,7 @@ function warmupSeconds(rate: number, seconds: number): number {
 const LINE_BYTES_ABOUT = 330;
 
 function logPath(): string {
-  try {
-    const m = /^\s*log_file\s*=\s*(\S+)/m.exec(fs.readFileSync('/etc/audit/auditd.conf', 'utf8'));
-    if (m) return m[1]!;
-  } catch {
-    // the default below
-  }
-  return '/var/log/audit/audit.log';
+  return auditdConfValue('log_file') ?? '/var/log/audit/audit.log';
 }
 
 function seclogBinary(): string {

@@ -15,7 +15,7 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 export const CACHE_DIR = process.env.AUDITFLOW_CACHE || '/var/cache/auditflow';
@@ -141,6 +141,17 @@ export async function auditStatus(): Promise<Record<string, number>> {
 /** The kernel's count of audit records it dropped (`lost` in `auditctl -s`). */
 export async function auditLost(): Promise<number> {
   return (await auditStatus()).lost!;
+}
+
+/** A setting of /etc/audit/auditd.conf as written there (undefined: not set, or no such file). */
+export function auditdConfValue(key: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(AUDITD_CONF, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return new RegExp(`^\\s*${key}\\s*=\\s*(\\S+)`, 'm').exec(text)?.[1];
 }
 
 let logPathCache: string | undefined;
