@@ -485,6 +485,9 @@ export class Pipeline {
     const groups = [...this.quiet.values()];
     this.quiet.clear();
     this.recentQuiet.length = 0;
+    // Room for this batch's groups before any is looked up: forgetting the seen ones after the lookups below
+    // dropped the answers of the groups found there, whose records then went uncounted (and unrenderable).
+    if (this.quietSeen.size + groups.length > QUIET_SEEN_MAX) this.quietSeen.clear();
     const fresh: QuietGroup[] = [];
     const items: EnrichItem[] = [];
     let newest = 0;
@@ -507,7 +510,6 @@ export class Pipeline {
       items.push({ ev: eventFromRecord(r, this.ctx), timeMs: r.timeMs, mayDefer, n: g.n });
     }
     if (items.length) await this.opts.enricher.enrich(items);
-    if (this.quietSeen.size + fresh.length > QUIET_SEEN_MAX) this.quietSeen.clear();
     const answered = new Set<QuietGroup>();
     for (let i = 0; i < fresh.length; i++) {
       const it = items[i]!;
