@@ -80,21 +80,23 @@ describe('pipeline: the quiet path when its cache of enriched groups overflows',
     assert.deepEqual(quiet.metrics, general.metrics, 'the same metrics counted');
   });
 
-  it('--events all renders every record, byte for byte the general path', async () => {
-    const run = async (acceptsAll: boolean) => {
-      const out = path.join(tmp, `events-${acceptsAll}.ndjson`);
+  it('--events all to v1, ECS and OCSF renders every record, byte for byte the general path', async () => {
+    const run = async (format: 'v1' | 'ecs' | 'ocsf', acceptsAll: boolean) => {
+      const out = path.join(tmp, `events-${format}-${acceptsAll}.ndjson`);
       const tailer = await openTailer({ path: file, checkpointPath: null, startAt: 'start', follow: false }, log);
       const enricher = new Enricher({ procs: new ProcCache(), resolver: null, log });
-      const sink = new NdjsonSink({ output: out, format: 'v1', log, sync: false });
+      const sink = new NdjsonSink({ output: out, format, log, sync: false });
       await sink.open();
       const p = new Pipeline({ tailer, enricher, node: 'n1', sourceFile: file, log, idleFlushMs: Infinity, routes: [{ sink, accept: () => true, acceptsAll }] });
       await p.run();
       return { stats: p.stats, text: fs.readFileSync(out, 'utf8') };
     };
-    const general = await run(false);
-    const rendered = await run(true);
-    assert.equal(rendered.stats.quiet, PROCESSES + PROCESSES / 10, 'every record took the quiet path');
-    assert.equal(rendered.text.split('\n').length - 1, PROCESSES + PROCESSES / 10, 'a line for every record');
-    assert.equal(rendered.text, general.text, 'the same bytes');
+    for (const format of ['v1', 'ecs', 'ocsf'] as const) {
+      const general = await run(format, false);
+      const rendered = await run(format, true);
+      assert.equal(rendered.stats.quiet, PROCESSES + PROCESSES / 10, `${format}: every record took the quiet path`);
+      assert.equal(rendered.text.split('\n').length - 1, PROCESSES + PROCESSES / 10, `${format}: a line for every record`);
+      assert.equal(rendered.text, general.text, `${format}: the same bytes`);
+    }
   });
 });
