@@ -15,6 +15,7 @@
 // test/node/run-quiet-seccomp.test.ts compares the output byte for byte with the general path.
 
 import { randomInt } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { isRecord, Num, parseLine, type StrForm, type SeccompLine, type SyscallInfo } from '../../parsers';
 import { put, putEscaped, putMillis, putNumber, putUint, uintDigits } from '../event/seccomp-ndjson';
 import { timestampSecondPrefix, formatTimestamp } from '../event/timestamp';
@@ -144,19 +145,35 @@ function rangesOf(l: SeccompLine): Int32Array {
  * their ids and action). Beyond them (a log cycling ids) a line makes a variant of its own.
  */
 const GROUP_VARIANTS = 8;
-/** Templates kept per enriched group event. */
-const TEMPLATES_PER_EVENT = 64;
+/**
+ * Templates kept, by group enrichment and variant. A group holds one second of one process's syscall, so keyed by
+ * the group's event a busy process's templates were built anew every second, and a short-lived process's for
+ * each of its groups (at 10k records/s of a churning workload, the larger part of an ECS feed's CPU).
+ */
+const TEMPLATES_KEPT = 4096;
+const TEMPLATE_BYTES = 16 << 20;
+/** A variant whose two cuts disagreed: its records go the general way. */
+const NO_TEMPLATE = Symbol('no template');
 const ISO_BYTES = 24;
 
 export class SiemRenderer implements LineRenderer {
   private readonly arena = new RenderArena();
   private second = -1;
   private isoPrefix = Buffer.alloc(0);
-  /** templates per enriched group event (kept across batches while the pipeline keeps the event), per variant sig */
-  private readonly templates = new WeakMap<EventV1, Map<string, Template | null>>();
+  /** templates by the group's enrichment and the variant (enrichmentKey() NUL sig) */
+  private readonly templates = new LRUCache<string, Template | typeof NO_TEMPLATE>({
+    max: TEMPLATES_KEPT,
+    // keys hold the pod's labels, which a cluster's users choose: bounded in bytes too
+    maxSize: TEMPLATE_BYTES,
+    sizeCalculation: (t, k) => 2 * k.length + (t === NO_TEMPLATE ? 0 : t.constBytes) + 64,
+  });
+  /** per enriched group event, all a template takes from it: its container, pod and enrichment, as JSON */
+  private readonly enrichmentKeys = new WeakMap<EventV1, string>();
   /** the sentinels' JSON, per set, in Slot order */
   private readonly marks: [string[], string[]];
   general = 0;
+  /** templates built (two documents each) since it was made */
+  built = 0;
 
   constructor(
     private readonly ctx: EventContext,
@@ -275,14 +292,15 @@ export class SiemRenderer implements LineRenderer {
   }
 
   private templateFor(v: Variant, gev: EventV1): Template | null {
-    let m = this.templates.get(gev);
-    if (m === undefined) this.templates.set(gev, (m = new Map()));
-    let t = m.get(v.sig);
-    if (t === undefined) {
-      t = this.template(v.text, gev);
-      // a log cycling ids makes a variant per line: those are not kept
-      if (m.size < TEMPLATES_PER_EVENT) m.set(v.sig, t);
-    }
+    // eventOf() takes exactly these from the group's event; the rest of a document comes from the variant's line
+    let ek = this.enrichmentKeys.get(gev);
+    if (ek === undefined) this.enrichmentKeys.set(gev, (ek = JSON.stringify([gev.container, gev.pod, gev.enrichment, gev.enrichmentError ?? null])));
+    const key = `${ek}\0${v.sig}`;
+    const kept = this.templates.get(key);
+    if (kept !== undefined) return kept === NO_TEMPLATE ? null : kept;
+    const t = this.template(v.text, gev);
+    this.built++;
+    this.templates.set(key, t ?? NO_TEMPLATE);
     return t;
   }
 

@@ -39,6 +39,7 @@ function general(line: string, ctx: EventContext, gev: EventV1, map: (ev: EventV
   ev.container = gev.container;
   ev.pod = gev.pod;
   ev.enrichment = gev.enrichment;
+  if (gev.enrichmentError !== undefined) ev.enrichmentError = gev.enrichmentError;
   return JSON.stringify(map(ev)) + '\n';
 }
 
@@ -80,6 +81,32 @@ describe('SIEM renderer: SECCOMP documents from templates', () => {
       }
     });
   }
+
+  it("a process's groups of later seconds reuse its templates; another enrichment gets its own", () => {
+    const ctx: EventContext = { node: 'n1', file: null, raw: true };
+    const renderer = new SiemRenderer(ctx, toEcs, SENTINELS);
+    // one group (and group event) per second, as the pipeline makes them, with the same enrichment
+    for (const [i, sec] of ['1740670474', '1740670475', '1740670476'].entries()) {
+      const gev = groupEvent(ctx, 'web');
+      const lines = [`${sec}.100:${10 + i}`, `${sec}.900:${20 + i}`].map(stamped);
+      assert.equal(render(renderer, lines, gev), lines.map((l) => general(l, ctx, gev, toEcs)).join(''), `second ${sec}`);
+    }
+    assert.equal(renderer.built, 1, 'one template for the three seconds');
+    // another pod, and a process gone before it was attributed: their own templates, their own values
+    const other = groupEvent(ctx, 'db');
+    const gone = groupEvent(ctx, 'web');
+    gone.container = null;
+    gone.pod = null;
+    gone.enrichment = 'unresolved';
+    gone.enrichmentError = 'process 6412 exited before its records were read';
+    for (const gev of [other, gone]) {
+      const lines = ['1740670477.100:30', '1740670477.200:31'].map(stamped);
+      const out = render(renderer, lines, gev);
+      assert.equal(out, lines.map((l) => general(l, ctx, gev, toEcs)).join(''), `enrichment ${gev.enrichment}`);
+    }
+    assert.equal(renderer.built, 3, 'one more template for each other enrichment');
+    assert.equal(renderer.general, 0);
+  });
 
   it('a document that holds a value in a form no slot fills (the year alone) is built the general way', () => {
     const ctx: EventContext = { node: 'n1', file: null, raw: false };
