@@ -7,6 +7,7 @@ import { existsSync, promises as fsp, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { openTailer } from '../../src/tail';
+import { SETTLE_MS } from '../../src/tail/file-tailer';
 import { tailMetrics } from '../../src/tail/metrics';
 import { registry } from '../../src/metrics';
 import type { Checkpoint, Tailer, TailerOptions } from '../../src/tail/types';
@@ -76,9 +77,9 @@ describe('tailer on plain files', () => {
   test('a live file a fast writer appends to is read in settled batches, every line once and in order', async () => {
     // A reader that re-reads as soon as it has handed a batch out finds, behind a writer faster than its own
     // round trip, a few new lines every time: a read and a pipeline batch per few records. After a read that
-    // reached the end it waits the settle time (50 ms) instead. The writer, another process, appends 10k
-    // lines one by one, one every ~100 µs: hundreds of batches without the wait, at most about one per 50 ms
-    // with it (a slower machine bunches more lines per read, never fewer).
+    // reached the end it waits the settle time (SETTLE_MS) instead. The writer, another process, appends 10k
+    // lines one by one, one every ~100 µs: hundreds of batches without the wait, at most about one per settle
+    // time with it (a slower machine bunches more lines per read, never fewer).
     const dir = scratchDir('tail-settle');
     const file = path.join(dir, 'app.log');
     const source = path.join(dir, 'source.txt');
@@ -93,7 +94,7 @@ describe('tailer on plain files', () => {
       const took = Date.now() - started;
       assert.deepEqual(numbers(got.lines), range(0, N - 1));
       // a read of more than 1024 lines (a reader slowed by a loaded machine) is handed out in several batches
-      const bound = Math.ceil(took / 50) + Math.ceil(N / 1024) + 5;
+      const bound = Math.ceil(took / Math.min(SETTLE_MS, 250)) + Math.ceil(N / 1024) + 5;
       assert.ok(got.batches.length <= bound, `${got.batches.length} batches in ${took} ms: more than ${bound}`);
     } finally {
       writer.kill();
