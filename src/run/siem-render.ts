@@ -32,6 +32,8 @@ const enum Slot {
   Serial = 2,
   /** the raw line's JSON string content */
   Raw = 3,
+  /** the process id, for a variant whose pid is plain (Variant.pid) */
+  Pid = 4,
 }
 
 /** Values standing for a record's own in a document, and how each appears in its JSON. */
@@ -39,6 +41,8 @@ export interface Sentinels {
   ms: number;
   serial: number;
   raw: string;
+  /** a pid as the kernel may hand out (PLAIN_PID), put in the variant's line in place of its own */
+  pid: number;
 }
 
 /** Two sets of sentinels, random per process: a workload cannot plant them in what it controls. */
@@ -48,12 +52,18 @@ export function randomSentinels(): [Sentinels, Sentinels] {
     ms: 4102444800000 + randomInt(0, 3155760000000),
     serial: 100000000000000 + randomInt(0, 2 ** 47),
     raw: `zq${randomInt(0, 2 ** 47).toString(36)}${randomInt(0, 2 ** 47).toString(36)}`.padEnd(24, 'x'),
+    pid: randomInt(1_000_000, PID_MAX + 1),
   });
   const a = one();
   let b = one();
-  while (b.ms === a.ms || b.serial === a.serial || b.raw === a.raw) b = one();
+  while (b.ms === a.ms || b.serial === a.serial || b.raw === a.raw || b.pid === a.pid) b = one();
   return [a, b];
 }
+
+/** The kernel's largest pid (PID_MAX_LIMIT on 64-bit). */
+const PID_MAX = 4_194_304;
+/** A pid the parser reads as the number its digits say: no leading zero, at most PID_MAX. */
+const PLAIN_PID = /^[1-9][0-9]{0,6}$/;
 
 interface Template {
   /** constant parts, one more than slots */
@@ -78,8 +88,16 @@ class Variant {
   private readonly code: number;
   private readonly enriched: boolean;
   private readonly file: string | null;
-  /** all it is made of, as text: the key of its templates across batches (a variant lives in one batch's group) */
+  /**
+   * all its documents depend on, as text: the key of its templates across batches (a variant lives in one batch's
+   * group). Without the pid when that is plain: processes of one executable and enrichment share templates.
+   */
   readonly sig: string;
+  /** a plain pid's digits (its JSON), filled into its templates' Pid slots; null: the pid is in sig and templates */
+  readonly pid: Buffer | null = null;
+  /** where the pid's digits are in text */
+  readonly pidFrom: number = -1;
+  readonly pidTo: number = -1;
   /** the group event the template was last looked up for, and the template (null: the general way for these) */
   ev: EventV1 | null = null;
   tpl: Template | null = null;
@@ -100,7 +118,22 @@ class Variant {
       if (s >= 0) parts.push(l.buf.subarray(s, r[2 * i + 1]!));
     }
     this.key = Buffer.concat(parts);
-    this.sig = `${l.syscall.auditArch}:${l.syscall.nr}:${l.code}:${l.enriched ? 1 : 0}:${l.commForm}${l.exeForm}:${this.lens.join(',')}:${file}:${this.key.toString('latin1')}`;
+    const pidLen = this.lens[0]!;
+    let sigKey = this.key;
+    let sigLens = this.lens.join(',');
+    if (pidLen > 0 && PLAIN_PID.test(this.key.toString('latin1', 0, pidLen)) && Number(this.key.toString('latin1', 0, pidLen)) <= PID_MAX) {
+      this.pid = Buffer.from(this.key.subarray(0, pidLen));
+      this.pidFrom = r[0]! - l.start;
+      this.pidTo = r[1]! - l.start;
+      sigKey = this.key.subarray(pidLen);
+      sigLens = `pid,${this.lens.subarray(1).join(',')}`;
+    }
+    this.sig = `${l.syscall.auditArch}:${l.syscall.nr}:${l.code}:${l.enriched ? 1 : 0}:${l.commForm}${l.exeForm}:${sigLens}:${file}:${sigKey.toString('latin1')}`;
+  }
+
+  /** Its line with the pid `pid` in place of its own (a plain pid only). */
+  lineWithPid(pid: number): string {
+    return this.pid === null ? this.text : `${this.text.slice(0, this.pidFrom)}${pid}${this.text.slice(this.pidTo)}`;
   }
 
   matches(l: SeccompLine, file: string | null): boolean {
@@ -181,7 +214,7 @@ export class SiemRenderer implements LineRenderer {
     private readonly map: (ev: EventV1) => unknown,
     private readonly sentinels: [Sentinels, Sentinels] = randomSentinels(),
   ) {
-    const marks = (s: Sentinels) => [formatTimestamp(s.ms), String(s.ms), String(s.serial), s.raw];
+    const marks = (s: Sentinels) => [formatTimestamp(s.ms), String(s.ms), String(s.serial), s.raw, String(s.pid)];
     this.marks = [marks(sentinels[0]), marks(sentinels[1])];
   }
 
@@ -234,6 +267,7 @@ export class SiemRenderer implements LineRenderer {
           case Slot.Ms: n += uintDigits(r.timeMs); break;
           case Slot.Serial: n += r.mid - r.from; break;
           case Slot.Raw: n += r.to - r.mid; break;
+          case Slot.Pid: n += v.pid!.length; break;
         }
       }
     }
@@ -246,6 +280,7 @@ export class SiemRenderer implements LineRenderer {
         continue;
       }
       const r = lines[i]!;
+      const v = r.tag as Variant;
       const { consts, slots } = t;
       for (let k = 0; k < slots.length; k++) {
         p = put(out, p, consts[k]!);
@@ -254,6 +289,7 @@ export class SiemRenderer implements LineRenderer {
           case Slot.Ms: p = putUint(out, p, r.timeMs); break;
           case Slot.Serial: p += r.arena.copy(out, p, r.from, r.mid); break;
           case Slot.Raw: p += r.arena.copy(out, p, r.mid, r.to); break;
+          case Slot.Pid: p = put(out, p, v.pid!); break;
         }
       }
       p = put(out, p, consts[slots.length]!);
@@ -298,24 +334,32 @@ export class SiemRenderer implements LineRenderer {
     const key = `${ek}\0${v.sig}`;
     const kept = this.templates.get(key);
     if (kept !== undefined) return kept === NO_TEMPLATE ? null : kept;
-    const t = this.template(v.text, gev);
+    const t = this.template(v, gev);
     this.built++;
     this.templates.set(key, t ?? NO_TEMPLATE);
     return t;
   }
 
-  /** The template of a variant's documents with group event `gev`, or null when the two cuts disagree. */
-  private template(line: string, gev: EventV1): Template | null {
-    const base = this.eventOf(line, gev);
-    if (base === null) return null;
-    const cuts = this.sentinels.map((s, i) => {
+  /**
+   * The template of a variant's documents with group event `gev`, or null when the two cuts disagree. Each set of
+   * sentinels has its own event, parsed from the line with that set's pid in place of the variant's (when plain):
+   * wherever a pid ends up in a document, it is then either a slot in both cuts or a disagreement.
+   */
+  private template(v: Variant, gev: EventV1): Template | null {
+    const cuts: Cut[] = [];
+    for (let i = 0; i < 2; i++) {
+      const s = this.sentinels[i]!;
+      const base = this.eventOf(v.lineWithPid(s.pid), gev);
+      if (base === null) return null;
       const doc = JSON.stringify(this.map({ ...base, timestamp: formatTimestamp(s.ms), serial: s.serial, raw: base.raw === undefined ? undefined : s.raw }));
-      return cut(doc + '\n', this.marks[i]!);
-    });
+      cuts.push(cut(doc + '\n', this.marks[i]!));
+    }
     const [a, b] = cuts as [Cut, Cut];
     if (a.slots.length !== b.slots.length || a.consts.length !== b.consts.length) return null;
     for (let i = 0; i < a.slots.length; i++) if (a.slots[i] !== b.slots[i]) return null;
     for (let i = 0; i < a.consts.length; i++) if (a.consts[i] !== b.consts[i]) return null;
+    // a pid slot where the variant has no plain pid to fill in: the sentinel was met in the data
+    if (v.pid === null && a.slots.includes(Slot.Pid)) return null;
     const consts = a.consts.map((c) => Buffer.from(c, 'utf8'));
     return { consts, slots: Uint8Array.from(a.slots), constBytes: consts.reduce((t, c) => t + c.length, 0) };
   }

@@ -13,8 +13,8 @@ import { toEcs, toOcsf } from '../../src/sink/format';
 
 const LINE = 'type=SECCOMP msg=audit(1740670474.406:2766278): auid=4294967295 uid=0 gid=0 ses=4294967295 pid=6412 comm="chmod" exe="/usr/bin/chmod" sig=0 arch=c000003e syscall=268 compat=0 ip=0x7f5c0fae83c7 code=0x7ffc0000';
 const SENTINELS: [Sentinels, Sentinels] = [
-  { ms: 4200000000123, serial: 123456789012345, raw: 'zqaaaaaaaaaaaaaaaaaaaaaa' },
-  { ms: 4300000000456, serial: 223456789012345, raw: 'zqbbbbbbbbbbbbbbbbbbbbbb' },
+  { ms: 4200000000123, serial: 123456789012345, raw: 'zqaaaaaaaaaaaaaaaaaaaaaa', pid: 3141592 },
+  { ms: 4300000000456, serial: 223456789012345, raw: 'zqbbbbbbbbbbbbbbbbbbbbbb', pid: 2718281 },
 ];
 
 /** `LINE` stamped `sec.ms:serial`. */
@@ -72,7 +72,7 @@ describe('SIEM renderer: SECCOMP documents from templates', () => {
 
     it(`${name}: a sentinel planted in a pod label sends the records the general way, with the right values`, () => {
       const ctx: EventContext = { node: 'n1', file: null, raw: true };
-      for (const planted of [formatTimestamp(SENTINELS[0].ms), String(SENTINELS[0].serial), SENTINELS[0].raw]) {
+      for (const planted of [formatTimestamp(SENTINELS[0].ms), String(SENTINELS[0].serial), SENTINELS[0].raw, String(SENTINELS[0].pid)]) {
         const renderer = new SiemRenderer(ctx, map, SENTINELS);
         const gev = groupEvent(ctx, planted);
         const lines = ['1740670474.406:2766278', '1740670474.500:2766280'].map(stamped);
@@ -106,6 +106,28 @@ describe('SIEM renderer: SECCOMP documents from templates', () => {
     }
     assert.equal(renderer.built, 3, 'one more template for each other enrichment');
     assert.equal(renderer.general, 0);
+  });
+
+  it('processes of one executable and pod share templates, each record with its own pid; odd pids are kept whole', () => {
+    for (const [name, map] of [['ecs', toEcs], ['ocsf', toOcsf]] as const) {
+      const ctx: EventContext = { node: 'n1', file: null, raw: true };
+      const renderer = new SiemRenderer(ctx, map, SENTINELS);
+      // a shell's short-lived children: one group each (the pipeline's groups are per process)
+      for (const [i, pid] of ['6412', '777', '4194304', '1'].entries()) {
+        const gev = groupEvent(ctx, 'web');
+        const lines = [`1740670474.${100 + i}:${40 + i}`, `1740670474.${200 + i}:${50 + i}`].map((st) => stamped(st).replace(' pid=6412 ', ` pid=${pid} `));
+        assert.equal(render(renderer, lines, gev), lines.map((l) => general(l, ctx, gev, map)).join(''), `${name}: pid ${pid}`);
+      }
+      assert.equal(renderer.built, 1, `${name}: one template for the four processes`);
+      // pids the parser might read otherwise than their digits say (leading zeros, beyond the kernel's): their own
+      for (const pid of ['0012', '4194305', '99999999']) {
+        const gev = groupEvent(ctx, 'web');
+        const lines = ['1740670475.100:60'].map((st) => stamped(st).replace(' pid=6412 ', ` pid=${pid} `));
+        assert.equal(render(renderer, lines, gev), lines.map((l) => general(l, ctx, gev, map)).join(''), `${name}: pid ${pid}`);
+      }
+      assert.equal(renderer.built, 4, `${name}: a template for each odd pid`);
+      assert.equal(renderer.general, 0);
+    }
   });
 
   it('a document that holds a value in a form no slot fills (the year alone) is built the general way', () => {
