@@ -126,6 +126,19 @@ describe('SIEM renderer: SECCOMP documents from templates', () => {
         assert.equal(render(renderer, lines, gev), lines.map((l) => general(l, ctx, gev, map)).join(''), `${name}: pid ${pid}`);
       }
       assert.equal(renderer.built, 4, `${name}: a template for each odd pid`);
+      // processes gone before they were attributed: their errors name their pids, and they still share one
+      for (const pid of ['6412', '777', '31']) {
+        const gev = groupEvent(ctx, 'web');
+        gev.container = null;
+        gev.pod = null;
+        gev.enrichment = 'unresolved';
+        gev.enrichmentError = `process-gone: process ${pid} exited before its records were read (pid ${pid}, not 77700)`;
+        const lines = ['1740670476.100:70', '1740670476.300:71'].map((st) => stamped(st).replace(' pid=6412 ', ` pid=${pid} `));
+        const out = render(renderer, lines, gev);
+        assert.equal(out, lines.map((l) => general(l, ctx, gev, map)).join(''), `${name}: gone pid ${pid}`);
+        assert.ok(out.includes(`process ${pid} exited before its records were read (pid ${pid}, not 77700)`), `${name}: its own pid in its error`);
+      }
+      assert.equal(renderer.built, 5, `${name}: one template for the three gone processes`);
       assert.equal(renderer.general, 0);
     }
   });
