@@ -4,8 +4,9 @@
 // JSON: ~35–40 µs a SECCOMP record here, most of a SIEM feed's cost. Yet a logged SECCOMP record's document
 // depends on its process, syscall, action, source and its group's enrichment, which stay the same for long
 // runs of records, and per record only on its timestamp, serial and raw line. So the document is built the
-// general way once per (variant, enriched group), a variant being the record but those three, with sentinel
-// values in their place; its JSON is cut at the sentinels into a template, and each record fills in its own.
+// general way once per (variant, enrichment), a variant being the record but those three and its pid, with
+// sentinel values in their place; its JSON is cut at the sentinels into a template, and each record fills in its
+// own. With the pid open, a shell's short-lived children share their templates as one long-lived process does.
 //
 // Exactness does not rest on knowing where a mapper puts those values, or in which forms (OCSF has the time
 // both as text and as epoch milliseconds): the document is built twice, with two sets of random sentinels,
