@@ -76,6 +76,30 @@ export interface LiveRun {
   rows: LiveRow[];
   laurel?: LaurelStats;
   note?: string;
+  /** the 1-minute load average when the run started and when it ended */
+  load: [number, number];
+  /** services of the test rig that were running meanwhile (none of them part of this section) */
+  rigServices: string[];
+}
+
+/**
+ * Services a test run leaves up (test/env: kube-apiserver, etcd, the kubelet's cluster) that the live section does
+ * not use. Right after a test run auditd once wrote ~5k records/s flat out here, its main thread waiting on its
+ * flushes (fsync shares the disk with etcd's), against 50-140k otherwise. Named in the output, so that such
+ * figures are not taken for the machine's.
+ */
+function rigServicesRunning(): string[] {
+  const out: string[] = [];
+  for (const name of ['etcd', 'kube-apiserver', 'kubelet']) {
+    let n = 0;
+    try {
+      n = execFileSync('pgrep', ['-x', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean).length;
+    } catch {
+      // pgrep exits 1 when none matches
+    }
+    if (n) out.push(n > 1 ? `${name} ×${n}` : name);
+  }
+  return out;
 }
 
 function sh(cmd: string): string {
@@ -262,6 +286,8 @@ interface Meter {
 
 
 async function liveRun(rate: number, seconds: number, seclog: string, laurel: string | null, kafka: KafkaBroker | null): Promise<LiveRun> {
+  const load0 = os.loadavg()[0]!;
+  const rigServices = rigServicesRunning();
   const log = logPath();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-live-'));
   interface Reader {
@@ -412,7 +438,7 @@ async function liveRun(rate: number, seconds: number, seclog: string, laurel: st
     }
     // a reader's own count includes the warm-up's records: then the run's are not known
     if (!records && warmup === 0) records = rows.find((r) => r.who === 'auditflow run (default)')?.records ?? 0;
-    return { rate, seconds, warmupSeconds: warmup, records, lost, serialGaps: gaps, rows, ...(laurelStats ? { laurel: laurelStats } : {}), ...(note ? { note } : {}) };
+    return { rate, seconds, warmupSeconds: warmup, records, lost, serialGaps: gaps, rows, ...(laurelStats ? { laurel: laurelStats } : {}), ...(note ? { note } : {}), load: [load0, os.loadavg()[0]!], rigServices };
   } finally {
     process.off('exit', cleanUp);
     cleanUp();
@@ -457,8 +483,9 @@ export function formatLive(runs: LiveRun[]): string {
     // each auditflow reader by the records it read itself; auditd (and laurel) by the records of the stream
     const per100k = (s: number, records = r.records) => (records ? (s * 100_000) / records : NaN);
     out.push(
-      `\n${r.rate ? `paced ${fmt(r.rate)} records/s` : 'flat out'}, ${r.seconds} s${r.warmupSeconds ? ` after ${r.warmupSeconds} s of warm-up at that rate` : ''}: ${fmt(r.records)} records written (${fmt(r.records / r.seconds)}/s), kernel lost ${r.lost}, serial gaps ${r.serialGaps}${r.note ? ` (${r.note})` : ''}`,
+      `\n${r.rate ? `paced ${fmt(r.rate)} records/s` : 'flat out'}, ${r.seconds} s${r.warmupSeconds ? ` after ${r.warmupSeconds} s of warm-up at that rate` : ''}: ${fmt(r.records)} records written (${fmt(r.records / r.seconds)}/s), kernel lost ${r.lost}, serial gaps ${r.serialGaps}, load average ${fmt(r.load[0], 2)} → ${fmt(r.load[1], 2)}${r.note ? ` (${r.note})` : ''}`,
     );
+    if (r.rigServices.length) out.push(`  NOTE: the test rig's ${r.rigServices.join(', ')} ran meanwhile (not part of this section): etcd's fsyncs slow auditd's flushes and they take CPU; test/env/reset.sh stops them`);
     const auditd = r.rows.find((x) => x.who === 'auditd')!;
     const laurel = r.rows.find((x) => x.who === LAUREL_ROW);
     out.push(`  ${'reader'.padEnd(42)} ${'CPU s/100k'.padStart(10)} ${'µs/rec'.padStart(7)} ${'÷auditd'.padStart(8)} ${'÷laurel'.padStart(8)} ${'RSS MB'.padStart(7)} ${'lag s'.padStart(6)}`);
