@@ -332,7 +332,7 @@ export class SiemRenderer implements LineRenderer {
     // eventOf() takes exactly these from the group's event; the rest of a document comes from the variant's line.
     // The error of a process gone before it was attributed names its pid: masked, processes share that too.
     let ek = this.enrichmentKeys.get(gev);
-    if (ek === undefined) this.enrichmentKeys.set(gev, (ek = JSON.stringify([gev.container, gev.pod, gev.enrichment, withPid(gev.enrichmentError, v.pid, '\0pid\0') ?? null])));
+    if (ek === undefined) this.enrichmentKeys.set(gev, (ek = JSON.stringify([gev.container, gev.pod, gev.enrichment, aroundPid(gev.enrichmentError, v.pid) ?? null])));
     const key = `${ek}\0${v.sig}`;
     const kept = this.templates.get(key);
     if (kept !== undefined) return kept === NO_TEMPLATE ? null : kept;
@@ -351,7 +351,9 @@ export class SiemRenderer implements LineRenderer {
     const cuts: Cut[] = [];
     for (let i = 0; i < 2; i++) {
       const s = this.sentinels[i]!;
-      const base = this.eventOf(v.lineWithPid(s.pid), { ...gev, enrichmentError: withPid(gev.enrichmentError, v.pid, String(s.pid)) });
+      const pieces = aroundPid(gev.enrichmentError, v.pid);
+      const enrichmentError = Array.isArray(pieces) ? pieces.join(String(s.pid)) : pieces;
+      const base = this.eventOf(v.lineWithPid(s.pid), { ...gev, enrichmentError });
       if (base === null) return null;
       const doc = JSON.stringify(this.map({ ...base, timestamp: formatTimestamp(s.ms), serial: s.serial, raw: base.raw === undefined ? undefined : s.raw }));
       cuts.push(cut(doc + '\n', this.marks[i]!));
@@ -378,14 +380,14 @@ export class SiemRenderer implements LineRenderer {
 }
 
 /**
- * `error` with each number equal to the plain pid `own` (bounded by non-digits) written as `pid`. Its templates
- * are keyed by the masked text, so a record of another process shares them only if its error holds its own pid in
- * exactly those places and is the same elsewhere; the template, cut from the error with a sentinel pid, then
- * fills in the record's own.
+ * `error` cut at each number equal to the plain pid `own` (bounded by non-digits); without a plain pid, the error
+ * whole. Templates are keyed by the pieces (as JSON: no text an error holds can stand for a cut), so a record of
+ * another process shares them only if its error holds its own pid in exactly those places and is the same
+ * elsewhere; the template, cut from the pieces joined with a sentinel pid, then fills in the record's own.
  */
-function withPid(error: string | undefined, own: Buffer | null, pid: string): string | undefined {
+function aroundPid(error: string | undefined, own: Buffer | null): string | string[] | undefined {
   if (error === undefined || own === null) return error;
-  return error.replace(new RegExp(`(?<![0-9])${own.toString('latin1')}(?![0-9])`, 'g'), pid);
+  return error.split(new RegExp(`(?<![0-9])${own.toString('latin1')}(?![0-9])`));
 }
 
 interface Cut {

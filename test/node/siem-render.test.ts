@@ -139,6 +139,15 @@ describe('SIEM renderer: SECCOMP documents from templates', () => {
         assert.ok(out.includes(`process ${pid} exited before its records were read (pid ${pid}, not 77700)`), `${name}: its own pid in its error`);
       }
       assert.equal(renderer.built, 5, `${name}: one template for the three gone processes`);
+      // an error that does not name its pid where the others do (here text that once stood for the cut): its own
+      const odd = groupEvent(ctx, 'web');
+      odd.container = null;
+      odd.pod = null;
+      odd.enrichment = 'unresolved';
+      odd.enrichmentError = 'process-gone: process \u0000pid\u0000 exited before its records were read (pid \u0000pid\u0000, not 77700)';
+      const oddLines = ['1740670476.500:72'].map((st) => stamped(st).replace(' pid=6412 ', ' pid=32 '));
+      assert.equal(render(renderer, oddLines, odd), oddLines.map((l) => general(l, ctx, odd, map)).join(''), `${name}: an error without its pid`);
+      assert.equal(renderer.built, 6, `${name}: a template of its own`);
       assert.equal(renderer.general, 0);
     }
   });
