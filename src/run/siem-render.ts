@@ -122,7 +122,8 @@ class Variant {
     const pidLen = this.lens[0]!;
     let sigKey = this.key;
     let sigLens = this.lens.join(',');
-    if (pidLen > 0 && PLAIN_PID.test(this.key.toString('latin1', 0, pidLen)) && Number(this.key.toString('latin1', 0, pidLen)) <= PID_MAX) {
+    const pidText = pidLen > 0 ? this.key.toString('latin1', 0, pidLen) : '';
+    if (PLAIN_PID.test(pidText) && Number(pidText) <= PID_MAX) {
       this.pid = Buffer.from(this.key.subarray(0, pidLen));
       this.pidFrom = r[0]! - l.start;
       this.pidTo = r[1]! - l.start;
@@ -194,7 +195,7 @@ export class SiemRenderer implements LineRenderer {
   private readonly arena = new RenderArena();
   private second = -1;
   private isoPrefix = Buffer.alloc(0);
-  /** templates by the group's enrichment and the variant (enrichmentKey() NUL sig) */
+  /** templates by the group's enrichment and the variant (enrichmentKeys' value NUL Variant.sig) */
   private readonly templates = new LRUCache<string, Template | typeof NO_TEMPLATE>({
     max: TEMPLATES_KEPT,
     // keys hold the pod's labels, which a cluster's users choose: bounded in bytes too
@@ -330,7 +331,8 @@ export class SiemRenderer implements LineRenderer {
 
   private templateFor(v: Variant, gev: EventV1): Template | null {
     // eventOf() takes exactly these from the group's event; the rest of a document comes from the variant's line.
-    // The error of a process gone before it was attributed names its pid: masked, processes share that too.
+    // The error of a process gone before it was attributed names its pid: keyed by its pieces around the pid, such
+    // processes share templates too.
     let ek = this.enrichmentKeys.get(gev);
     if (ek === undefined) this.enrichmentKeys.set(gev, (ek = JSON.stringify([gev.container, gev.pod, gev.enrichment, aroundPid(gev.enrichmentError, v.pid) ?? null])));
     const key = `${ek}\0${v.sig}`;
@@ -349,9 +351,9 @@ export class SiemRenderer implements LineRenderer {
    */
   private template(v: Variant, gev: EventV1): Template | null {
     const cuts: Cut[] = [];
+    const pieces = aroundPid(gev.enrichmentError, v.pid);
     for (let i = 0; i < 2; i++) {
       const s = this.sentinels[i]!;
-      const pieces = aroundPid(gev.enrichmentError, v.pid);
       const enrichmentError = Array.isArray(pieces) ? pieces.join(String(s.pid)) : pieces;
       const base = this.eventOf(v.lineWithPid(s.pid), { ...gev, enrichmentError });
       if (base === null) return null;
