@@ -3,13 +3,17 @@
 // Audit records reach us a little after the fact (auditd's flush, the tailer's poll), so a short-lived process
 // is often gone when its records are enriched. Every process seen alive is remembered with its start time:
 // - a record of a remembered pid, stamped between the process's start and the last moment we saw that same
-//   process alive, belongs to it for certain (`exact`) — pids cannot be reused while their holder lives;
+//   process alive (less the audit clock's lag), belongs to it for certain (`exact`) — pids cannot be reused while
+//   their holder lives;
 // - a record stamped after that but within `retainMs` is attributed to it too (`exact: false`): the pid may
 //   have been reused since, but with pid_max's thousands of pids that is unlikely within seconds;
 // - a record stamped before the current holder of the pid started belongs to an earlier process: the
 //   remembered one when its window covers the stamp, else nobody we know.
-// Reads of /proc are skipped for a pid verified alive in the last `freshMs`, which is what keeps a busy
-// container's records cheap.
+// Reads of /proc are skipped for a record stamped no later than the moment its pid was last verified alive (the
+// process held the pid then, so it wrote the record), when that verification is recent (`freshMs`). Only a record
+// stamped after the verification needs /proc again: then the pid may have changed hands in between (a wrap of the
+// pid space, or ns_last_pid written), and a guess there would hand the old process's container another one's
+// record. One read per pid and batch, as a batch's reads verify up to the moment they are made.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LRUCache } from 'lru-cache';
@@ -33,7 +37,7 @@ export type ProcLookup =
 
 export interface ProcCacheOptions {
   procRoot?: string;
-  /** skip /proc for a pid verified alive this recently, ms; default 1000 */
+  /** skip /proc for a record stamped before its pid's last verification, when that was this recent, ms; default 1000 */
   freshMs?: number;
   /** attribute records of an exited process this long after it was last seen alive, ms; default 60 s */
   retainMs?: number;
@@ -46,6 +50,12 @@ export interface ProcCacheOptions {
 
 /** Audit stamps have ms precision, process start times 10 ms ticks and the boot time ~10 ms: allow for both. */
 const SLACK_MS = 50;
+/**
+ * Audit stamps come from the kernel's coarse clock, up to one tick (10 ms at HZ=100) behind the moment a record
+ * is written. A record stamped more than that before a process was seen alive was written while it held the pid;
+ * one stamped later may be a next holder's, written just after the check.
+ */
+const CLOCK_LAG_MS = 10;
 
 export class ProcCache {
   readonly stats = { procReads: 0, freshHits: 0, remembered: 0, rememberedExact: 0, gone: 0 };
@@ -105,7 +115,7 @@ export class ProcCache {
   async lookup(pid: number, atMs: number): Promise<ProcLookup> {
     const known = this.entries.get(pid);
     const now = this.now();
-    if (known && now - known.verifiedMs < this.freshMs && atMs >= known.startMs - SLACK_MS) {
+    if (known && now - known.verifiedMs < this.freshMs && atMs >= known.startMs - SLACK_MS && atMs <= known.verifiedMs - CLOCK_LAG_MS) {
       this.stats.freshHits++;
       return { state: 'alive', entry: known };
     }
@@ -142,7 +152,7 @@ export class ProcCache {
 
   private remembered(known: ProcEntry | undefined, atMs: number): ProcLookup {
     if (known && atMs >= known.startMs - SLACK_MS) {
-      if (atMs <= known.verifiedMs + SLACK_MS) {
+      if (atMs <= known.verifiedMs - CLOCK_LAG_MS) {
         this.stats.remembered++;
         this.stats.rememberedExact++;
         return { state: 'remembered', entry: known, exact: true };

@@ -4,6 +4,9 @@
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { ProcCache } from '../../src/enrich/proc-cache';
 import { Enricher } from '../../src/enrich/enricher';
@@ -21,8 +24,10 @@ describe('ProcCache and Enricher with real processes', () => {
     const child = spawn('sleep', ['60']);
     const pid = child.pid!;
     // A stamp from while the process certainly lived: taken before the lookup that saw it alive (one taken
-    // after it may lie past what the cache verified when the lookup is slow on a loaded machine).
+    // after it may lie past what the cache verified when the lookup is slow on a loaded machine), and more than
+    // the audit clock's lag before it (a stamp within that lag may be a next holder's).
     const seenAt = Date.now();
+    await new Promise((r) => setTimeout(r, 20));
     const alive = await cache.lookup(pid, seenAt);
     assert.equal(alive.state, 'alive');
     child.kill();
@@ -55,5 +60,37 @@ describe('ProcCache and Enricher with real processes', () => {
     const none = bare(0);
     await e.enrich([{ ev: none, timeMs: Date.now() }]);
     assert.match(none.enrichmentError!, /^no-pid: /);
+  });
+
+  it('a pid checked alive moments ago is not trusted for a record stamped after that check: /proc is read again', async () => {
+    // A fake /proc and clock: pid 4242 checked in container A, then handed to container B's process (a wrap of
+    // the pid space, or ns_last_pid written) within the freshness window. B's record must not be A's.
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-fakeproc-'));
+    const A = 'a'.repeat(64);
+    const B = 'b'.repeat(64);
+    const proc = (startTicks: number, id: string): void => {
+      fs.mkdirSync(path.join(root, '4242'), { recursive: true });
+      fs.writeFileSync(path.join(root, '4242', 'stat'), `4242 (sh) S 1 ${Array.from({ length: 17 }, () => '0').join(' ')} ${startTicks} 0 0\n`);
+      fs.writeFileSync(path.join(root, '4242', 'cgroup'), `0::/kubepods.slice/kubepods-besteffort.slice/cri-containerd-${id}.scope\n`);
+    };
+    try {
+      let now = 2_000_000; // boot at 1_000_000 (uptime 1000 s)
+      fs.writeFileSync(path.join(root, 'uptime'), '1000.00 1000.00\n');
+      proc(50_000, A); // started at 1_500_000
+      const cache = new ProcCache({ procRoot: root, freshMs: 1000, now: () => now });
+      const first = await cache.lookup(4242, 1_900_000);
+      assert.equal(first.state === 'alive' && !first.entry.cgroup.host && first.entry.cgroup.containerId, A);
+      now = 2_000_500;
+      const reads = cache.stats.procReads;
+      const before = await cache.lookup(4242, 1_999_000);
+      assert.equal(before.state === 'alive' && !before.entry.cgroup.host && before.entry.cgroup.containerId, A, 'stamped before the check: the checked process');
+      assert.equal(cache.stats.procReads, reads, 'and without reading /proc');
+      proc(100_020, B); // B started at 2_000_200, after the check
+      const after = await cache.lookup(4242, 2_000_300);
+      assert.equal(after.state === 'alive' && !after.entry.cgroup.host && after.entry.cgroup.containerId, B, `stamped after the check: ${JSON.stringify(after)}`);
+      assert.equal(cache.stats.procReads, reads + 1);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });
