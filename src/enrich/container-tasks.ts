@@ -62,6 +62,8 @@ interface SavedState {
 }
 
 const SAVE_EVERY_MS = 5000;
+/** After CRI said a container still runs, its open windows are not asked about again for this long. */
+const RUNNING_RECHECK_MS = 1000;
 
 export class ContainerTasks {
   readonly table: TaskTable;
@@ -75,6 +77,10 @@ export class ContainerTasks {
   private everOpen = false;
   private saveTimer: NodeJS.Timeout | undefined;
   private savedStats = '';
+  /** confirmExit calls in flight, by container and pid: one CRI call however many records ask */
+  private readonly confirming = new Map<string, Promise<void>>();
+  /** container → until when CRI's "running" answer stands (bounded: entries are dropped once past) */
+  private readonly runningUntil = new Map<string, number>();
 
   constructor(private readonly opts: ContainerTasksOptions) {
     this.table = opts.table ?? new TaskTable();
@@ -199,6 +205,50 @@ export class ContainerTasks {
       },
     });
     this.criEvents.start();
+  }
+
+  /**
+   * The enricher found `pid`'s window in `containerId` open while /proc no longer shows that process: it has
+   * exited, and its exit is either still on its way through the event stream (a busy runtime, a relay) or was
+   * missed. Trusting the open end would hand a later holder of the pid this container, so the runtime is asked:
+   * an exited container's window closes at its finishedAt (the same time its stop event carries). A container
+   * CRI reports running keeps its window (an exec'd process's, whose exit only containerd's events tell), and is
+   * not asked about again for RUNNING_RECHECK_MS. Resolves once the table holds the answer; never rejects.
+   */
+  confirmExit(containerId: string, pid: number): Promise<void> {
+    const cri = this.opts.cri;
+    if (!cri || this.stopped) return Promise.resolve();
+    const now = Date.now();
+    const until = this.runningUntil.get(containerId);
+    if (until !== undefined) {
+      if (until > now) return Promise.resolve();
+      this.runningUntil.delete(containerId);
+    }
+    const key = `${containerId}:${pid}`;
+    let p = this.confirming.get(key);
+    if (!p) {
+      p = this.askExit(cri, containerId, pid).finally(() => this.confirming.delete(key));
+      this.confirming.set(key, p);
+    }
+    return p;
+  }
+
+  private async askExit(cri: Pick<CriClient, 'containerStatus'>, containerId: string, pid: number): Promise<void> {
+    try {
+      const s = await cri.containerStatus(containerId, { verbose: false });
+      if (s.state === 'CONTAINER_EXITED' && s.finishedAt > 0n) {
+        this.table.exited(containerId, pid, Number(s.finishedAt / 1_000_000n));
+        enrichMetrics.taskEvents.inc({ kind: 'exit-confirmed' });
+        return;
+      }
+      if (this.runningUntil.size > 4096) this.runningUntil.clear();
+      this.runningUntil.set(containerId, Date.now() + RUNNING_RECHECK_MS);
+    } catch (err) {
+      // removed already: its stop event came before the removal, so what the stream has delivered is applied
+      // first; else the window stays as the stream leaves it
+      if (err instanceof CriError && err.reason === 'not-found') await this.chain;
+      else if (this.criWarned++ < 5) this.opts.log.warn({ container: containerId, err }, 'CRI ContainerStatus to confirm an exit failed: the open task window is kept');
+    }
   }
 
   /** A CRI container event: a start asks the runtime for the pid at once, a stop closes the window it opened. */

@@ -46,8 +46,21 @@ export interface EnricherOptions {
    * pid → container from the runtime's task events, kept after exit (task-table.ts): attributes a process, or
    * the nearest ancestor of one, whose container had already exited when its records were read
    */
-  tasks?: { table: TaskTable; streaming: () => boolean } | null;
+  tasks?: TaskSource | null;
   log: Logger;
+}
+
+/** The runtime's task windows (task-table.ts), as ContainerTasks keeps them. */
+export interface TaskSource {
+  table: TaskTable;
+  /** the event stream is open (a container starting now will be named) */
+  streaming: () => boolean;
+  /**
+   * Asks the runtime whether the window of `pid` in `containerId`, still open in the table, has ended (its exit
+   * on its way, or missed), and closes it if so; resolves once the table holds the answer. Absent: open windows
+   * are trusted as they are.
+   */
+  confirmExit?: (containerId: string, pid: number) => Promise<void>;
 }
 
 type PidAnswer =
@@ -61,7 +74,7 @@ export class Enricher {
   private readonly resolver: PodResolver | null;
   private readonly fallback: PodFallback | null;
   private readonly lineage: ProcessLineage | null;
-  private readonly tasks: { table: TaskTable; streaming: () => boolean } | null;
+  private readonly tasks: TaskSource | null;
   private readonly log: Logger;
   private lastPodStats = { hits: 0, negativeHits: 0, misses: 0 };
   private lastProcStats = { freshHits: 0, procReads: 0 };
@@ -168,7 +181,14 @@ export class Enricher {
   private async where(pid: number, atMs: number, how: 'remembered' | 'parent'): Promise<PidAnswer | null> {
     const r = await this.procs.lookup(pid, atMs);
     if (r.state === 'alive' || (r.state === 'remembered' && r.exact)) return this.fromLookup(r, how);
-    const t = this.tasks?.table.lookup(pid, atMs);
+    let t = this.tasks?.table.lookup(pid, atMs) ?? null;
+    if (t?.open && this.tasks?.confirmExit) {
+      // /proc does not show the window's process alive (it would have answered above), yet its exit is not in the
+      // table: the runtime's word on it is on its way, or lost. The pid may be another process's by now (this
+      // record's, even), so the open end is not trusted until the runtime has said whether and when it ended.
+      await this.tasks.confirmExit(t.containerId, pid);
+      t = this.tasks.table.lookup(pid, atMs);
+    }
     if (t) {
       enrichMetrics.shortLived.inc({ how: how === 'parent' ? 'task-parent' : 'task' });
       // the table does not know which runtime served it (containerd's task events, or CRI events on CRI-O):

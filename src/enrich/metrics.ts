@@ -18,7 +18,7 @@ export const enrichMetrics = {
   }),
   taskEvents: new Counter({
     name: 'auditflow_enrich_task_events_total',
-    help: "Runtime events applied to the task table: containerd's task events (create, start, exec, exit, delete), or CRI GetContainerEvents where those are not served (cri-start: pid read by ContainerStatus; cri-start-missed: the container had exited first, its pid unknown; cri-stop). Each task's pid and lifetime, kept after exit to attribute its records",
+    help: "Runtime events applied to the task table: containerd's task events (create, start, exec, exit, delete), or CRI GetContainerEvents where those are not served (cri-start: pid read by ContainerStatus; cri-start-missed: the container had exited first, its pid unknown; cri-stop), and exit-confirmed: a window whose process was gone, closed from CRI's finishedAt before its exit event came. Each task's pid and lifetime, kept after exit to attribute its records",
     labelNames: ['kind'] as const,
     registers: [registry],
   }),

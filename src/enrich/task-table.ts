@@ -16,10 +16,11 @@
 //   the new task, so the old one had exited even if its TaskExit was missed (stream gap).
 // - Two windows that still both cover a stamp (should not happen) answer nothing: ambiguous is unresolved, never
 //   a guess.
-// What remains: a window left open because the TaskExit was missed while the stream was down and no later task took
-// the pid; resync() closes those from CRI's finishedAt (or at the time the gap was noticed, when CRI no longer knows
-// the container). A non-task process reusing P while its old window is still open is therefore only possible
-// within a stream outage, after a full wrap of the pid space.
+// What remains: a window still open when a non-task process has taken P — the exit not applied yet (the events
+// in flight behind a busy runtime, or missed while the stream was down). The table alone cannot tell; its users
+// do (enricher.ts): an open window whose process /proc no longer shows alive is confirmed with the runtime
+// (ContainerTasks.confirmExit: CRI's finishedAt) before it is trusted, and resync() closes the windows of a gap
+// (at the time the gap was noticed, when CRI no longer knows the container).
 import type { ProcCache } from './proc-cache';
 
 /** Start-time precision (10 ms clock ticks) plus the boot-time estimate's error (see proc-cache.ts). */
@@ -48,7 +49,8 @@ export interface TaskTableOptions {
   now?: () => number;
 }
 
-export type TaskLookup = { containerId: string; exact: boolean } | null;
+/** `open`: the window has no exit yet (running, or its exit not applied yet). */
+export type TaskLookup = { containerId: string; exact: boolean; open: boolean } | null;
 
 export class TaskTable {
   readonly stats = { started: 0, exited: 0, superseded: 0, ambiguous: 0, pruned: 0 };
@@ -153,7 +155,7 @@ export class TaskTable {
       }
       hit = e;
     }
-    return hit ? { containerId: hit.containerId, exact: hit.exactStart } : null;
+    return hit ? { containerId: hit.containerId, exact: hit.exactStart, open: hit.exitMs === null } : null;
   }
 
   /** Every entry, for saving (restore() takes them back). */

@@ -126,7 +126,7 @@ export async function startNode(cfg: RunConfig, log: Logger, parts: NodeParts = 
           }),
       })
     : null;
-  const enricher = new Enricher({ procs, resolver, fallback, lineage, tasks: tasks ? { table: tasks.table, streaming: () => tasks.streaming() } : null, log: log.child({ component: 'enrich' }) });
+  const enricher = new Enricher({ procs, resolver, fallback, lineage, tasks: tasks ? { table: tasks.table, streaming: () => tasks.streaming(), confirmExit: (id, pid) => tasks.confirmExit(id, pid) } : null, log: log.child({ component: 'enrich' }) });
 
   const routes: Route[] = [];
   const sinks: EventSink[] = [];

@@ -5,7 +5,9 @@ import { describe, it } from 'node:test';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ContainerTasks } from '../../src/enrich/container-tasks';
 import { decodeTaskEvent } from '../../src/enrich/containerd-events';
+import type { CriClient } from '../../src/enrich/cri/client';
 import { Enricher, type EnrichItem } from '../../src/enrich/enricher';
 import { ProcCache } from '../../src/enrich/proc-cache';
 import { createLogger } from '../../src/log';
@@ -187,6 +189,58 @@ describe('Enricher with the task table: /proc memory never outlives a task the r
       assert.equal(mine.ev.container?.id, A, 'a record inside A\'s life is A\'s');
       assert.equal(reused.ev.container, null, `a record after A's exit is not A's: ${JSON.stringify(reused.ev.container)}`);
       assert.equal(reused.ev.enrichment, 'unresolved');
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("an open window whose process is gone is confirmed with the runtime first: a reused pid is not the old container's while its stop event is on its way", async () => {
+    // Container A's init (pid 4242) ran and exited; CRI says so (finishedAt), but its stop event has not reached
+    // the table. Container B's process then took the pid and died. The CRI answers are a stub (a CriClient of
+    // real runtimes is exercised by cri-container-events.test.ts, which races the same thing for real).
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-fakeproc-'));
+    try {
+      fs.writeFileSync(path.join(root, 'uptime'), '1000.00 1000.00\n'); // no pid 4242: gone when read
+      const now = Date.now();
+      const finishedAt = now - 2000;
+      let calls = 0;
+      const state = { s: 'CONTAINER_EXITED' as string };
+      const cri = {
+        containerStatus: async (id: string) => {
+          calls++;
+          await new Promise((r) => setTimeout(r, 20));
+          return { id, state: state.s, finishedAt: state.s === 'CONTAINER_EXITED' ? BigInt(finishedAt) * 1_000_000n : 0n } as never;
+        },
+      } as unknown as Pick<CriClient, 'containerStatus'>;
+      const procs = new ProcCache({ procRoot: root });
+      const tasks = new ContainerTasks({ socketPath: path.join(root, 'no.sock'), procs, cri, resolver: null, log: createLogger('test') });
+      tasks.table.started(A, 4242, now - 5000, true);
+      const e = new Enricher({ procs, resolver: null, tasks: { table: tasks.table, streaming: () => true, confirmExit: (id, pid) => tasks.confirmExit(id, pid) }, log: createLogger('test') });
+      const item = (timeMs: number): EnrichItem => ({
+        ev: { schema: 'auditflow.event/v1', type: 'SECCOMP', kind: 'seccomp', timestamp: '', serial: 1, node: 'n', source: { file: null, format: 'auditd' }, pid: 4242, comm: null, exe: null, uid: null, gid: null, auid: null, ses: null, container: null, pod: null, enrichment: 'unresolved' },
+        timeMs,
+      });
+      const mine = item(finishedAt - 100);
+      const reused = item(now - 500);
+      const reused2 = item(now - 400);
+      await e.enrich([mine, reused, reused2]);
+      assert.equal(mine.ev.container?.id, A, "a record inside A's life is still A's");
+      assert.equal(reused.ev.container, null, `a record after A's exit (CRI's finishedAt) is not A's: ${JSON.stringify(reused.ev.container)}`);
+      assert.equal(reused.ev.enrichment, 'unresolved');
+      assert.equal(calls, 1, 'one CRI call for the records that asked at once');
+      assert.equal(tasks.table.lookup(4242, now - 500), null, "the window is closed at A's finishedAt");
+
+      // a container CRI reports running keeps its open window (an exec'd process's exit only containerd tells),
+      // and is not asked about again right away
+      tasks.table.started(B, 4343, now - 5000, true);
+      state.s = 'CONTAINER_RUNNING';
+      const inB = { ...item(now - 300), ev: { ...item(0).ev, pid: 4343 } };
+      const inB2 = { ...item(now - 200), ev: { ...item(0).ev, pid: 4343 } };
+      await e.enrich([inB]);
+      await e.enrich([inB2]);
+      assert.equal(inB.ev.container?.id, B);
+      assert.equal(inB2.ev.container?.id, B);
+      assert.equal(calls, 2, 'a running answer stands for a while');
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
