@@ -62,8 +62,8 @@ interface SavedState {
 }
 
 const SAVE_EVERY_MS = 5000;
-/** After CRI said a container still runs, its open windows are not asked about again for this long. */
-const RUNNING_RECHECK_MS = 1000;
+/** After CRI said a container still runs (or no longer knows it), its open windows are not asked about again for this long. */
+const RECHECK_MS = 1000;
 
 export class ContainerTasks {
   readonly table: TaskTable;
@@ -79,8 +79,8 @@ export class ContainerTasks {
   private savedStats = '';
   /** confirmExit calls in flight, by container and pid: one CRI call however many records ask */
   private readonly confirming = new Map<string, Promise<void>>();
-  /** container → until when CRI's "running" answer stands (bounded: entries are dropped once past) */
-  private readonly runningUntil = new Map<string, number>();
+  /** container → until when CRI's last answer that closed nothing stands (bounded) */
+  private readonly askedUntil = new Map<string, number>();
 
   constructor(private readonly opts: ContainerTasksOptions) {
     this.table = opts.table ?? new TaskTable();
@@ -212,17 +212,19 @@ export class ContainerTasks {
    * exited, and its exit is either still on its way through the event stream (a busy runtime, a relay) or was
    * missed. Trusting the open end would hand a later holder of the pid this container, so the runtime is asked:
    * an exited container's window closes at its finishedAt (the same time its stop event carries). A container
-   * CRI reports running keeps its window (an exec'd process's, whose exit only containerd's events tell), and is
-   * not asked about again for RUNNING_RECHECK_MS. Resolves once the table holds the answer; never rejects.
+   * CRI reports running keeps its window (an exec'd process's, whose exit only containerd's events tell); one
+   * CRI no longer knows keeps what the event stream gives it. Either is not asked about again for RECHECK_MS
+   * (a pod sandbox's id, which ContainerStatus does not know, included). Resolves once the table holds the
+   * answer; never rejects.
    */
   confirmExit(containerId: string, pid: number): Promise<void> {
     const cri = this.opts.cri;
     if (!cri || this.stopped) return Promise.resolve();
     const now = Date.now();
-    const until = this.runningUntil.get(containerId);
+    const until = this.askedUntil.get(containerId);
     if (until !== undefined) {
       if (until > now) return Promise.resolve();
-      this.runningUntil.delete(containerId);
+      this.askedUntil.delete(containerId);
     }
     const key = `${containerId}:${pid}`;
     let p = this.confirming.get(key);
@@ -241,14 +243,14 @@ export class ContainerTasks {
         enrichMetrics.taskEvents.inc({ kind: 'exit-confirmed' });
         return;
       }
-      if (this.runningUntil.size > 4096) this.runningUntil.clear();
-      this.runningUntil.set(containerId, Date.now() + RUNNING_RECHECK_MS);
     } catch (err) {
       // removed already: its stop event came before the removal, so what the stream has delivered is applied
       // first; else the window stays as the stream leaves it
       if (err instanceof CriError && err.reason === 'not-found') await this.chain;
       else if (this.criWarned++ < 5) this.opts.log.warn({ container: containerId, err }, 'CRI ContainerStatus to confirm an exit failed: the open task window is kept');
     }
+    if (this.askedUntil.size > 4096) this.askedUntil.clear();
+    this.askedUntil.set(containerId, Date.now() + RECHECK_MS);
   }
 
   /** A CRI container event: a start asks the runtime for the pid at once, a stop closes the window it opened. */

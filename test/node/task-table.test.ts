@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ContainerTasks } from '../../src/enrich/container-tasks';
 import { decodeTaskEvent } from '../../src/enrich/containerd-events';
-import type { CriClient } from '../../src/enrich/cri/client';
+import { CriError, type CriClient } from '../../src/enrich/cri/client';
 import { Enricher, type EnrichItem } from '../../src/enrich/enricher';
 import { ProcCache } from '../../src/enrich/proc-cache';
 import { createLogger } from '../../src/log';
@@ -209,6 +209,8 @@ describe('Enricher with the task table: /proc memory never outlives a task the r
         containerStatus: async (id: string) => {
           calls++;
           await new Promise((r) => setTimeout(r, 20));
+          if (state.s === 'gone') throw new CriError('not-found', 'ContainerStatus', 'stub', 'no such container');
+          if (state.s === 'dead') throw new CriError('unavailable', 'ContainerStatus', 'stub', 'connect ENOENT');
           return { id, state: state.s, finishedAt: state.s === 'CONTAINER_EXITED' ? BigInt(finishedAt) * 1_000_000n : 0n } as never;
         },
       } as unknown as Pick<CriClient, 'containerStatus'>;
@@ -241,6 +243,20 @@ describe('Enricher with the task table: /proc memory never outlives a task the r
       assert.equal(inB.ev.container?.id, B);
       assert.equal(inB2.ev.container?.id, B);
       assert.equal(calls, 2, 'a running answer stands for a while');
+
+      // a container CRI no longer knows (a pod sandbox's id, too), or a runtime that does not answer: the window is
+      // kept as the event stream leaves it, and the runtime is not asked per batch
+      for (const [i, s] of (['gone', 'dead'] as const).entries()) {
+        const C2 = String(i + 1).repeat(64);
+        tasks.table.started(C2, 4400 + i, now - 5000, true);
+        state.s = s;
+        const r1 = { ...item(now - 300), ev: { ...item(0).ev, pid: 4400 + i } };
+        const r2 = { ...item(now - 200), ev: { ...item(0).ev, pid: 4400 + i } };
+        await e.enrich([r1]);
+        await e.enrich([r2]);
+        assert.equal(r1.ev.container?.id, C2, s);
+        assert.equal(calls, 3 + i, `${s}: asked once`);
+      }
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
