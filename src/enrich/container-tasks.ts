@@ -26,6 +26,7 @@ import type { Logger } from '../log';
 import { ContainerdEvents, type TaskEvent } from './containerd-events';
 import type { CriClient } from './cri/client';
 import { CriError } from './cri/client';
+import type { CriContainerStatus } from './cri/types';
 import { CriContainerEvents, type CriContainerEvent } from './cri/container-events';
 import { enrichMetrics, registerCacheSize } from './metrics';
 import type { PodResolver } from './pod-resolver';
@@ -237,9 +238,9 @@ export class ContainerTasks {
 
   private async askExit(cri: Pick<CriClient, 'containerStatus'>, containerId: string, pid: number): Promise<void> {
     try {
-      const s = await cri.containerStatus(containerId, { verbose: false });
-      if (s.state === 'CONTAINER_EXITED' && s.finishedAt > 0n) {
-        this.table.exited(containerId, pid, Number(s.finishedAt / 1_000_000n));
+      const exitMs = exitedAtMs(await cri.containerStatus(containerId, { verbose: false }));
+      if (exitMs !== null) {
+        this.table.exited(containerId, pid, exitMs);
         enrichMetrics.taskEvents.inc({ kind: 'exit-confirmed' });
         return;
       }
@@ -314,7 +315,8 @@ export class ContainerTasks {
       let exitMs = closedAt;
       try {
         const s = await this.opts.cri?.containerStatus(e.containerId, { verbose: false });
-        if (s && s.state === 'CONTAINER_EXITED' && s.finishedAt > 0n) exitMs = Number(s.finishedAt / 1_000_000n);
+        const exited = s ? exitedAtMs(s) : null;
+        if (exited !== null) exitMs = exited;
         else if (s && s.state === 'CONTAINER_RUNNING') continue; // an exec'd process, or /proc raced: leave it
       } catch (err) {
         if (!(err instanceof CriError && err.reason === 'not-found')) this.opts.log.warn({ container: e.containerId, err }, 'resync: CRI ContainerStatus failed');
@@ -322,4 +324,9 @@ export class ContainerTasks {
       this.table.exited(e.containerId, e.pid, exitMs);
     }
   }
+}
+
+/** When an exited container's task ended (finishedAt, the shim's exited_at), ms; null when CRI does not say it exited. */
+function exitedAtMs(s: CriContainerStatus): number | null {
+  return s.state === 'CONTAINER_EXITED' && s.finishedAt > 0n ? Number(s.finishedAt / 1_000_000n) : null;
 }
