@@ -5,13 +5,12 @@ import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { ProcCache } from '../../src/enrich/proc-cache';
 import { Enricher } from '../../src/enrich/enricher';
 import { createLogger } from '../../src/log';
 import type { EventV1 } from '../../src/event/v1';
+import { fakeProc, fakeProcRoot } from '../env/fake-proc';
 
 function bare(pid: number, ppid?: number): EventV1 {
   return { schema: 'auditflow.event/v1', type: 'SECCOMP', kind: 'seccomp', timestamp: '', serial: 1, node: 'n', source: { file: null, format: 'auditd' }, pid, ...(ppid ? { ppid } : {}), comm: null, exe: null, uid: null, gid: null, auid: null, ses: null, container: null, pod: null, enrichment: 'unresolved' };
@@ -65,17 +64,12 @@ describe('ProcCache and Enricher with real processes', () => {
   it('a pid checked alive moments ago is not trusted for a record stamped after that check: /proc is read again', async () => {
     // A fake /proc and clock: pid 4242 checked in container A, then handed to container B's process (a wrap of
     // the pid space, or ns_last_pid written) within the freshness window. B's record must not be A's.
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-fakeproc-'));
+    const root = fakeProcRoot(1000); // boot at 1_000_000 on the clock below
     const A = 'a'.repeat(64);
     const B = 'b'.repeat(64);
-    const proc = (startTicks: number, id: string): void => {
-      fs.mkdirSync(path.join(root, '4242'), { recursive: true });
-      fs.writeFileSync(path.join(root, '4242', 'stat'), `4242 (sh) S 1 ${Array.from({ length: 17 }, () => '0').join(' ')} ${startTicks} 0 0\n`);
-      fs.writeFileSync(path.join(root, '4242', 'cgroup'), `0::/kubepods.slice/kubepods-besteffort.slice/cri-containerd-${id}.scope\n`);
-    };
+    const proc = (startTicks: number, id: string): void => fakeProc(root, 4242, startTicks, `0::/kubepods.slice/kubepods-besteffort.slice/cri-containerd-${id}.scope`);
     try {
-      let now = 2_000_000; // boot at 1_000_000 (uptime 1000 s)
-      fs.writeFileSync(path.join(root, 'uptime'), '1000.00 1000.00\n');
+      let now = 2_000_000;
       proc(50_000, A); // started at 1_500_000
       const cache = new ProcCache({ procRoot: root, freshMs: 1000, now: () => now });
       const first = await cache.lookup(4242, 1_900_000);

@@ -3,7 +3,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { ContainerTasks } from '../../src/enrich/container-tasks';
 import { decodeTaskEvent } from '../../src/enrich/containerd-events';
@@ -12,6 +11,7 @@ import { Enricher, type EnrichItem } from '../../src/enrich/enricher';
 import { ProcCache } from '../../src/enrich/proc-cache';
 import { createLogger } from '../../src/log';
 import { CREATE_BOUND_MS, TaskTable } from '../../src/enrich/task-table';
+import { fakeProc, fakeProcRoot } from '../env/fake-proc';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
@@ -163,13 +163,9 @@ describe('decodeTaskEvent', () => {
 describe('Enricher with the task table: /proc memory never outlives a task the runtime saw exit', () => {
   it('a pid last seen in container A, reused after A exited: its later records are not A\'s; A\'s own records still are', async () => {
     // a fake /proc: pid 4242 in container A (kubelet's cgroupfs layout), with a start time
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-fakeproc-'));
+    const root = fakeProcRoot();
     try {
-      fs.writeFileSync(path.join(root, 'uptime'), '1000.00 1000.00\n');
-      fs.mkdirSync(path.join(root, '4242'));
-      const stat = `4242 (sh) S 1 ${Array.from({ length: 18 }, () => '0').join(' ')} 50000 0 0\n`; // field 22: 50000 ticks = 500 s after boot
-      fs.writeFileSync(path.join(root, '4242', 'stat'), stat);
-      fs.writeFileSync(path.join(root, '4242', 'cgroup'), `1:cpu:/kubepods/besteffort/pod0b2c9a34-1111-4222-8333-444455556666/${A}\n`);
+      fakeProc(root, 4242, 50_000, `1:cpu:/kubepods/besteffort/pod0b2c9a34-1111-4222-8333-444455556666/${A}`); // 500 s after boot
       const procs = new ProcCache({ procRoot: root, freshMs: 0 });
       const now = Date.now();
       const seen = await procs.lookup(4242, now);
@@ -198,9 +194,8 @@ describe('Enricher with the task table: /proc memory never outlives a task the r
     // Container A's init (pid 4242) ran and exited; CRI says so (finishedAt), but its stop event has not reached
     // the table. Container B's process then took the pid and died. The CRI answers are a stub (a CriClient of
     // real runtimes is exercised by cri-container-events.test.ts, which races the same thing for real).
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'auditflow-fakeproc-'));
+    const root = fakeProcRoot(); // no pid 4242: gone when read
     try {
-      fs.writeFileSync(path.join(root, 'uptime'), '1000.00 1000.00\n'); // no pid 4242: gone when read
       const now = Date.now();
       const finishedAt = now - 2000;
       let calls = 0;
