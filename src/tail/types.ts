@@ -30,14 +30,20 @@ export interface TailBatch {
   readonly bytes?: LineBytes;
 }
 
-/** Lines as byte ranges: line i is `bufs[i][starts[i], ends[i])`, without its newline. */
+/**
+ * Lines as byte ranges: line i is `runBufs[r][starts[i], ends[i])` (without its newline), where run r holds
+ * lines [runFrom[r], runFrom[r + 1] or length). A run's lines share a buffer and whether they are clean: no
+ * NUL and no byte above 0x7f.
+ */
 export interface LineBytes {
   readonly length: number;
-  readonly bufs: readonly Buffer[];
-  readonly starts: readonly number[];
-  readonly ends: readonly number[];
-  /** the line holds no NUL and no byte above 0x7f */
-  readonly clean: readonly boolean[];
+  readonly starts: Int32Array;
+  readonly ends: Int32Array;
+  readonly runFrom: readonly number[];
+  readonly runBufs: readonly Buffer[];
+  readonly runClean: readonly boolean[];
+  /** the buffer of line i */
+  bufAt(i: number): Buffer;
 }
 
 /** What is persisted (atomically: temp file + rename) at a bounded interval and on shutdown. */
