@@ -19,7 +19,7 @@ import { retry } from '../retry';
 import type { Logger } from '../log';
 import type { ContainerEnd, EventSink, SeccompRun } from '../event/sink';
 import { formatTimestamp } from '../event/timestamp';
-import type { Tailer, TailBatch, TailPosition } from '../tail/types';
+import type { LineBytes, Tailer, TailBatch, TailPosition } from '../tail/types';
 import { observeSpoAudit, runMetrics } from './metrics';
 import { isDenial } from '../event/decision';
 import { SeccompRenderer, type LineRenderer, type RenderedLine } from './seccomp-render';
@@ -55,11 +55,13 @@ interface QuietGroup {
   start: number;
   end: number;
   /**
-   * every line after the first (chunk, start, end), to be parsed one by one when the group's process must wait
-   * for its parent or a run route asks for its records (SeccompRun.events); not kept when lines are rendered
-   * and no route takes runs (ScannedSeccomp has each)
+   * The group's lines after the first, to be parsed one by one when the group's process must wait for its
+   * parent or a run route asks for its records (SeccompRun.events): a chain through its batch's lines, from
+   * the first line's index (`next[i]`: the group's line after line i, 0 after its last). Null when lines are
+   * rendered and no route takes runs (ScannedSeccomp has each). A chain, not a list per group: pushing three
+   * values per record was a third of the default run's allocation (issue 14).
    */
-  more: Array<Buffer | number> | null;
+  more: LineChain | null;
   /** the group's event once enriched (null: not yet, or its records go the general way: holdGroup) */
   ev: EventV1 | null;
   /** its process was gone and its parent not known: its records go the general way, one event each */
@@ -131,12 +133,40 @@ class ScannedSeccomp implements RenderedLine {
 type Emitted = AuditEvent | ScannedSeccomp;
 
 /** One more line of group `g` (inGroup). */
-function joinGroup(g: QuietGroup, l: SeccompLine): void {
+/**
+ * `g` to the front of `a`, moving a[0, i) up by one over a[i]. By hand: Array.prototype.copyWithin is a
+ * generic builtin that looks each index up as a property, and at one call per record it was ~5% of the
+ * default run's CPU (issue 14, perf).
+ */
+function toFront<T>(a: T[], i: number, g: T): void {
+  for (let j = i; j > 0; j--) a[j] = a[j - 1]!;
+  a[0] = g;
+}
+
+/** The lines of a quiet group after its first, chained through its batch's lines (QuietGroup.more). */
+interface LineChain {
+  lines: LineBytes;
+  next: Int32Array;
+  first: number;
+  last: number;
+}
+
+function joinGroup(g: QuietGroup, l: SeccompLine, line: number): void {
   g.n++;
   const t = l.timeMs;
   if (t < g.minMs) g.minMs = t;
   else if (t > g.maxMs) g.maxMs = t;
-  g.more?.push(l.buf, l.start, l.end);
+  const m = g.more;
+  if (m !== null) {
+    // a successor is always a later line, never line 0: 0 ends the chain
+    m.next[m.last] = line;
+    m.last = line;
+  }
+}
+
+/** Each line of a group's chain after its first, in order. */
+function forEachChained(m: LineChain, fn: (buf: Buffer, start: number, end: number) => boolean | void): void {
+  for (let i = m.next[m.first]!; i !== 0; i = m.next[i]!) if (fn(m.lines.bufAt(i), m.lines.starts[i]!, m.lines.ends[i]!) === false) return;
 }
 
 /** How long an event of an exited process may wait for the record that names its parent. */
@@ -229,6 +259,10 @@ export class Pipeline {
   private readonly quietSeen = new Map<string, { ev: EventV1; outcome: string }>();
   /** the batch whose lines are being parsed */
   private parsingBatch: BatchState | null = null;
+  /** while a byte batch is scanned: its lines, the index of the line being read, its groups' line chains */
+  private batchLines: LineBytes | null = null;
+  private lineIdx = 0;
+  private batchNext: Int32Array | null = null;
   /** the routes whose sinks take quiet SECCOMP records as runs (EventSink.writeSeccompRuns) */
   private readonly runRoutes: Route[];
   /** the routes that take every event, quiet SECCOMP records rendered (EventSink.writeRendered) */
@@ -383,8 +417,20 @@ export class Pipeline {
     if (bytes !== undefined) {
       // the file and stream tailers hand over bytes: SECCOMP lines are scanned without decoding them
       n = bytes.length;
-      const { bufs, starts, ends, clean } = bytes;
-      for (let i = 0; i < n; i++) this.lineCounts[this.lines.bytes(bufs[i]!, starts[i]!, ends[i]!, clean[i]!)]++;
+      this.batchLines = bytes;
+      this.batchNext = null;
+      const { starts, ends, runFrom, runBufs, runClean } = bytes;
+      for (let r = 0; r < runFrom.length; r++) {
+        const buf = runBufs[r]!;
+        const clean = runClean[r]!;
+        const to = r + 1 < runFrom.length ? runFrom[r + 1]! : n;
+        for (let i = runFrom[r]!; i < to; i++) {
+          this.lineIdx = i;
+          this.lineCounts[this.lines.bytes(buf, starts[i]!, ends[i]!, clean)]++;
+        }
+      }
+      this.batchLines = null;
+      this.batchNext = null;
     } else {
       const lines = batch.lines;
       n = lines.length;
@@ -420,18 +466,15 @@ export class Pipeline {
     for (let i = 0; i < recent.length; i++) {
       const g = recent[i]!;
       if (!inGroup(g, l, sec)) continue;
-      joinGroup(g, l);
-      if (i > 0) {
-        recent.copyWithin(1, 0, i);
-        recent[0] = g;
-      }
+      joinGroup(g, l, this.lineIdx);
+      if (i > 0) toFront(recent, i, g);
       if (this.renderer !== null) this.render(g, l);
       return true;
     }
     const b = l.buf;
     const key = `${l.pid}:${sec}:${l.syscall.auditArch}:${l.syscall.nr}:${l.exeForm}${b.toString('latin1', l.exeStart, l.exeEnd)}:${l.commForm}${b.toString('latin1', l.commStart, l.commEnd)}${l.hostStart < 0 ? '' : b.toString('latin1', l.hostStart, l.hostEnd)}`;
     let g = this.quiet.get(key);
-    if (g !== undefined) joinGroup(g, l);
+    if (g !== undefined) joinGroup(g, l, this.lineIdx);
     else {
       g = {
         key,
@@ -441,7 +484,7 @@ export class Pipeline {
         buf: b,
         start: l.start,
         end: l.end,
-        more: this.renderer === null || this.runRoutes.length > 0 ? [] : null,
+        more: this.renderer === null || this.runRoutes.length > 0 ? this.chainFrom(this.lineIdx) : null,
         ev: null,
         held: false,
         renderState: null,
@@ -461,8 +504,7 @@ export class Pipeline {
       this.quiet.set(key, g);
     }
     if (recent.length < RECENT_GROUPS) recent.push(g);
-    recent.copyWithin(1, 0, recent.length - 1);
-    recent[0] = g;
+    toFront(recent, recent.length - 1, g);
     if (this.renderer !== null) this.render(g, l);
     return true;
   }
@@ -555,8 +597,17 @@ export class Pipeline {
     g.held = true;
     if (this.renderer !== null) return;
     this.emitRecord(g.buf, g.start, g.end);
-    const m = g.more!;
-    for (let i = 0; i < m.length; i += 3) this.emitRecord(m[i] as Buffer, m[i + 1] as number, m[i + 2] as number);
+    forEachChained(g.more!, (buf, start, end) => {
+      this.emitRecord(buf, start, end);
+    });
+  }
+
+  /** A chain for a new quiet group whose first line is `line` of the batch being scanned. */
+  private chainFrom(line: number): LineChain {
+    const lines = this.batchLines!;
+    // one per batch, shared by its groups (each line is in one group); kept by them as long as they need it
+    this.batchNext ??= new Int32Array(lines.length);
+    return { lines, next: this.batchNext, first: line, last: line };
   }
 
   /** A quiet line read as a record (null, counted when an error: not one). */
@@ -576,14 +627,16 @@ export class Pipeline {
    */
   private runEvents(g: QuietGroup, enriched: EventV1, max: number): EventV1[] {
     const out: EventV1[] = [];
-    const m = g.more!;
-    for (let i = -3; i < m.length && out.length < max; i += 3) {
-      const r = i < 0 ? this.quietRecord(g.buf, g.start, g.end) : this.quietRecord(m[i] as Buffer, m[i + 1] as number, m[i + 2] as number);
-      if (r === null) continue;
+    const add = (buf: Buffer, start: number, end: number): boolean => {
+      if (out.length >= max) return false;
+      const r = this.quietRecord(buf, start, end);
+      if (r === null) return true;
       const ev = eventFromRecord(r, this.ctx);
       copyEnrichment(ev, enriched);
       out.push(ev);
-    }
+      return true;
+    };
+    if (add(g.buf, g.start, g.end)) forEachChained(g.more!, add);
     return out;
   }
 
