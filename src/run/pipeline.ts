@@ -132,7 +132,6 @@ class ScannedSeccomp implements RenderedLine {
 
 type Emitted = AuditEvent | ScannedSeccomp;
 
-/** One more line of group `g` (inGroup). */
 /**
  * `g` to the front of `a`, moving a[0, i) up by one over a[i]. By hand: Array.prototype.copyWithin is a
  * generic builtin that looks each index up as a property, and at one call per record it was ~5% of the
@@ -151,6 +150,7 @@ interface LineChain {
   last: number;
 }
 
+/** One more line of group `g` (inGroup), line `line` of its batch. */
 function joinGroup(g: QuietGroup, l: SeccompLine, line: number): void {
   g.n++;
   const t = l.timeMs;
