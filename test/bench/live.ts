@@ -23,7 +23,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '../env/net';
-import { auditdConfValue, ensureAuditd } from '../env/rig';
+import { auditdConfValue, ensureAuditd, execCapture } from '../env/rig';
 import { cpuOf, cpuProfFlags, peakRssMb } from './proc-stats';
 import { recordsParsed, tailBytesRead } from './reader-metrics';
 import { ensureKafka, type KafkaBroker } from '../env/kafka';
@@ -194,11 +194,10 @@ async function workload(seclog: string, rate: number, seconds: number): Promise<
 }
 
 /**
- * What auditd appended to `log` since it was `size0` bytes long as inode `ino0`, across rotations: at 50k
- * records/s its 64 MB file rotates within a run, and the rotated part is then in log.1 (or further). Null if the
- * file of the mark is gone (rotated past num_logs).
+ * How many bytes auditd appended to `log` since it was `size0` bytes long as inode `ino0`, across rotations: at
+ * 50k records/s its 64 MB file rotates within a run, and the rotated part is then in log.1 (or further). Null if
+ * the file of the mark is gone (rotated past num_logs).
  */
-/** How many bytes auditd appended to `log` since it was `size0` bytes long as inode `ino0`, across rotations (null: that file is gone). */
 function appendedBytes(log: string, ino0: number, size0: number): number | null {
   let n = 0;
   for (let i = 0; ; i++) {
@@ -450,6 +449,13 @@ export async function benchLive(): Promise<LiveRun[]> {
   if (process.getuid?.() !== 0) throw new Error('the live bench needs root (auditctl, /proc of auditd)');
   // auditd running and registered (on a cold rig too: this section may run alone)
   await ensureAuditd();
+  // Its readers run with --no-track-forks, so the lineage rule an earlier `auditflow run` (a test, the bench's
+  // short-lived section) left loaded would only add records nobody reads: the workload's spawns each ticked ~15
+  // SYSCALL/EXECVE/PATH lines through every reader's generic path and into auditd's cost. The stream measured
+  // is then the workload's SECCOMP records alone, as the figures per SECCOMP record say. (The next `auditflow
+  // run` that tracks forks loads it again.)
+  const unload = await execCapture('auditctl', ['-D', '-k', 'auditflow-fork'], { timeoutMs: 10_000 });
+  if (unload.code !== 0) throw new Error(`auditctl -D -k auditflow-fork failed (exit ${unload.code}): ${unload.stderr.trim()}`);
   const seconds = Number(process.env['LIVE_SECONDS'] ?? 12);
   const rates = (process.env['LIVE_RATES'] ?? '10000,50000,0').split(',').map(Number);
   const seclog = seclogBinary();
