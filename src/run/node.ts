@@ -184,7 +184,8 @@ export async function startNode(cfg: RunConfig, log: Logger, parts: NodeParts = 
 
   const tailer = await openTailer(
     // "auto" looks for auditd among the host's processes: in a pod, /proc is the pod's own
-    { path: cfg.auditLog, checkpointPath: cfg.checkpoint, startAt: cfg.fromStart ? 'start' : 'end', follow: !cfg.once, detectProcRoot: cfg.procRoot },
+    // reuseBuffers: the pipeline is done with a batch before it asks for the next (Pipeline.run)
+    { path: cfg.auditLog, checkpointPath: cfg.checkpoint, startAt: cfg.fromStart ? 'start' : 'end', follow: !cfg.once, detectProcRoot: cfg.procRoot, reuseBuffers: true },
     log.child({ component: 'tail' }),
   );
 

@@ -352,6 +352,8 @@ export class Pipeline {
         this.stopWake = null;
         this.waitingSince = null;
         if (r === 'stop' || r.done) break;
+        // Done with the batch before asking for the next: the node's tailer reads into the same buffer again
+        // (TailerOptions.reuseBuffers). Nothing may keep a line's bytes past processBatch.
         await this.serial(() => this.processBatch(r.value));
       }
     } finally {

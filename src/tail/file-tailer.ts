@@ -98,8 +98,12 @@ export class FileTailer extends SerialReader implements Tailer {
   private pending = new ByteLines();
   private pendingIdx = 0;
   private pendingFrom: { path: string; dev: number; ino: number } | null = null;
-  /** read into; handed over whole when a read fills most of it (then a new one), else copied out of */
+  /**
+   * read into; with reuseBuffers, handed over as it is and read into again for the next chunk; else handed over
+   * whole when a read fills most of it (then a new one), else copied out of
+   */
   private buf = Buffer.allocUnsafe(CHUNK);
+  private readonly reuse: boolean;
   private ended = false;
   private closed = false;
   private closing: Promise<void> | null = null;
@@ -155,6 +159,7 @@ export class FileTailer extends SerialReader implements Tailer {
     this.intervalMs = Math.max(0, opts.checkpointIntervalMs ?? DEFAULT_INTERVAL);
     this.pollMs = Math.max(10, opts.pollIntervalMs ?? DEFAULT_POLL);
     this.follow = opts.follow ?? true;
+    this.reuse = opts.reuseBuffers ?? false;
     this.checkpoint = opts.checkpointPath
       ? new CheckpointWriter(opts.checkpointPath, this.intervalMs, () => this.snapshot(), this.log)
       : null;
@@ -428,7 +433,8 @@ export class FileTailer extends SerialReader implements Tailer {
     let stamp: Stamp | null = null;
     for (let i = n - 1; i >= 0 && !stamp; i--) stamp = lineStamp(lines.text(i));
     this.pendingIdx += n;
-    if (this.pendingIdx >= this.pending.length) {
+    // (reused: emptied by the next read, once the consumer is done with this batch)
+    if (this.pendingIdx >= this.pending.length && !this.reuse) {
       this.pending = new ByteLines();
       this.pendingIdx = 0;
     }
@@ -515,14 +521,14 @@ export class FileTailer extends SerialReader implements Tailer {
       return this.readError(`reading ${cur.file.name}`, e);
     }
     if (n > 0) {
-      this.pending = new ByteLines();
-      this.pendingIdx = 0;
-      this.pendingFrom = this.identityOf(cur.file);
-      // The lines handed out refer to the chunk, and this.buf is read into again. A read that filled most of
-      // it (catching up: the hot case) hands the buffer itself over and the next read gets a new one; a short
-      // read (following a live log) is copied, so that a few bytes do not pin a whole chunk.
+      this.beginPending(cur);
+      // The lines handed out refer to the chunk, and this.buf is read into again. With reuseBuffers the
+      // consumer is done with them by now (it asked for more). Else a read that filled most of it (catching
+      // up: the hot case) hands the buffer itself over and the next read gets a new one; a short read
+      // (following a live log) is copied, so that a few bytes do not pin a whole chunk.
       let chunk: Buffer;
-      if (n >= CHUNK / 2) {
+      if (this.reuse) chunk = this.buf.subarray(0, n);
+      else if (n >= CHUNK / 2) {
         chunk = this.buf.subarray(0, n);
         this.buf = Buffer.allocUnsafe(CHUNK);
       } else chunk = Buffer.from(this.buf.subarray(0, n));
@@ -733,8 +739,10 @@ export class FileTailer extends SerialReader implements Tailer {
     this.cur = this.cursor(next.file, next.start);
   }
 
+  /** Lines of a new chunk (or a file's last line) go into pending: every line before has been handed out. */
   private beginPending(cur: Cursor): void {
-    this.pending = new ByteLines();
+    if (this.reuse) this.pending.reset();
+    else this.pending = new ByteLines();
     this.pendingIdx = 0;
     this.pendingFrom = this.identityOf(cur.file);
   }

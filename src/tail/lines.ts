@@ -31,6 +31,14 @@ export class ByteLines implements LineBytes {
     this.offsets = new Float64Array(capacity);
   }
 
+  /** Empty again, with the arrays as they are: batches sliced from the lines before are overwritten by the next ones. */
+  reset(): void {
+    this.length = 0;
+    this.runFrom.length = 0;
+    this.runBufs.length = 0;
+    this.runClean.length = 0;
+  }
+
   /** A ByteLineHandler: keeps each non-empty line (an empty line's bytes are still consumed by the offsets). */
   readonly add = (buf: Buffer, start: number, end: number, clean: boolean, offset: number): void => {
     if (end <= start) return;

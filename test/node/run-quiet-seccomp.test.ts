@@ -8,7 +8,9 @@
 // counts, first and last sightings) and profiles as when it is given every event. With --events all to v1
 // NDJSON, those records are rendered from their bytes (src/run/seccomp-render.ts): the file must be byte for
 // byte the general path's, for pod, host and gone processes, with and without raw lines. A route that takes runs
-// and some of their records whole (the Kafka sink) gets them as the general path's events.
+// and some of their records whole (the Kafka sink) gets them as the general path's events. The fast side of
+// each comparison reads through a tailer that overwrites a batch once the next is asked for, as the node's
+// tailer (reuseBuffers) may: nothing may keep a line's bytes past its batch.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -30,6 +32,7 @@ import { parseRecordingFlags, RUN_RECORD_FLAG } from '../../src/recording/flags'
 import { ProfileDirectory } from '../../src/recording/profile-dir';
 import { Recorder } from '../../src/recording/recorder';
 import { HOSTILE_COMM, writeQuietLog } from '../env/quiet-log';
+import { openPoisonedTailer } from '../env/poison-tailer';
 import { ensureContainerd, removePod, runPod, type RunningPod } from '../env/cri';
 
 const METRICS = ['auditflow_events_total', 'auditflow_enrich_events_total', 'auditflow_records_parsed_total', 'auditflow_lines_total', 'security_profiles_operator_seccomp_profile_audit_total'];
@@ -74,7 +77,7 @@ describe('pipeline: the quiet SECCOMP path of the default run', () => {
     const enricher = new Enricher({ procs: new ProcCache(), resolver: new PodResolver({ client: cri }), log });
 
     const run = async (denialsOnly: boolean) => {
-      const tailer = await openTailer({ path: file, checkpointPath: null, startAt: 'start', follow: false }, log);
+      const tailer = await (denialsOnly ? openPoisonedTailer : openTailer)({ path: file, checkpointPath: null, startAt: 'start', follow: false }, log);
       const acks: string[] = [];
       const ack = tailer.ack.bind(tailer);
       tailer.ack = (pos, stamp) => {
@@ -111,7 +114,7 @@ describe('pipeline: the quiet SECCOMP path of the default run', () => {
     const log = createLogger('test');
     const enricher = new Enricher({ procs: new ProcCache(), resolver: new PodResolver({ client: cri }), log });
     const run = async (dir: string, runs: boolean) => {
-      const tailer = await openTailer({ path: file, checkpointPath: null, startAt: 'start', follow: false }, log);
+      const tailer = await (runs ? openPoisonedTailer : openTailer)({ path: file, checkpointPath: null, startAt: 'start', follow: false }, log);
       const r = new Recorder({ recordings: parseRecordingFlags(['quiet=app=quiet'], RUN_RECORD_FLAG), out: new ProfileDirectory(dir), stateDir: path.join(dir, '.state'), log });
       // without writeSeccompRuns the recorder is given every event (the general path for every record)
       const sink = runs ? r : { name: 'recorder', write: (evs: readonly EventV1[]) => r.write(evs), flush: () => r.flush(), close: () => r.close() };
@@ -154,7 +157,7 @@ describe('pipeline: the quiet SECCOMP path of the default run', () => {
     // `rendered`: beside it, --events all to a v1 file, whose lines are rendered from bytes (a node with Kafka and --events all)
     const run = async (runs: boolean, rendered = false) => {
       const enricher = new Enricher({ procs: new ProcCache(), resolver: new PodResolver({ client: cri }), log });
-      const tailer = await openTailer({ path: file, checkpointPath: null, startAt: 'start', follow: false }, log);
+      const tailer = await (runs || rendered ? openPoisonedTailer : openTailer)({ path: file, checkpointPath: null, startAt: 'start', follow: false }, log);
       const written: EventV1[] = [];
       let records = 0;
       let runCount = 0;
@@ -200,7 +203,7 @@ describe('pipeline: the quiet SECCOMP path of the default run', () => {
     const log = createLogger('test');
     const run = async (out: string, acceptsAll: boolean, raw: boolean, format: 'v1' | 'ecs' | 'ocsf') => {
       const enricher = new Enricher({ procs: new ProcCache(), resolver: new PodResolver({ client: cri }), log });
-      const tailer = await openTailer({ path: file, checkpointPath: null, startAt: 'start', follow: false }, log);
+      const tailer = await (acceptsAll ? openPoisonedTailer : openTailer)({ path: file, checkpointPath: null, startAt: 'start', follow: false }, log);
       const sink = new NdjsonSink({ output: out, format, log, sync: false });
       await sink.open();
       const p = new Pipeline({ tailer, enricher, node: 'n1', sourceFile: file, log, raw, idleFlushMs: Infinity, routes: [{ sink, accept: () => true, acceptsAll }] });

@@ -10,7 +10,7 @@ import { openTailer } from '../../src/tail';
 import { SETTLE_MS } from '../../src/tail/file-tailer';
 import { tailMetrics } from '../../src/tail/metrics';
 import { registry } from '../../src/metrics';
-import type { Checkpoint, Tailer, TailerOptions } from '../../src/tail/types';
+import type { Checkpoint, Tailer, TailBatch, TailerOptions } from '../../src/tail/types';
 import {
   appendLines,
   captureLog,
@@ -383,6 +383,42 @@ describe('tailer on plain files', () => {
     assert.equal((await counterValue(tailMetrics.overlongLines)) - before, 2);
     assert.ok(cap.messages(40).filter((m) => m === 'over-long line dropped').length === 2);
     assert.equal(got.batches.at(-1)!.position.offset, statSync(file).size);
+  });
+
+  test('reuseBuffers: every chunk is read into one buffer, and each batch, read before the next is asked for, holds its lines', async () => {
+    // Lines of 40 to 1,000 bytes, so that chunks end mid-line; ~1.3 MB before and ~0.5 MB after a rotation.
+    const lineOf = (i: number) => `line ${i} ${String.fromCharCode(97 + (i % 26)).repeat(30 + ((i * 7919) % 960))}`;
+    const write = (file: string, from: number, to: number) => {
+      const out: string[] = [];
+      for (let i = from; i <= to; i++) out.push(lineOf(i) + '\n');
+      return fsp.appendFile(file, out.join(''));
+    };
+    const want = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => lineOf(from + k));
+    const chunkBuffers = (batches: TailBatch[]) => {
+      const seen = new Set<ArrayBufferLike>();
+      // a carried line is its own small buffer; chunks are the 256 KiB ones
+      for (const b of batches) for (const buf of b.bytes!.runBufs) if (buf.buffer.byteLength === 256 * 1024) seen.add(buf.buffer);
+      return seen.size;
+    };
+    for (const reuse of [true, false]) {
+      const dir = scratchDir('tail-reuse');
+      const file = path.join(dir, 'audit.log');
+      await write(file, 1, 2500);
+      const t = await tailer({ path: file, maxBatchLines: 300, reuseBuffers: reuse });
+      let got = await collectUntil(t, (l) => l.length >= 2500);
+      await rotate(file);
+      await write(file, 2501, 3500);
+      got = await collectUntil(t, (l) => l.length >= 3500, { into: got });
+      // the lines as each batch held them when it was read
+      assert.deepEqual(got.lines, want(1, 3500), `reuseBuffers ${reuse}`);
+      if (reuse) assert.equal(chunkBuffers(got.batches), 1, 'one read buffer for every chunk');
+      else {
+        assert.ok(chunkBuffers(got.batches) > 1, 'a buffer per full chunk');
+        // the default's promise: a batch kept past later reads still holds its lines
+        const again = got.batches.flatMap((b) => Array.from({ length: b.bytes!.length }, (_, i) => b.bytes!.bufAt(i).toString('utf8', b.bytes!.starts[i], b.bytes!.ends[i])));
+        assert.deepEqual(again, want(1, 3500));
+      }
+    }
   });
 
   test('follow: false reads what is there, a last line without newline included, and ends', async () => {
