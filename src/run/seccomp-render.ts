@@ -42,6 +42,7 @@ export interface RenderScope {
 export interface LineRenderer {
   /** `scope`: the line's group (same process, second, syscall, executable), where the renderer may keep state */
   add(l: SeccompLine, into: RenderedLine, scope: RenderScope): void;
+  /** The lines, whole, as one buffer: the renderer's, written into again after reset() (as its arena is). */
   complete(lines: readonly RenderedLine[], evs: readonly EventV1[]): Buffer;
   reset(): void;
   /** lines it completed the general way (an event object and JSON.stringify each) since it was made */
@@ -61,6 +62,14 @@ export class RenderArena {
   /** where the next line goes */
   used = 0;
 
+  /** `n` bytes of its own to write into, from `used` on (a view). */
+  take(n: number): Buffer {
+    const buf = this.reserve(n);
+    const from = this.used;
+    this.used = from + n;
+    return buf.subarray(from, from + n);
+  }
+
   /** Makes room for `max` bytes at `used`, and returns the buffer to write them into. */
   reserve(max: number): Buffer {
     if (this.used + max > this.buf.length) {
@@ -79,6 +88,8 @@ export class RenderArena {
 export class SeccompRenderer implements LineRenderer {
   private readonly writer: SeccompNdjson;
   private readonly arena = new RenderArena();
+  /** complete()'s output: reused as the arena is, for the same reason */
+  private readonly out = new RenderArena();
   /** the enrichment's two parts per enriched group event (events are kept across batches by the pipeline) */
   private readonly parts = new WeakMap<EventV1, [Buffer, Buffer]>();
   readonly general = 0;
@@ -89,6 +100,7 @@ export class SeccompRenderer implements LineRenderer {
 
   reset(): void {
     this.arena.reset();
+    this.out.reset();
   }
 
   /** Renders the parts of `l` that do not depend on its enrichment, and says where in `into`. */
@@ -114,7 +126,7 @@ export class SeccompRenderer implements LineRenderer {
       const r = lines[i]!;
       n += r.to - r.from + p[0].length + p[1].length;
     }
-    const out = Buffer.allocUnsafe(n);
+    const out = this.out.take(n);
     let o = 0;
     for (let i = 0; i < lines.length; i++) {
       const r = lines[i]!;

@@ -193,6 +193,8 @@ const ISO_BYTES = 24;
 
 export class SiemRenderer implements LineRenderer {
   private readonly arena = new RenderArena();
+  /** complete()'s output, reused as the arena is */
+  private readonly out = new RenderArena();
   private second = -1;
   private isoPrefix = Buffer.alloc(0);
   /** templates by the group's enrichment and the variant (enrichmentKeys' value NUL Variant.sig) */
@@ -222,6 +224,7 @@ export class SiemRenderer implements LineRenderer {
 
   reset(): void {
     this.arena.reset();
+    this.out.reset();
   }
 
   /** Keeps the line's serial (as JSON) and, with raw lines, its escaped text: `arena[from, mid)`, `arena[mid, to)`. */
@@ -273,7 +276,7 @@ export class SiemRenderer implements LineRenderer {
         }
       }
     }
-    const out = Buffer.allocUnsafe(n);
+    const out = this.out.take(n);
     let p = 0;
     for (let i = 0; i < lines.length; i++) {
       const t = tpls[i]!;

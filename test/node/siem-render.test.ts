@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { isRecord, parseLine, scanSeccompLine, SeccompLine } from '../../parsers';
 import { formatTimestamp } from '../../src/event/timestamp';
 import { eventFromRecord, type EventContext, type EventV1 } from '../../src/event/v1';
-import type { RenderedLine } from '../../src/run/seccomp-render';
+import { type LineRenderer, type RenderedLine, SeccompRenderer } from '../../src/run/seccomp-render';
 import { SiemRenderer, type Sentinels } from '../../src/run/siem-render';
 import { toEcs, toOcsf } from '../../src/sink/format';
 
@@ -44,6 +44,10 @@ function general(line: string, ctx: EventContext, gev: EventV1, map: (ev: EventV
 }
 
 function render(renderer: SiemRenderer, lines: string[], gev: EventV1): string {
+  return completed(renderer, lines, gev).toString('utf8');
+}
+
+function completed(renderer: LineRenderer, lines: string[], gev: EventV1): Buffer {
   const group = { renderState: null };
   const rendered: RenderedLine[] = lines.map((text) => {
     const buf = Buffer.from(text, 'latin1');
@@ -53,7 +57,7 @@ function render(renderer: SiemRenderer, lines: string[], gev: EventV1): string {
     renderer.add(l, into, group);
     return into;
   });
-  return renderer.complete(rendered, rendered.map(() => gev)).toString('utf8');
+  return renderer.complete(rendered, rendered.map(() => gev));
 }
 
 describe('SIEM renderer: SECCOMP documents from templates', () => {
@@ -161,4 +165,35 @@ describe('SIEM renderer: SECCOMP documents from templates', () => {
     assert.equal(render(renderer, lines, gev), lines.map((l) => general(l, ctx, gev, map)).join(''));
     assert.equal(renderer.general, 2, 'the two cuts differ in a constant part: no template');
   });
+});
+
+// complete()'s buffer is the renderer's until reset() (the pipeline resets it once the batch is written): the
+// outputs of one batch must not share bytes, and the next batch's are written over them, not into new memory.
+describe('renderers: complete() output reused across batches', () => {
+  const ctx: EventContext = { node: 'n1', file: null, raw: true };
+  const v1 = (ev: EventV1): unknown => ev;
+  for (const [name, make, map] of [
+    ['v1', () => new SeccompRenderer(ctx), v1],
+    ['ecs', () => new SiemRenderer(ctx, toEcs, SENTINELS), toEcs],
+    ['ocsf', () => new SiemRenderer(ctx, toOcsf, SENTINELS), toOcsf],
+  ] as const) {
+    it(`${name}: outputs before a reset() are each intact; after it, the same memory is written again`, () => {
+      const r: LineRenderer = make();
+      const gev = groupEvent(ctx, 'web');
+      const want = (lines: string[]) => lines.map((l) => general(l, ctx, gev, map)).join('');
+      const a = [stamped('1740670474.406:11'), stamped('1740670474.407:12')];
+      const b = [stamped('1740670474.408:13')];
+      const first = completed(r, a, gev);
+      const second = completed(r, b, gev);
+      assert.equal(first.toString('utf8'), want(a), 'the first output, untouched by the second');
+      assert.equal(second.toString('utf8'), want(b));
+      assert.ok(first.buffer !== second.buffer || first.byteOffset + first.length <= second.byteOffset, 'no shared bytes');
+      r.reset();
+      const c = [stamped('1740670474.409:14')];
+      const third = completed(r, c, gev);
+      assert.equal(third.toString('utf8'), want(c));
+      assert.equal(third.buffer, first.buffer, 'the same buffer');
+      assert.equal(third.byteOffset, first.byteOffset, 'from its start again');
+    });
+  }
 });
