@@ -28,7 +28,7 @@ import { compareStamps, formatStamp, lineStamp, parseStamp, type Stamp } from '.
 import type { Checkpoint, FileIdentity, LostStats, TailBatch, Tailer, TailerOptions, TailPosition, TailStats } from './types';
 import { SerialReader } from './serial-reader';
 
-const CHUNK = 256 * 1024;
+export const CHUNK = 256 * 1024;
 const DEFAULT_BATCH = 1024;
 /** Lines per batch at most while the reader is behind (a backlog). */
 const CATCH_UP_BATCH = 256;
@@ -433,11 +433,7 @@ export class FileTailer extends SerialReader implements Tailer {
     let stamp: Stamp | null = null;
     for (let i = n - 1; i >= 0 && !stamp; i--) stamp = lineStamp(lines.text(i));
     this.pendingIdx += n;
-    // (reused: emptied by the next read, once the consumer is done with this batch)
-    if (this.pendingIdx >= this.pending.length && !this.reuse) {
-      this.pending = new ByteLines();
-      this.pendingIdx = 0;
-    }
+    if (this.pendingIdx >= this.pending.length) this.emptyPending();
     const from = this.pendingFrom!;
     const position: TailPosition = { path: from.path, dev: from.dev, ino: from.ino, offset: end };
     this.handedOut = position;
@@ -741,10 +737,18 @@ export class FileTailer extends SerialReader implements Tailer {
 
   /** Lines of a new chunk (or a file's last line) go into pending: every line before has been handed out. */
   private beginPending(cur: Cursor): void {
+    this.emptyPending();
+    this.pendingFrom = this.identityOf(cur.file);
+  }
+
+  /**
+   * Every pending line has been handed out. Reused arrays are only emptied (the batches sliced from them are
+   * views, overwritten by the next read); else new ones, so that the batches handed out alone keep the chunk.
+   */
+  private emptyPending(): void {
     if (this.reuse) this.pending.reset();
     else this.pending = new ByteLines();
     this.pendingIdx = 0;
-    this.pendingFrom = this.identityOf(cur.file);
   }
 
   /** Reading went on from `from` (a file's end) at `to`: both are the same point of the stream. */

@@ -7,7 +7,7 @@ import { existsSync, promises as fsp, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { openTailer } from '../../src/tail';
-import { SETTLE_MS } from '../../src/tail/file-tailer';
+import { CHUNK, SETTLE_MS } from '../../src/tail/file-tailer';
 import { tailMetrics } from '../../src/tail/metrics';
 import { registry } from '../../src/metrics';
 import type { Checkpoint, Tailer, TailBatch, TailerOptions } from '../../src/tail/types';
@@ -396,8 +396,8 @@ describe('tailer on plain files', () => {
     const want = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => lineOf(from + k));
     const chunkBuffers = (batches: TailBatch[]) => {
       const seen = new Set<ArrayBufferLike>();
-      // a carried line is its own small buffer; chunks are the 256 KiB ones
-      for (const b of batches) for (const buf of b.bytes!.runBufs) if (buf.buffer.byteLength === 256 * 1024) seen.add(buf.buffer);
+      // a carried line is its own small buffer; chunks are the CHUNK-sized ones
+      for (const b of batches) for (const buf of b.bytes!.runBufs) if (buf.buffer.byteLength === CHUNK) seen.add(buf.buffer);
       return seen.size;
     };
     for (const reuse of [true, false]) {
