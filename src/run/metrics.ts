@@ -3,6 +3,8 @@
 import { Counter, Gauge } from 'prom-client';
 import { registry } from '../metrics';
 
+let ackedTimeMs: (() => number) | null = null;
+
 export const runMetrics = {
   heldEvents: new Counter({
     name: 'auditflow_events_held_total',
@@ -43,6 +45,11 @@ export const runMetrics = {
     name: 'auditflow_checkpoint_lag_seconds',
     help: 'Age of the newest audit record whose position is acked (checkpointed): how far behind the durable position is',
     registers: [registry],
+    // its age at scrape time, so that it grows while nothing is acked, with no timer keeping it up to date
+    collect() {
+      const t = ackedTimeMs?.() ?? 0;
+      if (t > 0) this.set(Math.max(0, (Date.now() - t) / 1000));
+    },
   }),
   processedLagSeconds: new Gauge({
     name: 'auditflow_pipeline_lag_seconds',
@@ -70,3 +77,8 @@ export const runMetrics = {
 
 // SPO's audit metric names (security_profiles_operator_*_profile_audit_total), bounded per-pod series.
 export { observeSpoAudit, spoAudit, setSpoMaxSeries } from './spo-metrics';
+
+/** The running pipeline reports the audit time (ms) of the newest record it acked; 0: none yet. The latest wins. */
+export function registerAckedTime(f: () => number): void {
+  ackedTimeMs = f;
+}

@@ -20,7 +20,7 @@ import type { Logger } from '../log';
 import type { ContainerEnd, EventSink, SeccompRun } from '../event/sink';
 import { formatTimestamp } from '../event/timestamp';
 import type { LineBytes, Tailer, TailBatch, TailPosition } from '../tail/types';
-import { observeSpoAudit, runMetrics } from './metrics';
+import { observeSpoAudit, registerAckedTime, runMetrics } from './metrics';
 import { isDenial } from '../event/decision';
 import { SeccompRenderer, type LineRenderer, type RenderedLine } from './seccomp-render';
 import { SiemRenderer } from './siem-render';
@@ -239,6 +239,8 @@ export class Pipeline {
   /** when the pipeline started waiting for the tailer's next batch; null while it processes one */
   private waitingSince: number | null = null;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** how often a waiting pipeline with work left over looks whether it is due (armIdle) */
+  private idleTickMs = SYNC_MS;
   private lastAckTimeMs = 0;
   /** audit time of the newest record parsed */
   private newestTimeMs = 0;
@@ -291,6 +293,7 @@ export class Pipeline {
     registerCacheSize('coalescer', () => this.coalescer.pendingCount);
     registerCacheSize('held-events', () => this.held.length);
     registerCacheSize('unacked-batches', () => this.batches.length + this.unsynced.length);
+    registerAckedTime(() => this.lastAckTimeMs);
     this.ctx = { node: opts.node, file: opts.sourceFile, raw: opts.raw ?? false };
     this.syncing = opts.routes.map((r) => r.sink).filter((s) => s.sync !== undefined);
     this.syncMs = Math.max(SYNC_MS, ...this.syncing.map((s) => s.syncIntervalMs ?? 0));
@@ -331,17 +334,12 @@ export class Pipeline {
   async run(): Promise<void> {
     const it = this.opts.tailer[Symbol.asyncIterator]();
     const idleMs = this.opts.idleFlushMs ?? 1000;
+    this.idleTickMs = Math.min(SYNC_MS, Number.isFinite(idleMs) ? Math.max(50, Math.floor(idleMs / 4)) : 1000);
     this.running = true;
-    this.idleTimer = setInterval(() => {
-      // only while waiting on the tailer: a slow read or a busy pipeline is not a quiet source
-      const waited = this.waitingSince === null ? 0 : Date.now() - this.waitingSince;
-      if ((this.coalescer.pendingCount > 0 || this.held.length > 0) && waited >= idleMs) void this.serial(() => this.drain(true)).catch((err) => this.fail(err));
-      else if (this.unsynced.length > 0 && waited >= SYNC_MS) void this.serial(() => this.syncWritten(true)).catch((err) => this.fail(err));
-      this.updateLag();
-    }, Math.min(SYNC_MS, Number.isFinite(idleMs) ? Math.max(50, Math.floor(idleMs / 4)) : 1000)).unref();
     try {
       while (!this.stopping) {
         this.waitingSince = Date.now();
+        this.armIdle();
         // Not Promise.race with one long-lived stop promise: every race leaves a reaction on it that keeps the
         // race's result (a whole batch of lines) alive for the life of the process (issue 11: ~300 bytes per record).
         const next = it.next();
@@ -358,7 +356,8 @@ export class Pipeline {
       }
     } finally {
       this.running = false;
-      clearInterval(this.idleTimer);
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
       // a sink that failed for good (or a shutdown past its grace) fails this too: what it did not take is not
       // acked, and the sinks and the tailer (final checkpoint of what was acked) are still closed
       await this.serial(() => this.drain(true)).catch((err) => this.opts.log.error({ err }, 'final flush failed: events not written are not acked'));
@@ -374,6 +373,33 @@ export class Pipeline {
       await this.opts.tailer.close();
     }
     if (this.fatal !== undefined) throw this.fatal;
+  }
+
+  /**
+   * While the pipeline waits for the tailer with work left over (events the coalescer holds, held events,
+   * batches written but not synced), look again every idleTickMs: flush after idleFlushMs of waiting, sync
+   * after SYNC_MS. With nothing left over no timer runs: an idle agent's event loop sleeps until the log grows
+   * (a 100 ms interval ticking for ever was a third of the wake-ups of an agent on a quiet node).
+   */
+  private armIdle(): void {
+    if (this.idleTimer !== undefined || !this.running || this.stopping) return;
+    if (this.coalescer.pendingCount === 0 && this.held.length === 0 && this.unsynced.length === 0) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      this.idleTick();
+    }, this.idleTickMs).unref();
+  }
+
+  private idleTick(): void {
+    // a batch is being processed: the loop arms the timer again when it waits for the next one
+    if (this.waitingSince === null) return;
+    const waited = Date.now() - this.waitingSince;
+    const idleMs = this.opts.idleFlushMs ?? 1000;
+    // (serial: after what is running; then look again, as what it wrote may want a sync)
+    const rearm = () => this.armIdle();
+    if ((this.coalescer.pendingCount > 0 || this.held.length > 0) && waited >= idleMs) void this.serial(() => this.drain(true)).then(rearm, (err) => this.fail(err));
+    else if (this.unsynced.length > 0 && waited >= SYNC_MS) void this.serial(() => this.syncWritten(true)).then(rearm, (err) => this.fail(err));
+    else this.armIdle();
   }
 
   /** Stop reading; run() then finishes what was read and returns. */
@@ -880,10 +906,5 @@ export class Pipeline {
     if (stamp) this.opts.tailer.ack(last.position, stamp);
     else this.opts.tailer.ack(last.position);
     this.stats.acks++;
-    this.updateLag();
-  }
-
-  private updateLag(): void {
-    if (this.lastAckTimeMs) runMetrics.ackedLagSeconds.set(Math.max(0, (Date.now() - this.lastAckTimeMs) / 1000));
   }
 }
