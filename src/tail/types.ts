@@ -127,8 +127,9 @@ export interface TailerOptions {
   /** false: read what is there and end (one-shot); default true: follow forever. */
   follow?: boolean;
   /**
-   * Extension: how often to look for new data when idle, in ms (default 250). Changes are also noticed
-   * at once through a directory watch; the poll is the fallback for file systems where it stays silent.
+   * Extension: how often to look for new data when idle, in ms (default 250, and 1000 while the directory watch
+   * is up). Changes are also noticed at once through that watch; the poll is the fallback for file systems where
+   * it stays silent.
    */
   pollIntervalMs?: number;
   /** For path "auto": where to look for a running auditd (the host's /proc when run in a pod; default /proc). */
