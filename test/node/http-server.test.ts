@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { Counter } from 'prom-client';
 import { HttpServer, parseListen } from '../../src/http/server';
 import { createLogger } from '../../src/log';
-import { registry } from '../../src/metrics';
+import { LOOP_SAMPLE_MS, registry } from '../../src/metrics';
 
 function request(port: number, p: string, method = 'GET'): Promise<{ status: number; body: string; type: string }> {
   return new Promise((resolve, reject) => {
@@ -53,9 +53,11 @@ describe('HttpServer', () => {
     const s = new HttpServer({ listen: '127.0.0.1:0', log: createLogger('test'), maxLoopDelayMs: 1200 });
     const { port } = await s.start();
     try {
-      // a sample in progress when the loop blocks is the one that sees the block
-      await new Promise((r) => setTimeout(r, 300));
-      const until = Date.now() + 1700;
+      // a sample in progress when the loop blocks is the one that sees the block (the monitor's first sample
+      // only starts its clock)
+      await new Promise((r) => setTimeout(r, LOOP_SAMPLE_MS + 300));
+      // longer than the limit by more than one sampling interval (LOOP_SAMPLE_MS), wherever in a sample it falls
+      const until = Date.now() + 1200 + LOOP_SAMPLE_MS + 400;
       while (Date.now() < until) {
         /* the loop blocked */
       }
