@@ -239,8 +239,10 @@ export class Pipeline {
   /** when the pipeline started waiting for the tailer's next batch; null while it processes one */
   private waitingSince: number | null = null;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** flush what the coalescer and the held events keep after waiting this long for the tailer (idleFlushMs) */
+  private readonly idleMs: number;
   /** how often a waiting pipeline with work left over looks whether it is due (armIdle) */
-  private idleTickMs = SYNC_MS;
+  private readonly idleTickMs: number;
   private lastAckTimeMs = 0;
   /** audit time of the newest record parsed */
   private newestTimeMs = 0;
@@ -294,6 +296,8 @@ export class Pipeline {
     registerCacheSize('held-events', () => this.held.length);
     registerCacheSize('unacked-batches', () => this.batches.length + this.unsynced.length);
     registerAckedTime(() => this.lastAckTimeMs);
+    this.idleMs = opts.idleFlushMs ?? 1000;
+    this.idleTickMs = Math.min(SYNC_MS, Number.isFinite(this.idleMs) ? Math.max(50, Math.floor(this.idleMs / 4)) : 1000);
     this.ctx = { node: opts.node, file: opts.sourceFile, raw: opts.raw ?? false };
     this.syncing = opts.routes.map((r) => r.sink).filter((s) => s.sync !== undefined);
     this.syncMs = Math.max(SYNC_MS, ...this.syncing.map((s) => s.syncIntervalMs ?? 0));
@@ -333,8 +337,6 @@ export class Pipeline {
   /** Reads until the tailer ends (one-shot) or stop() is called; then flushes, acks and closes the sinks. */
   async run(): Promise<void> {
     const it = this.opts.tailer[Symbol.asyncIterator]();
-    const idleMs = this.opts.idleFlushMs ?? 1000;
-    this.idleTickMs = Math.min(SYNC_MS, Number.isFinite(idleMs) ? Math.max(50, Math.floor(idleMs / 4)) : 1000);
     this.running = true;
     try {
       while (!this.stopping) {
@@ -383,7 +385,7 @@ export class Pipeline {
    */
   private armIdle(): void {
     if (this.idleTimer !== undefined || !this.running || this.stopping) return;
-    if (this.coalescer.pendingCount === 0 && this.held.length === 0 && this.unsynced.length === 0) return;
+    if (!this.unflushed() && this.unsynced.length === 0) return;
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
       this.idleTick();
@@ -394,12 +396,16 @@ export class Pipeline {
     // a batch is being processed: the loop arms the timer again when it waits for the next one
     if (this.waitingSince === null) return;
     const waited = Date.now() - this.waitingSince;
-    const idleMs = this.opts.idleFlushMs ?? 1000;
     // (serial: after what is running; then look again, as what it wrote may want a sync)
     const rearm = () => this.armIdle();
-    if ((this.coalescer.pendingCount > 0 || this.held.length > 0) && waited >= idleMs) void this.serial(() => this.drain(true)).then(rearm, (err) => this.fail(err));
+    if (this.unflushed() && waited >= this.idleMs) void this.serial(() => this.drain(true)).then(rearm, (err) => this.fail(err));
     else if (this.unsynced.length > 0 && waited >= SYNC_MS) void this.serial(() => this.syncWritten(true)).then(rearm, (err) => this.fail(err));
     else this.armIdle();
+  }
+
+  /** Events not delivered yet: the coalescer's open ones, or those held back for their parent's record. */
+  private unflushed(): boolean {
+    return this.coalescer.pendingCount > 0 || this.held.length > 0;
   }
 
   /** Stop reading; run() then finishes what was read and returns. */
