@@ -224,13 +224,18 @@ interface LogMark {
   tail: Buffer;
 }
 
+/** The `n` bytes of `fd` that end at `end`. */
+function bytesBefore(fd: number, end: number, n: number): Buffer {
+  const buf = Buffer.alloc(n);
+  fs.readSync(fd, buf, 0, n, end - n);
+  return buf;
+}
+
 function markLog(log: string): LogMark {
   const fd = fs.openSync(log, 'r');
   try {
-    const size = fs.fstatSync(fd).size;
-    const tail = Buffer.alloc(Math.min(size, 4096));
-    fs.readSync(fd, tail, 0, tail.length, size - tail.length);
-    return { ino: fs.fstatSync(fd).ino, size, tail };
+    const { ino, size } = fs.fstatSync(fd);
+    return { ino, size, tail: bytesBefore(fd, size, Math.min(size, 4096)) };
   } finally {
     fs.closeSync(fd);
   }
@@ -255,12 +260,10 @@ function appendedSince(log: string, mark: LogMark): string | null {
     const parts = files.map((f, i) => {
       const fd = fs.openSync(f, 'r');
       try {
-        // a rotation between the stat above and this open would shift every name by one
-        if (i === 0 && fs.fstatSync(fd).ino !== ino0) throw new Error(`${f} rotated while being read`);
         if (i === 0) {
-          const tail = Buffer.alloc(mark.tail.length);
-          fs.readSync(fd, tail, 0, tail.length, size0 - tail.length);
-          if (!tail.equals(mark.tail)) throw new Error(`${f} is a later file with the mark's inode number`);
+          // a rotation between the stat above and this open would shift every name by one
+          if (fs.fstatSync(fd).ino !== ino0) throw new Error(`${f} rotated while being read`);
+          if (!bytesBefore(fd, size0, mark.tail.length).equals(mark.tail)) throw new Error(`${f} is a later file with the mark's inode number`);
         }
         const from = i === 0 ? size0 : 0;
         const buf = Buffer.alloc(Math.max(0, fs.fstatSync(fd).size - from));
